@@ -1,0 +1,35 @@
+# Two commands for a fresh machine:
+#   make demo   create .venv, install, run the whole pipeline offline (dvc repro) and show metrics
+#   make test   create or reuse .venv and run the test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test install mlflow-ui clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (a few minutes the first time)"
+	$(PY) -m pip install -q -r requirements.lock 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
+	touch $@
+
+demo: install
+	dvc repro
+	dvc metrics show
+	@echo "MLflow: $(PY) -m mlflow ui --backend-store-uri sqlite:///mlflow.db   then open http://127.0.0.1:5000"
+
+test: install
+	$(PY) -m pytest
+
+mlflow-ui: install
+	$(PY) -m mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf data models metrics plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp

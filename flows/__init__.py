@@ -1,0 +1,1 @@
+"""Prefect flows: one per stage (`flows/<stage>.py`) and the whole pipeline (`flows/pipeline.py`)."""

@@ -1,0 +1,17 @@
+"""Prefect flow for stage `evaluate`: runs `dvc repro --single-item evaluate` and reports metrics/evaluate.json.
+
+    python -m flows.evaluate
+"""
+
+from prefect import flow
+
+from flows._stage import run_stage
+
+
+@flow(name="evaluate")
+def evaluate() -> dict:
+    return run_stage("evaluate")
+
+
+if __name__ == "__main__":
+    evaluate()

@@ -1,0 +1,17 @@
+"""Prefect flow for stage `mine`: runs `dvc repro --single-item mine` and reports metrics/mine.json.
+
+    python -m flows.mine
+"""
+
+from prefect import flow
+
+from flows._stage import run_stage
+
+
+@flow(name="mine")
+def mine() -> dict:
+    return run_stage("mine")
+
+
+if __name__ == "__main__":
+    mine()

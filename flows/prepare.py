@@ -1,0 +1,17 @@
+"""Prefect flow for stage `prepare`: runs `dvc repro --single-item prepare` and reports metrics/prepare.json.
+
+    python -m flows.prepare
+"""
+
+from prefect import flow
+
+from flows._stage import run_stage
+
+
+@flow(name="prepare")
+def prepare() -> dict:
+    return run_stage("prepare")
+
+
+if __name__ == "__main__":
+    prepare()

@@ -1,0 +1,61 @@
+"""The `supercorrect` command: one subcommand per pipeline stage.
+
+    supercorrect --help
+    supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
+
+DVC runs these commands (see dvc.yaml); you can too. Errors in params or inputs print one line
+naming the file and key, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from supercorrect import STAGES
+
+HELP = {
+    "prepare": "build train, mining and test problem sets (synthetic, local JSONL or the HF hub)",
+    "annotate": "teacher writes hierarchical thought templates; keep the ones whose answer checks out",
+    "sft": "fine-tune the student on the templates (HSFT) with TRL SFTTrainer",
+    "mine": "sample the student, find wrong solutions, build teacher-vs-student correction pairs",
+    "dpo": "train the SFT student on the correction pairs with TRL DPOTrainer",
+    "evaluate": "accuracy of the base, SFT and DPO checkpoints; writes metrics/evaluate.json",
+    "register": "log the pipeline to MLflow and register the model (champion/challenger aliases)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supercorrect",
+        description="SuperCorrect pipeline stages. `dvc repro` runs them all in order; "
+                    "each stage reads its section of params.yaml.",
+        epilog="Example: supercorrect sft --set sft.epochs=1",
+    )
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for stage in STAGES:
+        cmd = sub.add_parser(stage, help=HELP[stage], description=f"Stage `{stage}`: {HELP[stage]}. "
+                             f"Reads the `{stage}` section of the params file.")
+        cmd.add_argument("--params", default="params.yaml", metavar="FILE",
+                         help="params file (default: %(default)s)")
+        cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                         help="override one param, e.g. --set sft.epochs=1 (repeatable; value parsed as YAML)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from supercorrect.config import ConfigError, load_params
+    from supercorrect.io import InputError
+
+    try:
+        params = load_params(args.params, args.overrides)
+        module = importlib.import_module(f"supercorrect.{args.stage}")
+        summary = module.run(params)
+    except (ConfigError, InputError) as exc:
+        print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2, default=str))
+    return 0

@@ -1,0 +1,222 @@
+"""Typed, validated configuration loaded from params.yaml.
+
+One pydantic model per params.yaml section (the section name is the stage name).
+`load_params("params.yaml", ["sft.epochs=1"])` returns a validated `Params`; any
+problem raises `ConfigError` with a one-line message naming the file and the key.
+
+    python -c "from supercorrect.config import load_params; print(load_params())"
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A bad params file or override; the message names the file and the key."""
+
+
+def _existing(path: str | None) -> str | None:
+    if path is not None and not Path(path).exists():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TinyConfig(_Section):
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(4, gt=0)
+    num_heads: int = Field(4, gt=0)
+    vocab_size: int = Field(600, ge=300)
+
+
+class StudentConfig(_Section):
+    model: str = "tiny"
+    tiny: TinyConfig = Field(default_factory=TinyConfig)
+    max_new_tokens: int = Field(160, gt=0)
+    batch_size: int = Field(64, gt=0)
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+class TeacherConfig(_Section):
+    backend: Literal["reference", "openai"] = "reference"
+    model: str = "gpt-4o"
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(2048, gt=0)
+    timeout_s: float = Field(120, gt=0)
+    max_retries: int = Field(3, ge=0)
+    cache_dir: str = ".cache/teacher"
+
+
+class PromptsConfig(_Section):
+    file: str | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, v):
+        return _existing(v)
+
+
+class SyntheticConfig(_Section):
+    n_train: int = Field(3000, gt=0)
+    n_mine: int = Field(300, gt=0)
+    n_test: int = Field(200, gt=0)
+    max_steps: int = Field(2, ge=1, le=3)
+    max_number: int = Field(12, ge=2)
+
+
+class LocalConfig(_Section):
+    train: list[str] = []  # JSONL files feeding train + mine
+    test: list[str] = []   # JSONL files feeding test
+
+    @field_validator("train", "test")
+    @classmethod
+    def _exist(cls, v):
+        return [_existing(p) for p in v]
+
+
+class HubConfig(_Section):
+    dataset: str = "openai/gsm8k"
+    config: str | None = "main"
+    train_split: str = "train"
+    test_split: str = "test"
+
+
+class PrepareConfig(_Section):
+    source: Literal["synthetic", "local", "hub"] = "synthetic"
+    seed: int = 0
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    mine_fraction: float = Field(0.1, gt=0, lt=1)
+    test_limit: int | None = Field(200, gt=0)
+    out_dir: str = "data/prepare"
+    metrics: str = "metrics/prepare.json"  # counts per split and source, decontamination
+
+
+class AnnotateConfig(_Section):
+    input: str = "data/prepare/train.jsonl"
+    out_dir: str = "data/annotate"
+    limit: int | None = Field(None, gt=0)
+
+
+class SftConfig(_Section):
+    epochs: float = Field(3, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.02, ge=0, lt=1)
+    batch_size: int = Field(32, gt=0)
+    max_length: int = Field(320, gt=0)
+    lora: bool = False
+    seed: int = 0
+    out_dir: str = "models/sft"
+    base_dir: str = "models/base"
+
+
+class MineConfig(_Section):
+    samples_per_problem: int = Field(2, gt=0)
+    temperature: float = Field(0.8, ge=0)
+    max_pairs_per_problem: int = Field(2, gt=0)
+    out_dir: str = "data/mine"
+
+
+class DpoConfig(_Section):
+    beta: float = Field(0.1, gt=0)
+    epochs: float = Field(2, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+    batch_size: int = Field(16, gt=0)
+    max_length: int = Field(384, gt=0)
+    lora: bool = False
+    seed: int = 0
+    out_dir: str = "models/dpo"
+
+
+class EvaluateConfig(_Section):
+    benchmarks: dict[str, str] = {"synthetic": "data/prepare/test.jsonl"}
+    checkpoints: list[Literal["base", "sft", "dpo"]] = ["base", "sft", "dpo"]
+    out: str = "metrics/evaluate.json"
+    predictions: str = "data/evaluate/predictions.jsonl"
+
+
+class RegisterConfig(_Section):
+    model_name: str = "supercorrect-student"
+    experiment: str = "supercorrect"
+    benchmark: str = "synthetic"
+    tracking_uri: str = "sqlite:///mlflow.db"
+
+
+# `register` is also the name of ABCMeta.register on the class; the field shadows it harmlessly
+# (instances never call it), so pydantic's warning is silenced for this one definition.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+    class Params(_Section):
+        student: StudentConfig = Field(default_factory=StudentConfig)
+        teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+        prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+        prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+        annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
+        sft: SftConfig = Field(default_factory=SftConfig)
+        mine: MineConfig = Field(default_factory=MineConfig)
+        dpo: DpoConfig = Field(default_factory=DpoConfig)
+        evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+        register: RegisterConfig = Field(default_factory=RegisterConfig)
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one `dotted.key=value` override in place; the value is parsed as YAML."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
+    *parents, leaf = key.split(".")
+    node = data
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
+        node = child
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    else:
+        msg = f"{msg} (got {first.get('input')!r})"
+    more = len(err.errors()) - 1
+    return f"{source}: {key}: {msg}" + (f" (+{more} more)" if more else "")
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and validate the params file; raise ConfigError naming file and key."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    try:
+        return Params.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, str(path))) from None

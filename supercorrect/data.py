@@ -1,0 +1,295 @@
+"""Load math problems from GSM8K, MATH or MATH500 JSONL files, or from the Hugging Face hub.
+
+Every loader returns problems in the pipeline's one schema (a dict per problem):
+`id` (f"{source}-{sha1(normalised problem)[:12]}"), `source`, `split`, `problem`, `solution`,
+`answer` (gold, a string), `subject`, `level` (int or None).
+
+Input formats, detected from the first record's keys unless `format` is given:
+- `gsm8k`:    question, answer (steps, then a final line `#### N`);
+- `math`:     problem, solution (answer in the last `\\boxed{...}`), level ("Level 3"), type;
+- `math500`:  problem, solution, answer, subject, level (int), unique_id;
+- `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is.
+
+Any defect raises `DataError` naming the file, the line and the field:
+
+    python -c "from supercorrect.data import load_problems; print(load_problems('x.jsonl')[0])"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from supercorrect.io import InputError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("gsm8k", "math", "math500", "problems")
+# The source a format's problems get when the caller names none. MATH500 is a subset of the
+# MATH test set, so it shares the `math` source: a problem then has one id in both files.
+DEFAULT_SOURCE = {"gsm8k": "gsm8k", "math": "math", "math500": "math"}
+# Fields each format must carry (non-empty strings unless said otherwise in _convert).
+REQUIRED = {
+    "gsm8k": ("question", "answer"),
+    "math": ("problem", "solution", "level", "type"),
+    "math500": ("problem", "solution", "answer", "subject", "level"),
+    "problems": ("problem", "solution", "answer"),
+}
+
+
+class DataError(InputError):
+    """A defective problem file or hub dataset: `file:line: field 'x': what is wrong`.
+
+    A subclass of `io.InputError` (itself a ValueError), so the CLI reports it in one line.
+    """
+
+
+class NoAnswerError(DataError):
+    """A well-formed record whose gold answer cannot be extracted (e.g. MATH's empty `\\boxed{}`)."""
+
+
+def normalize_text(text: str) -> str:
+    """The text two problems must share to count as the same problem.
+
+    NFKC folds look-alike code points (full-width digits, ligatures), casefold ignores case,
+    and collapsing whitespace ignores the double spaces that differ between copies in MATH.
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def problem_id(source: str, text: str) -> str:
+    """Stable id: the same problem text from the same source always gets the same id."""
+    digest = hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()
+    return f"{source}-{digest[:12]}"
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces included.
+
+    `\\boxed 9` without braces (two MATH train rows use it) yields the next token.
+    Returns None when there is no box or its braces never close.
+    """
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    i = start + (len("\\boxed") if text.startswith("\\boxed", start) else len("\\fbox"))
+    rest = text[i:]
+    i += len(rest) - len(rest.lstrip())
+    if i >= len(text) or text[i] != "{":
+        if rest[:1].isspace():
+            # `\boxed 9$.`: TeX takes the single following token as the argument.
+            token = re.match(r"\s*([^\s$.,;{}]+)", rest)
+            return token.group(1) if token else None
+        return None
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j].strip()
+    return None
+
+
+def gsm8k_final_answer(text: str) -> str | None:
+    """The number after the last `####`, without thousands separators ("1,080" -> "1080")."""
+    if "####" not in text:
+        return None
+    answer = text.rsplit("####", 1)[1].strip()
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", answer):
+        answer = answer.replace(",", "")
+    return answer or None
+
+
+def detect_format(record: dict) -> str | None:
+    """Guess the format from one record's keys; None when it matches none."""
+    keys = set(record)
+    if "question" in keys:
+        return "gsm8k"
+    if "problem" in keys and {"id", "source"} <= keys:
+        return "problems"
+    if "problem" in keys and "answer" in keys:
+        return "math500"
+    if "problem" in keys and "solution" in keys:
+        return "math"
+    return None
+
+
+def _level(value, where: str) -> int | None:
+    """`3`, `"Level 3"` -> 3; `"Level ?"` and null -> None (two MATH train rows have no level)."""
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(?:Level\s*)?(\d+|\?)\s*", value)
+        if m:
+            return None if m.group(1) == "?" else int(m.group(1))
+    raise DataError(f"{where}: field 'level': expected an int or 'Level N', got {value!r}")
+
+
+def _string(record: dict, field: str, where: str) -> str:
+    if field not in record or record[field] is None:
+        raise DataError(f"{where}: field '{field}': missing")
+    value = record[field]
+    if not isinstance(value, str):
+        raise DataError(f"{where}: field '{field}': expected a string, got {type(value).__name__}")
+    if not value.strip():
+        raise DataError(f"{where}: field '{field}': empty")
+    return value
+
+
+def _convert(record: dict, fmt: str, where: str, source: str | None, split: str | None,
+             fallback_split: str) -> dict:
+    """One input record -> one problem in the pipeline schema."""
+    for field in REQUIRED[fmt]:
+        if field == "level":
+            if field not in record:
+                raise DataError(f"{where}: field 'level': missing")
+        else:
+            _string(record, field, where)
+    if fmt == "gsm8k":
+        problem, solution = record["question"], record["answer"]
+        answer = gsm8k_final_answer(solution)
+        if answer is None:
+            raise NoAnswerError(f"{where}: field 'answer': no final answer after '####'")
+        subject, level = "arithmetic", None
+    elif fmt == "math":
+        problem, solution = record["problem"], record["solution"]
+        answer = last_boxed(solution)
+        if not answer:
+            raise NoAnswerError(f"{where}: field 'solution': no \\boxed{{...}} answer")
+        subject, level = record["type"], _level(record["level"], where)
+    else:  # math500 and our own schema carry the answer explicitly
+        problem, solution, answer = record["problem"], record["solution"], record["answer"].strip()
+        subject = record.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            raise DataError(f"{where}: field 'subject': expected a string, got {type(subject).__name__}")
+        level = _level(record.get("level"), where)
+    if fmt == "problems":
+        source = source or _string(record, "source", where)
+        split = split or record.get("split") or fallback_split
+    split = split or fallback_split
+    source = source or DEFAULT_SOURCE[fmt]
+    return {
+        "id": problem_id(source, problem), "source": source, "split": split,
+        "problem": problem.strip(), "solution": solution.strip(), "answer": answer,
+        "subject": subject, "level": level,
+    }
+
+
+def parse_records(rows: Iterable[tuple[str, dict]], format: str | None = None,
+                  source: str | None = None, split: str | None = None,
+                  fallback_split: str = "train", drops: Counter | None = None) -> list[dict]:
+    """Convert `(where, record)` pairs, `where` being "file:line", into problems.
+
+    `split` overrides every record's split; without it, pipeline-format records keep their own
+    and the others get `fallback_split`.
+
+    The same problem twice with the same answer is a harmless copy: the later one is dropped
+    (MATH train has one). Twice with different answers means the gold is unreliable: DataError.
+    With a `drops` Counter, records without an extractable answer (MATH train has an empty
+    `\\boxed{}`) are skipped and counted under "no_answer" instead of raising, and copies under
+    "duplicates".
+    """
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    problems: list[dict] = []
+    seen: dict[str, tuple[str, str]] = {}  # id -> (where, answer)
+    for where, record in rows:
+        if format is None:
+            format = detect_format(record)
+            if format is None:
+                raise DataError(
+                    f"{where}: unknown format (keys: {', '.join(sorted(record)) or 'none'}); expected "
+                    "GSM8K (question, answer), MATH (problem, solution, level, type) or "
+                    "MATH500 (problem, solution, answer, subject, level)")
+        try:
+            problem = _convert(record, format, where, source, split, fallback_split)
+        except NoAnswerError as exc:
+            if drops is None:
+                raise
+            log.warning("%s; skipped", exc)
+            drops["no_answer"] += 1
+            continue
+        if problem["id"] in seen:
+            first, answer = seen[problem["id"]]
+            field = "question" if format == "gsm8k" else "problem"
+            if answer != problem["answer"]:
+                raise DataError(f"{where}: field '{field}': duplicate id {problem['id']} (same problem as "
+                                f"{first}) with a different answer: {problem['answer']!r} vs {answer!r}")
+            log.warning("%s: same problem as %s; dropped", where, first)
+            if drops is not None:
+                drops["duplicates"] += 1
+            continue
+        seen[problem["id"]] = (where, problem["answer"])
+        problems.append(problem)
+    return problems
+
+
+def _read_lines(path: Path) -> Iterable[tuple[str, dict]]:
+    """Yield `("path:line", record)`; decode each line strictly so bad bytes name their line."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{where}: invalid UTF-8 at byte {exc.start + 1}") from None
+            if not line.strip():
+                continue
+            try:
+                # Without the line break, a JSON error's column is a column of this line.
+                record = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            yield where, record
+
+
+def load_problems(path: str | Path, format: str | None = None, source: str | None = None,
+                  split: str | None = None, drops: Counter | None = None) -> list[dict]:
+    """Read a GSM8K, MATH, MATH500 or pipeline-format JSONL file into problems.
+
+    `source` defaults by format (gsm8k, math); without `split`, records get "test" when the file
+    name contains "test", else "train" (prepare sets the split it needs either way).
+    `drops`: see `parse_records`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    fallback = "test" if "test" in path.name else "train"
+    problems = parse_records(_read_lines(path), format, source, split, fallback, drops)
+    if not problems:
+        raise DataError(f"{path}: no usable records")
+    return problems
+
+
+def load_hub(dataset: str, config: str | None, split: str, format: str | None = None,
+             source: str | None = None, drops: Counter | None = None) -> list[dict]:
+    """Load one split of a Hugging Face dataset (or a local dataset dir) as problems.
+
+    Every failure to fetch it becomes a one-line DataError: offline machines and unknown ids
+    must fail clearly, not with a page of retry logs and a traceback.
+    """
+    import datasets  # heavy; only this source needs it
+
+    where = f"hub:{dataset}" + (f"/{config}" if config else "") + f"[{split}]"
+    try:
+        ds = datasets.load_dataset(dataset, config, split=split)
+    except Exception as exc:  # ConnectionError, DatasetNotFoundError, ValueError, ... all mean "not here"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{where}: could not load it from the Hugging Face hub ({type(exc).__name__}: "
+                        f"{reason}); without hub access, set prepare.source: local and list JSONL "
+                        "files in prepare.local.train / prepare.local.test") from None
+    rows = ((f"{where}:{i}", dict(row)) for i, row in enumerate(ds, 1))
+    problems = parse_records(rows, format, source, None, "test" if "test" in split else "train", drops)
+    if not problems:
+        raise DataError(f"{where}: no usable records")
+    return problems

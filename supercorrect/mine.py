@@ -1,0 +1,133 @@
+"""Stage `mine`: turn the SFT student's wrong solutions into cross-model DPO pairs (paper Eq. 8).
+
+1. The SFT student samples `mine.samples_per_problem` solutions per mining problem; each is
+   graded against the gold answer (rollouts.jsonl).
+2. For every wrong one the teacher, grounded in the reference solution, names the first wrong
+   step k and writes a cause and a correction (corrections.jsonl).
+3. The student, shown the same wrong solution and told step k is wrong but given no reference,
+   writes its own cause and correction.
+4. pair: prompt = system + problem + the student's steps 1..k-1 (an assistant message to continue),
+   chosen = teacher's correction, rejected = student's (pairs.jsonl, TRL conversational format).
+
+    supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4]
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from supercorrect.config import Params
+from supercorrect.grading import extract_answer, grade
+from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect.prompts import Prompts, load_prompts, solve_messages
+from supercorrect.teacher import make_teacher
+from supercorrect.templates import TemplateError, leading_steps, parse_correction
+
+
+def build_pair(prompts: Prompts, problem: dict, rollout: dict, k: int, chosen: str, rejected: str,
+               lineage: dict) -> dict:
+    """One DPO pair per Eq. 8: the prompt ends with the student's correct steps 1..k-1."""
+    prefix = "\n".join(leading_steps(rollout["response"])[: k - 1])
+    prompt = solve_messages(prompts, problem["problem"])
+    if prefix:
+        # The correct prefix is the start of the assistant turn; both sides continue it.
+        prompt.append({"role": "assistant", "content": prefix + "\n"})
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+        "id": f"{rollout['id']}-pair", "problem_id": problem["id"], "rollout_id": rollout["id"],
+        "error_step": k, **lineage,
+    }
+
+
+def correction_request(prompts: Prompts, problem: dict, response: str, k: int) -> list[dict]:
+    """The student's own-correction chat: no reference, the assistant turn starts at step k."""
+    user = prompts.student_correct.format(problem=problem["problem"], student_solution=response, k=k)
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user},
+            {"role": "assistant", "content": f"<Step{k}><Cause>"}]
+
+
+def run(p: Params) -> dict:
+    from supercorrect.model import generate, load_student
+
+    prompts = load_prompts(p.prompts.file)
+    teacher = make_teacher(p.teacher, prompts)
+    problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
+    model, tokenizer = load_student(p.sft.out_dir, p.student.dtype)
+    gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.sft.seed)
+
+    samples = generate(model, tokenizer, [solve_messages(prompts, q["problem"]) for q in problems],
+                       temperature=p.mine.temperature, num_samples=p.mine.samples_per_problem,
+                       desc="mine: rollouts", **gen)
+    rollouts = []
+    for problem, responses in zip(problems, samples):
+        for i, response in enumerate(responses):
+            rollouts.append({
+                "id": f"{problem['id']}-s{i}", "problem_id": problem["id"], "sample": i,
+                "model": p.sft.out_dir, "response": response,
+                "extracted": extract_answer(response), "correct": grade(response, problem["answer"]),
+            })
+
+    by_id = {q["id"]: q for q in problems}
+    drops, corrections = Counter(), []
+    for rollout in rollouts:
+        if rollout["correct"]:
+            continue
+        problem = by_id[rollout["problem_id"]]
+        text = teacher.localize(problem, rollout["response"])
+        if text is None:
+            drops["teacher found no wrong step"] += 1
+            continue
+        try:
+            c = parse_correction(text)
+        except TemplateError as exc:
+            drops[f"teacher output malformed: {exc}"] += 1
+            continue
+        if c.k > len(leading_steps(rollout["response"])) + 1:
+            drops["error step beyond the student's solution"] += 1
+            continue
+        corrections.append({"rollout_id": rollout["id"], "problem_id": problem["id"], "k": c.k,
+                            "teacher_cause": c.cause, "teacher_correction": c.correction,
+                            "teacher_text": c.text})
+
+    requests = [correction_request(prompts, by_id[c["problem_id"]],
+                                   next(r["response"] for r in rollouts if r["id"] == c["rollout_id"]), c["k"])
+                for c in corrections]
+    own = generate(model, tokenizer, requests, temperature=0.0, desc="mine: student corrections", **gen)
+
+    lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version,
+               "student_checkpoint": p.sft.out_dir}
+    rollout_by_id = {r["id"]: r for r in rollouts}
+    pairs, seen, per_problem = [], set(), defaultdict(int)
+    for c, (student_text,) in zip(corrections, own):
+        rejected = f"<Step{c['k']}><Cause>" + student_text.strip()
+        c["student_text"] = rejected
+        problem = by_id[c["problem_id"]]
+        if grade(rejected, problem["answer"]):
+            drops["student's own correction is right"] += 1
+            continue
+        pair = build_pair(prompts, problem, rollout_by_id[c["rollout_id"]], c["k"], c["teacher_text"],
+                          rejected, lineage)
+        key = (str(pair["prompt"]), pair["chosen"][0]["content"], rejected)
+        if key in seen:
+            drops["duplicate pair"] += 1
+            continue
+        if per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
+            drops["over max_pairs_per_problem"] += 1
+            continue
+        seen.add(key)
+        per_problem[problem["id"]] += 1
+        pairs.append(pair)
+
+    out = Path(p.mine.out_dir)
+    write_jsonl(out / "rollouts.jsonl", rollouts)
+    write_jsonl(out / "corrections.jsonl", corrections)
+    write_jsonl(out / "pairs.jsonl", pairs)
+    wrong = sum(not r["correct"] for r in rollouts)
+    metrics = {"problems": len(problems), "rollouts": len(rollouts), "wrong": wrong,
+               "rollout_accuracy": 1 - wrong / max(1, len(rollouts)), "localised": len(corrections),
+               "pairs": len(pairs), "drops": dict(drops)}
+    write_json("metrics/mine.json", metrics)
+    return metrics

@@ -1,0 +1,86 @@
+"""Every prompt the pipeline sends, in one place, versioned and replaceable.
+
+The built-in texts are version `v1`. `prompts.file` in params.yaml may name a YAML file
+that replaces any of them; it must carry its own `version`, which then goes into every
+record the prompts produce, so a dataset always says which wording made it.
+
+    python -c "from supercorrect.prompts import load_prompts; print(load_prompts().system)"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Prompts:
+    version: str
+    # Given to the student for every problem: asks for the hierarchical thought template.
+    system: str
+    # Teacher: rewrite a reference solution into the template. Fields: problem, solution, answer.
+    annotate: str
+    # Teacher: find the first wrong step of a student solution, grounded in the reference.
+    # Fields: problem, solution, answer, student_solution.
+    localize: str
+    # Student: correct step k of its own solution, without the reference.
+    # Fields: problem, student_solution, k.
+    student_correct: str
+
+
+V1 = Prompts(
+    version="v1",
+    system=(
+        "Solve the math problem step by step. Write each step as <Step1>...</Step1>, "
+        "<Step2>...</Step2> and so on, add <Key>...</Key> inside a step that is easy to get "
+        "wrong, then give the general strategy in <Generalized>...</Generalized> and the "
+        "final answer in <Answer>...</Answer>."
+    ),
+    annotate=(
+        "Rewrite the reference solution below as a hierarchical thought template.\n"
+        "Format: detailed steps <Step1>...</Step1>, <Step2>...</Step2>, ...; inside any step "
+        "that is tricky, a <Key>...</Key> note saying what to watch out for; then "
+        "<Generalized>...</Generalized> with the strategy that transfers to similar problems; "
+        "then <Answer>...</Answer> with only the final answer. Output nothing else.\n\n"
+        "Problem:\n{problem}\n\nReference solution:\n{solution}\n\nFinal answer: {answer}"
+    ),
+    localize=(
+        "A student solved the problem below and got it wrong. Using the reference solution, "
+        "find the FIRST wrong step k of the student's solution. Reply with exactly:\n"
+        "<Stepk><Cause>why step k is wrong</Cause><Correction>the corrected step k</Correction></Stepk>\n"
+        "followed by the remaining corrected steps as <StepN>...</StepN> and "
+        "<Answer>final answer</Answer>, where k is the step number.\n\n"
+        "Problem:\n{problem}\n\nReference solution:\n{solution}\n\nFinal answer: {answer}\n\n"
+        "Student solution:\n{student_solution}"
+    ),
+    student_correct=(
+        "Check your solution below. Step {k} is wrong. Explain the cause in "
+        "<Cause>...</Cause> and rewrite the step in <Correction>...</Correction> inside "
+        "<Step{k}>...</Step{k}>, then finish the solution and give <Answer>...</Answer>.\n\n"
+        "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
+    ),
+)
+
+
+def load_prompts(file: str | None = None) -> Prompts:
+    """Built-in prompts, with any texts from the YAML `file` replacing them."""
+    if file is None:
+        return V1
+    data = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+    known = {f.name for f in fields(Prompts)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{file}: unknown prompt key {unknown[0]!r}; known: {sorted(known)}")
+    if not data.get("version") or data["version"] == V1.version:
+        raise ValueError(f"{file}: version: set a new version name for replaced prompts")
+    return replace(V1, **{k: str(v) for k, v in data.items()})
+
+
+def solve_messages(prompts: Prompts, problem: str) -> list[dict]:
+    """The chat the student sees for a problem: system prompt, then the problem."""
+    return [
+        {"role": "system", "content": prompts.system},
+        {"role": "user", "content": problem},
+    ]

@@ -1,0 +1,38 @@
+"""Stage `register`: record the pipeline in MLflow and register the DPO student.
+
+The model goes to the registry as `register.model_name` (contract: `supercorrect-student`)
+with alias `challenger`; alias `champion` moves to it only if its accuracy on
+`register.benchmark` beats the current champion's (the first version always becomes champion).
+
+    supercorrect register [--params params.yaml]
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from supercorrect.config import Params
+from supercorrect.io import write_json
+
+
+def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
+    """A challenger replaces the champion only when strictly better (ties keep the incumbent)."""
+    if champion_accuracy is None or math.isnan(champion_accuracy):
+        return True  # no champion yet, or one without a recorded score
+    return accuracy > champion_accuracy
+
+
+def run(p: Params) -> dict:
+    from supercorrect.tracking import record_pipeline
+
+    metrics = json.loads(Path(p.evaluate.out).read_text())
+    if p.register.benchmark not in metrics:
+        raise ValueError(f"register.benchmark: {p.register.benchmark!r} is not in {p.evaluate.out} "
+                         f"(has {sorted(metrics)})")
+    accuracy = float(metrics[p.register.benchmark]["accuracy"])
+    result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
+    write_json("metrics/register.json", result)
+    return result

@@ -1,0 +1,155 @@
+"""Stage `sft`: hierarchical thought SFT (HSFT, stage 1 of the paper).
+
+The student learns to write the teacher's whole XML template (steps, keys, generalized
+strategy, answer) from the fixed system prompt and the problem. Only verified templates from
+`{annotate.out_dir}/hsft.jsonl` are used; the loss covers the completion only.
+
+* student.model == "tiny": a tokenizer and a small Qwen2 are built from this data into
+  `sft.base_dir` (the untrained "base" checkpoint evaluate compares against);
+* otherwise `sft.base_dir/pointer.json` names the model, so a 7B model is never copied.
+
+Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`.
+
+    supercorrect sft [--params params.yaml] [--set sft.epochs=1]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from supercorrect.io import InputError, atomic_dir, read_jsonl, write_json, write_text
+from supercorrect.prompts import Prompts, load_prompts, solve_messages
+
+# The config only switches LoRA on or off; these are the usual small-model settings.
+LORA_R, LORA_ALPHA, LORA_DROPOUT = 16, 32, 0.05
+
+
+def load_verified(path: Path) -> list[dict]:
+    records = read_jsonl(path)
+    verified = [r for r in records if r.get("verified")]
+    if not verified:
+        raise InputError(f"{path}: no verified records to train on ({len(records)} records in the file)")
+    return verified
+
+
+def tiny_corpus(prompts: Prompts, records: list[dict]) -> list[str]:
+    """Tokenizer corpus in the proportions training sees: system prompt + problem + template."""
+    texts = [t for r in records for t in (prompts.system, r["problem"], r["template"])]
+    # The other prompts reach the student in `mine`; once each is enough to cover their words.
+    return texts + [prompts.localize, prompts.student_correct]
+
+
+def prepare_base(p, records: list[dict], prompts: Prompts) -> str:
+    """Build the tiny base model or write a pointer to the configured one; return its dir."""
+    from supercorrect.model import build_tiny
+
+    base = Path(p.sft.base_dir)
+    if p.student.model == "tiny":
+        build_tiny(tiny_corpus(prompts, records), p.student.tiny, base, seed=p.sft.seed)
+    else:
+        with atomic_dir(base) as tmp:
+            write_json(tmp / "pointer.json", {"model": p.student.model})
+    return str(base)
+
+
+def lora_config():
+    from peft import LoraConfig
+
+    return LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=LORA_DROPOUT,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def logging_steps(n_examples: int, batch_size: int, epochs: float) -> int:
+    # About 50 points on the loss curve, and every step for short runs such as tests.
+    steps = max(1, int(-(-n_examples // batch_size) * epochs))
+    return max(1, steps // 50)
+
+
+def common_args(cfg, out: str, n_examples: int) -> dict:
+    """TrainingArguments shared by SFT and DPO: CPU-friendly, no checkpoints, no trackers."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return dict(
+        output_dir=out, num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length,
+        seed=cfg.seed, data_seed=cfg.seed, report_to="none", save_strategy="no",
+        logging_steps=logging_steps(n_examples, cfg.batch_size, cfg.epochs),
+        use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=0,
+    )
+
+
+def save_student(model, tokenizer, out_dir) -> None:
+    """Save atomically; a LoRA adapter is merged first so every checkpoint loads the same way."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
+def loss_curve(log_history: list[dict]) -> list[tuple[int, float]]:
+    return [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
+
+
+def write_curve(path, curve: list[tuple[int, float]]) -> None:
+    write_text(path, "step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in curve))
+
+
+def curve_metrics(curve: list[tuple[int, float]]) -> dict:
+    losses = [loss for _, loss in curve]
+    return {"first_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
+            "min_loss": min(losses) if losses else None}
+
+
+def run(p) -> dict:
+    """Train the HSFT student; return the metrics also written to metrics/sft.json."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from supercorrect.model import load_student
+
+    path = Path(p.annotate.out_dir) / "hsft.jsonl"
+    records = load_verified(path)
+    prompts = load_prompts(p.prompts.file)
+    base = prepare_base(p, records, prompts)
+    model, tokenizer = load_student(base, p.student.dtype)
+
+    dataset = Dataset.from_list([
+        {"prompt": solve_messages(prompts, r["problem"]),
+         "completion": [{"role": "assistant", "content": r["template"]}]}
+        for r in records
+    ])
+    with tempfile.TemporaryDirectory(prefix="sft-") as out:
+        args = SFTConfig(
+            **common_args(p.sft, out, len(records)),
+            lr_scheduler_type=p.sft.lr_scheduler,
+            # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
+            warmup_steps=p.sft.warmup_ratio,
+            completion_only_loss=True,
+            dataset_num_proc=None,
+        )
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=lora_config() if p.sft.lora else None)
+        if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
+            raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
+        started = time.perf_counter()
+        result = trainer.train()
+        runtime = time.perf_counter() - started
+        curve = loss_curve(trainer.state.log_history)
+        last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
+        save_student(trainer.model, tokenizer, p.sft.out_dir)
+
+    metrics = {
+        "n_train": len(records), "n_dropped_too_long": len(records) - len(trainer.train_dataset),
+        "steps": trainer.state.global_step, "epochs": p.sft.epochs,
+        **curve_metrics(curve), "train_loss": result.training_loss,
+        "final_token_accuracy": last.get("mean_token_accuracy"),
+        "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
+    }
+    write_json("metrics/sft.json", metrics)
+    write_curve("plots/sft_loss.csv", curve)
+    return metrics

@@ -1,0 +1,107 @@
+"""MLflow record of a pipeline execution: the only module that imports mlflow.
+
+`record_pipeline` opens one parent run with a child run per stage, logs each stage's params
+section, its metrics file, its loss curve (as step metrics, so the MLflow UI plots it) and a
+few sample records, then logs and registers the final model. Secrets never pass through here:
+params hold no keys (those come from the environment) and no environment is logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+STAGES = ["prepare", "annotate", "sft", "mine", "dpo", "evaluate"]
+SAMPLES = {"annotate": "hsft.jsonl", "mine": "pairs.jsonl"}
+
+
+def flatten(obj: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flatten(value, name + ".")
+        else:
+            out[name] = value
+    return out
+
+
+def numeric(obj: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in flatten(obj).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def tracking_uri(configured: str) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+
+
+def _log_stage(mlflow, p, stage: str) -> None:
+    section = getattr(p, stage).model_dump()
+    mlflow.log_params({k: str(v)[:500] for k, v in flatten(section, f"{stage}.").items()})
+    metrics_file = Path("metrics") / f"{stage}.json"
+    if metrics_file.exists():
+        mlflow.log_metrics(numeric(json.loads(metrics_file.read_text())))
+        mlflow.log_artifact(str(metrics_file))
+    curve = Path("plots") / f"{stage}_loss.csv"
+    if curve.exists():
+        with curve.open() as fh:
+            for row in csv.DictReader(fh):
+                mlflow.log_metric("train_loss", float(row["loss"]), step=int(float(row["step"])))
+    sample = SAMPLES.get(stage)
+    if sample:
+        path = Path(getattr(p, stage).out_dir) / sample
+        if path.exists():
+            head = path.read_text(encoding="utf-8").splitlines()[:5]
+            mlflow.log_text("\n".join(head) + "\n", f"samples/{sample}")
+
+
+def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
+    """Log the pipeline to MLflow and register `model_dir`; returns what was registered."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    cfg = p.register
+    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
+    mlflow.set_experiment(cfg.experiment)
+    client = MlflowClient()
+    with mlflow.start_run(run_name="pipeline", tags={"git_commit": git_commit()}) as parent:
+        mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
+        mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
+        for stage in STAGES:
+            with mlflow.start_run(run_name=stage, nested=True):
+                _log_stage(mlflow, p, stage)
+        with mlflow.start_run(run_name="register", nested=True):
+            reqs = [f"{pkg}=={version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
+            info = mlflow.transformers.log_model(
+                transformers_model=model_dir, name="model", task="text-generation",
+                registered_model_name=cfg.model_name, pip_requirements=reqs,
+            )
+    mv = info.registered_model_version
+    client.set_model_version_tag(cfg.model_name, mv, "benchmark", cfg.benchmark)
+    client.set_model_version_tag(cfg.model_name, mv, "accuracy", str(accuracy))
+    client.set_registered_model_alias(cfg.model_name, "challenger", mv)
+    try:
+        champion = client.get_model_version_by_alias(cfg.model_name, "champion")
+        champion_acc = float(champion.tags.get("accuracy", "nan"))
+        champion_version = champion.version
+    except MlflowException:
+        champion_acc, champion_version = None, None
+    promoted = should_promote(accuracy, champion_acc)
+    if promoted:
+        client.set_registered_model_alias(cfg.model_name, "champion", mv)
+    return {"run_id": parent.info.run_id, "model_name": cfg.model_name, "version": int(mv),
+            "accuracy": accuracy, "previous_champion_version": champion_version,
+            "previous_champion_accuracy": champion_acc, "promoted": promoted}

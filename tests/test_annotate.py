@@ -1,0 +1,117 @@
+"""Tests for stage `annotate`: reference templates, template validation and the openai backend.
+
+The openai backend is exercised with the real `openai` SDK against tests/openai_server.py,
+a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from supercorrect import annotate
+from supercorrect.config import load_params
+from supercorrect.io import read_jsonl, write_jsonl
+from supercorrect.teacher import GENERALIZED_ARITHMETIC, ReferenceTeacher
+from supercorrect.templates import TemplateError, parse_template
+from tests.conftest import REPO
+from tests.openai_server import OpenAIServer
+
+PROBLEM = {
+    "id": "p1", "source": "synthetic", "split": "train", "subject": "arithmetic", "level": 2,
+    "problem": "Tom has 5 apples. He buys 3 more apples. Then he gives away 2 apples. How many apples does Tom have now?",
+    "solution": "Tom buys 3 more apples, so he has 5+3=<<5+3=8>>8 apples.\n"
+                "Tom gives away 2 apples, so he has 8-2=<<8-2=6>>6 apples.\n#### 6",
+    "answer": "6",
+}
+
+
+def test_reference_template_is_exact():
+    text = ReferenceTeacher().annotate(PROBLEM)
+    assert text == (
+        "<Step1>Tom buys 3 more apples, so he has 5+3=8 apples.</Step1>\n"
+        "<Step2>Tom gives away 2 apples, so he has 8-2=6 apples.<Key>Subtract: 8-2=6.</Key></Step2>\n"
+        f"<Generalized>{GENERALIZED_ARITHMETIC}</Generalized>\n"
+        "<Answer>6</Answer>"
+    )
+    template = parse_template(text)
+    assert [s.index for s in template.steps] == [1, 2]
+    assert template.steps[1].key == "Subtract: 8-2=6."
+    assert template.answer == "6"
+
+
+def test_reference_template_for_math_prose():
+    problem = {**PROBLEM, "solution": "We have $x=2$. Then $x^2=4$. So the answer is $\\boxed{4}$.", "answer": "4"}
+    template = parse_template(ReferenceTeacher().annotate(problem))
+    assert len(template.steps) == 3 and template.answer == "4"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("<Step1>a</Step1><Generalized>g</Generalized>", "missing <Answer>"),
+    ("<Step1>a</Step1><Answer>6</Answer>", "missing <Generalized>"),
+    ("<Step1>a</Step1><Step3>b</Step3><Generalized>g</Generalized><Answer>6</Answer>", "step 2 is malformed"),
+    ("<Generalized>g</Generalized><Answer>6</Answer>", "no <Step1>"),
+])
+def test_malformed_templates_are_rejected_with_reason(text, reason):
+    with pytest.raises(TemplateError, match=reason):
+        parse_template(text)
+
+
+def test_check_template_rejects_wrong_answer():
+    good = ReferenceTeacher().annotate(PROBLEM)
+    assert annotate.check_template(good, "6") == ("6", None)
+    answer, reason = annotate.check_template(good, "7")
+    assert answer == "6" and reason == "answer '6' != gold '7'"
+    assert annotate.check_template("no xml here", "6")[1].startswith("malformed")
+
+
+def _write_problems(tmp_path, problems):
+    path = tmp_path / "train.jsonl"
+    write_jsonl(path, problems)
+    return path
+
+
+def test_annotate_run_keeps_only_verified(in_tmp):
+    wrong = {**PROBLEM, "id": "p2", "answer": "7"}  # gold disagrees with its own solution
+    path = _write_problems(in_tmp, [PROBLEM, wrong])
+    p = load_params(REPO / "params.yaml", [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}"])
+    metrics = annotate.run(p)
+    assert metrics["verified"] == 1 and metrics["rejected"] == 1
+    kept = read_jsonl(in_tmp / "out" / "hsft.jsonl")
+    assert [r["problem_id"] for r in kept] == ["p1"]
+    assert kept[0]["prompt_version"] == "v1" and kept[0]["teacher_model"] == "reference"
+    rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
+    assert rejected[0]["reason"] == "answer '6' != gold '7'"
+    assert json.loads((in_tmp / "metrics" / "annotate.json").read_text())["verified"] == 1
+
+
+def test_openai_teacher_through_real_sdk_is_cached(in_tmp, monkeypatch):
+    reference = ReferenceTeacher().annotate(PROBLEM)
+    with OpenAIServer(lambda messages: reference) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        path = _write_problems(in_tmp, [PROBLEM])
+        overrides = [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}", "teacher.backend=openai",
+                     "teacher.model=teacher-x", f"teacher.cache_dir={in_tmp / 'cache'}"]
+        first = annotate.run(load_params(REPO / "params.yaml", overrides))
+        assert first["verified"] == 1 and first["cache_misses"] == 1
+        assert len(server.requests) == 1
+        sent = server.requests[0]
+        assert sent["model"] == "teacher-x" and PROBLEM["problem"] in sent["messages"][0]["content"]
+        # A rerun (e.g. after DVC deleted the outs) is served from the cache: no new request.
+        second = annotate.run(load_params(REPO / "params.yaml", overrides))
+        assert second["cache_hits"] == 1 and len(server.requests) == 1
+        assert read_jsonl(in_tmp / "out" / "hsft.jsonl")[0]["teacher_model"] == "teacher-x"
+        # The key is not written anywhere in what the stage produced.
+        produced = "".join(f.read_text() for f in in_tmp.rglob("*") if f.is_file())
+        assert server.api_key not in produced
+
+
+def test_openai_teacher_without_key_fails_clearly(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from supercorrect.prompts import load_prompts
+    from supercorrect.teacher import make_teacher
+    p = load_params(REPO / "params.yaml", ["teacher.backend=openai"])
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
+        make_teacher(p.teacher, load_prompts())

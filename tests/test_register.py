@@ -1,0 +1,75 @@
+"""Tests for stage `register`: champion/challenger logic and a real MLflow (SQLite) registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from supercorrect import register
+from supercorrect.config import load_params
+from supercorrect.io import write_json
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("new, current, expected", [
+    (0.3, None, True),           # first version becomes champion
+    (0.3, float("nan"), True),   # a champion without a score is replaced
+    (0.4, 0.3, True),
+    (0.3, 0.3, False),           # ties keep the incumbent
+    (0.2, 0.3, False),
+])
+def test_should_promote(new, current, expected):
+    assert register.should_promote(new, current) is expected
+
+
+def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
+    from mlflow import MlflowClient
+
+    from supercorrect.config import TinyConfig
+    from supercorrect.model import build_tiny
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    build_tiny(["<Step1>1+1=2</Step1> <Answer>2</Answer> apples"] * 20, TinyConfig(hidden_size=32, num_layers=1,
+                                                                                   num_heads=2, vocab_size=300),
+               in_tmp / "models" / "dpo")
+    uri = f"sqlite:///{in_tmp / 'mlflow.db'}"
+    p = load_params(REPO / "params.yaml", [f"register.tracking_uri={uri}", f"dpo.out_dir={in_tmp / 'models' / 'dpo'}",
+                                           f"evaluate.out={in_tmp / 'metrics' / 'evaluate.json'}"])
+    write_json(in_tmp / "metrics" / "sft.json", {"final_loss": 1.5})
+    (in_tmp / "plots").mkdir()
+    (in_tmp / "plots" / "sft_loss.csv").write_text("step,loss\n1,3.0\n2,2.0\n")
+    versions = []
+    for accuracy in (0.3, 0.2, 0.5):
+        write_json(p.evaluate.out, {"synthetic": {"accuracy": accuracy, "n": 10}})
+        result = register.run(p)
+        versions.append(result["version"])
+        assert json.loads((in_tmp / "metrics" / "register.json").read_text())["version"] == result["version"]
+        client = MlflowClient(tracking_uri=uri)
+        champion = client.get_model_version_by_alias("supercorrect-student", "champion").version
+        challenger = client.get_model_version_by_alias("supercorrect-student", "challenger").version
+        assert int(challenger) == result["version"]
+        if accuracy == 0.2:
+            assert result["promoted"] is False and int(champion) == versions[0]
+        else:
+            assert result["promoted"] is True and int(champion) == result["version"]
+    assert versions == [1, 2, 3]
+
+    # One parent run per pipeline execution, with a child run per stage holding its record.
+    runs = client.search_runs([client.get_experiment_by_name("supercorrect").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 3
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.info.run_name for r in children) == sorted(
+        ["prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register"])
+    sft_run = next(r for r in children if r.info.run_name == "sft")
+    assert sft_run.data.metrics["final_loss"] == 1.5
+    assert [m.value for m in client.get_metric_history(sft_run.info.run_id, "train_loss")] == [3.0, 2.0]
+    assert sft_run.data.params["sft.learning_rate"] == str(p.sft.learning_rate)
+
+
+def test_register_names_missing_benchmark(in_tmp):
+    p = load_params(REPO / "params.yaml", [f"evaluate.out={in_tmp / 'e.json'}", "register.benchmark=gsm8k"])
+    write_json(p.evaluate.out, {"synthetic": {"accuracy": 0.1, "n": 1}})
+    with pytest.raises(ValueError, match=r"register.benchmark: 'gsm8k' is not in .*e.json \(has \['synthetic'\]\)"):
+        register.run(p)

@@ -1,0 +1,182 @@
+"""Tests for stage `sft` and the student helpers in supercorrect.model.
+
+Real tokenizers, real Qwen2 models and a real (tiny, few dozen steps) TRL SFT run; nothing is
+mocked. The whole file runs in well under a minute on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from supercorrect import sft
+from supercorrect.config import TinyConfig, load_params
+from supercorrect.io import InputError, write_jsonl
+from supercorrect.model import IM_END, TAGS, build_tiny, generate, load_student, resolve_model
+from supercorrect.prompts import V1, solve_messages
+from tests.conftest import REPO
+
+SMALL = TinyConfig(hidden_size=32, num_layers=2, num_heads=2, vocab_size=300)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a shared 2-core box two threads
+    fighting another process for a core made a 1-second run take a minute."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def hsft_records(n: int, seed: int = 0) -> list[dict]:
+    """Verified templates for one-step problems, in the shape annotate writes."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        template = (f"<Step1>Tom buys {b} more apples, so he has {a}+{b}={a + b} apples.</Step1>\n"
+                    "<Generalized>Add what he buys to what he has.</Generalized>\n"
+                    f"<Answer>{a + b}</Answer>")
+        records.append({"id": f"p{i}-hsft", "problem_id": f"p{i}", "verified": True, "template": template,
+                        "problem": f"Tom has {a} apples. He buys {b} more apples. How many apples does Tom have now?"})
+    return records
+
+
+def corpus(records: list[dict]) -> list[str]:
+    return sft.tiny_corpus(V1, records)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random tiny model + tokenizer, loaded back the way later stages load it."""
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    build_tiny(corpus(hsft_records(40)), SMALL, out, seed=0)
+    return load_student(out)
+
+
+def test_digits_are_single_tokens(tiny):
+    _, tok = tiny
+    pieces = tok.tokenize("He has 12345 apples and 70 pens.")
+    digits = [p for p in pieces if any(c.isdigit() for c in p)]
+    assert digits == list("1234570")
+
+
+def test_template_tags_are_single_tokens_and_text_round_trips(tiny):
+    _, tok = tiny
+    text = "<Step1>5+3=8, naïve 🙂</Step1>\n<Generalized>add</Generalized>\n<Answer>8</Answer>"
+    pieces = tok.tokenize(text)
+    assert {"<Step1>", "</Step1>", "<Generalized>", "<Answer>", "</Answer>"} <= set(pieces)
+    assert tok.decode(tok(text)["input_ids"], skip_special_tokens=True) == text
+    assert len(tok) <= SMALL.vocab_size and set(TAGS) <= set(tok.get_vocab())
+
+
+def test_chat_template_renders_chatml(tiny):
+    _, tok = tiny
+    chat = solve_messages(V1, "What is 2+2?")
+    text = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert text == (f"<|im_start|>system\n{V1.system}<|im_end|>\n"
+                    "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n")
+    full = tok.apply_chat_template(chat + [{"role": "assistant", "content": "<Answer>4</Answer>"}], tokenize=False)
+    assert full == text + "<Answer>4</Answer><|im_end|>\n"
+    assert tok.eos_token == IM_END and tok.pad_token == "<|endoftext|>"
+
+
+def test_continue_final_message_leaves_the_assistant_turn_open(tiny):
+    _, tok = tiny
+    prefix = "<Step1>Tom has 5+3=8 apples.</Step1>\n"
+    chat = solve_messages(V1, "q") + [{"role": "assistant", "content": prefix}]
+    text = tok.apply_chat_template(chat, tokenize=False, continue_final_message=True)
+    assert text.endswith("<|im_start|>assistant\n" + prefix)
+    # The next step must tokenize the same with or without the prefix in front of it, or
+    # training (prompt + completion) and inference (prompt, then generate) would disagree.
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    joined = tok(text + "<Step2>Then 8-2=6.</Step2>", add_special_tokens=False)["input_ids"]
+    assert joined[: len(ids)] == ids
+
+
+def test_build_tiny_is_deterministic(tmp_path):
+    texts = corpus(hsft_records(20))
+    m1, t1 = build_tiny(texts, SMALL, tmp_path / "a", seed=3)
+    m2, t2 = build_tiny(texts, SMALL, tmp_path / "b", seed=3)
+    m3, _ = build_tiny(texts, SMALL, tmp_path / "c", seed=4)
+    assert t1.get_vocab() == t2.get_vocab()
+    w1, w2, w3 = (m.model.embed_tokens.weight for m in (m1, m2, m3))
+    assert w1.equal(w2) and not w1.equal(w3)
+    assert m1.config.tie_word_embeddings and m1.config.num_hidden_layers == SMALL.num_layers
+    assert (tmp_path / "a" / "config.json").exists() and (tmp_path / "a" / "tokenizer.json").exists()
+
+
+def test_resolve_model_follows_a_pointer(tmp_path):
+    (tmp_path / "pointer.json").write_text(json.dumps({"model": "Qwen/Qwen2.5-Math-7B-Instruct"}))
+    assert resolve_model(tmp_path) == "Qwen/Qwen2.5-Math-7B-Instruct"
+    assert resolve_model(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+    assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
+
+
+def test_generate_shape_order_and_determinism(tiny):
+    model, tok = tiny
+    convs = [solve_messages(V1, "Tom has 3 apples." * k) for k in (1, 4, 2)]
+    convs.append(solve_messages(V1, "q") + [{"role": "assistant", "content": "<Step1>"}])
+    out = generate(model, tok, convs, max_new_tokens=6, num_samples=2, batch_size=2)
+    assert len(out) == 4 and all(len(o) == 2 and o[0] == o[1] for o in out)  # greedy: samples agree
+    # Batched, sorted and left-padded output matches each conversation generated alone.
+    alone = [generate(model, tok, [c], max_new_tokens=6, batch_size=1)[0] for c in convs]
+    assert [o[:1] for o in out] == alone
+    a = generate(model, tok, convs, max_new_tokens=6, temperature=1.0, num_samples=3, seed=7)
+    b = generate(model, tok, convs, max_new_tokens=6, temperature=1.0, num_samples=3, seed=7)
+    c = generate(model, tok, convs, max_new_tokens=6, temperature=1.0, num_samples=3, seed=8)
+    assert a == b and a != c and all(len(o) == 3 for o in a)
+
+
+def params(tmp_path, *extra):
+    return load_params(REPO / "params.yaml", [
+        f"annotate.out_dir={tmp_path}/annotate", f"sft.out_dir={tmp_path}/sft", f"sft.base_dir={tmp_path}/base",
+        "student.tiny.hidden_size=64", "student.tiny.num_layers=2", "student.tiny.num_heads=4",
+        "student.tiny.vocab_size=400", "sft.batch_size=4", "sft.epochs=6", "sft.learning_rate=0.01",
+        "sft.max_length=320", *extra])
+
+
+def test_sft_run_learns_and_saves(in_tmp):
+    records = hsft_records(24)
+    unverified = {**records[0], "id": "bad", "verified": False, "template": "garbage"}
+    write_jsonl(in_tmp / "annotate" / "hsft.jsonl", records + [unverified])
+    metrics = sft.run(params(in_tmp))
+
+    assert metrics["n_train"] == 24 and metrics["steps"] == 36
+    assert metrics["final_loss"] < 0.5 * metrics["first_loss"]
+    assert json.loads((in_tmp / "metrics" / "sft.json").read_text()) == metrics
+    curve = (in_tmp / "plots" / "sft_loss.csv").read_text().splitlines()
+    assert curve[0] == "step,loss" and len(curve) > 10
+    assert not list((in_tmp / "sft").glob("checkpoint-*"))  # trainer output went to a temp dir
+
+    model, tok = load_student(in_tmp / "sft")
+    assert model.config.num_hidden_layers == 2 and tok.padding_side == "left"
+    base, _ = load_student(in_tmp / "base")  # the untrained base stays for evaluate
+    assert not base.model.embed_tokens.weight.equal(model.model.embed_tokens.weight)
+
+
+def test_sft_lora_is_merged_before_saving(in_tmp):
+    write_jsonl(in_tmp / "annotate" / "hsft.jsonl", hsft_records(8))
+    sft.run(params(in_tmp, "sft.lora=true", "sft.epochs=1"))
+    files = {p.name for p in (in_tmp / "sft").iterdir()}
+    assert "adapter_config.json" not in files and "model.safetensors" in files
+    model, _ = load_student(in_tmp / "sft")
+    assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_non_tiny_student_gets_a_pointer(in_tmp):
+    p = params(in_tmp, "student.model=Qwen/Qwen2.5-Math-7B-Instruct")
+    base = sft.prepare_base(p, hsft_records(2), V1)
+    assert resolve_model(base) == "Qwen/Qwen2.5-Math-7B-Instruct"
+
+
+def test_sft_without_verified_records_names_the_file(in_tmp):
+    path = in_tmp / "annotate" / "hsft.jsonl"
+    write_jsonl(path, [{**hsft_records(1)[0], "verified": False}])
+    with pytest.raises(InputError, match=str(path)):
+        sft.run(params(in_tmp))
