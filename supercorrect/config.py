@@ -111,10 +111,10 @@ class AnnotateConfig(_Section):
 
 class SftConfig(_Section):
     epochs: float = Field(3, gt=0)
-    learning_rate: float = Field(2e-3, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(0.02, ge=0, lt=1)
-    batch_size: int = Field(32, gt=0)
+    batch_size: int = Field(4, gt=0)
     max_length: int = Field(320, gt=0)
     lora: bool = False
     seed: int = 0
@@ -132,7 +132,7 @@ class MineConfig(_Section):
 class DpoConfig(_Section):
     beta: float = Field(0.1, gt=0)
     epochs: float = Field(2, gt=0)
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float = Field(2e-5, gt=0)
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(384, gt=0)
     lora: bool = False

@@ -18,6 +18,7 @@ Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -41,8 +42,15 @@ def to_text_pair(tokenizer, pair: dict, end: str | None = None) -> dict:
     from supercorrect.model import render
 
     end = turn_end(tokenizer) if end is None else end
+    messages = pair["prompt"]
+    if messages[-1]["role"] == "assistant":
+        # Open the assistant turn, then append the prefix verbatim: `continue_final_message`
+        # would strip its trailing newline, and SFT taught `</StepN>\n<StepN+1>`.
+        prompt = render(tokenizer, messages[:-1]) + messages[-1]["content"]
+    else:
+        prompt = render(tokenizer, messages)
     return {
-        "prompt": render(tokenizer, pair["prompt"]),
+        "prompt": prompt,
         "chosen": pair["chosen"][-1]["content"] + end,
         "rejected": pair["rejected"][-1]["content"] + end,
     }
@@ -83,8 +91,10 @@ def run(p) -> dict:
             lr_scheduler_type="cosine",
             warmup_steps=0.1,
             # The reference is the frozen SFT model: score every pair once up front instead of
-            # running a second model on every step of every epoch.
-            precompute_ref_log_probs=True,
+            # running a second model on every step of every epoch. Single process only: TRL 1.16
+            # caches the scores of an in-memory dataset in a per-process temp dir, so other ranks
+            # cannot find rank 0's file.
+            precompute_ref_log_probs=int(os.environ.get("WORLD_SIZE", "1")) == 1,
         )
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=lora_config() if p.dpo.lora else None)
@@ -93,7 +103,7 @@ def run(p) -> dict:
         runtime = time.perf_counter() - started
         history = trainer.state.log_history
         curve = loss_curve(history)
-        save_student(trainer.model, tokenizer, p.dpo.out_dir)
+        save_student(trainer, tokenizer, p.dpo.out_dir)
 
     rewards = [h for h in history if "rewards/margins" in h]
     metrics = {
@@ -105,6 +115,7 @@ def run(p) -> dict:
         "final_reward_margin": rewards[-1]["rewards/margins"] if rewards else None,
         "train_runtime_s": round(runtime, 2), "lora": p.dpo.lora,
     }
-    write_json("metrics/dpo.json", metrics)
-    write_curve("plots/dpo_loss.csv", curve)
+    if trainer.is_world_process_zero():
+        write_json("metrics/dpo.json", metrics)
+        write_curve("plots/dpo_loss.csv", curve)
     return metrics

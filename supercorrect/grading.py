@@ -29,14 +29,15 @@ import logging
 import re
 import signal
 import threading
+import time
 from fractions import Fraction
 from typing import Iterator, NamedTuple
 
 __all__ = ["extract_answer", "grade", "is_equivalent", "last_boxed"]
 
-# Soft limit for one symbolic comparison. Enforced with SIGALRM only when we are on the main
-# thread and nobody else has an interval timer running; elsewhere the length and size guards
-# below are the only protection until the subprocess limit lands.
+# Soft limit for one symbolic comparison. Enforced with SIGALRM only on the main thread; in
+# worker threads the length and size guards below are the only protection until the
+# subprocess limit lands.
 SYMBOLIC_TIME_LIMIT_S = 5.0
 # Longer answers are almost always extraction garbage (a whole paragraph) and are exactly the
 # inputs that make sympy crawl, so they never reach the symbolic path.
@@ -63,7 +64,7 @@ _NUM_CORE = (
     r"|\.\d+"
 )
 _NUMBER_IN_TEXT = re.compile(
-    r"(?:(?<![\w)}\]])-\s*)?(?<![\w.])(?:" + _NUM_CORE + r")(?:\s*\\?%)?(?![\w])"
+    r"(?:(?<![\w)}\]])[-\u2212]\s*)?(?<![\w.])(?:" + _NUM_CORE + r")(?:\s*\\?%)?(?![\w])"
 )
 
 # Units that may trail a numeric answer. Multi-letter only: single letters are variables.
@@ -170,6 +171,7 @@ def _clean(ans: str) -> str:
     # Degrees carry no value; `^\circ`, `^{\circ}` and the unicode sign all mean the same.
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", "", s)
     s = s.replace("°", "")
+    s = s.replace("\u2212", "-")  # Unicode minus, common in chat-model output
     s = s.replace("\\%", "%")
     # LaTeX thousands separators are unambiguous, unlike a bare comma.
     s = re.sub(r"(?<=\d)\{,\}(?=\d)", "", s)
@@ -401,6 +403,10 @@ def _is_equivalent(pred: object, gold: object) -> bool:
         return _numbers_match(p_num, g_num)
     if _is_word_answer(p) or _is_word_answer(g):
         return p.lower() == g.lower()
+    # An equation against a bare value: math-verify would compare only the right-hand side,
+    # so "5x - 7y + 4 = 0" would match "0". (`x = 5` lost its prefix in _canon already.)
+    if ("=" in p) != ("=" in g):
+        return False
     return _symbolic_equivalent(p, g)
 
 
@@ -417,16 +423,18 @@ class _SymbolicTimeout(BaseException):
 def _soft_time_limit(seconds: float) -> Iterator[None]:
     """Raise _SymbolicTimeout after `seconds`, where signals are usable; else do nothing.
 
-    Signals can only be installed from the main thread, and an interval timer someone else
-    set must not be clobbered; in those cases this is a no-op instead of an error.
+    Signals can only be installed from the main thread, so elsewhere this is a no-op rather
+    than an error. An interval timer somebody else armed (pytest-timeout, a job runner) is
+    nested, not clobbered: if it fires first it stays in charge; otherwise it is re-armed
+    with whatever time it had left once we are done.
     """
     usable = (
         seconds > 0
         and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
     )
-    if not usable:
+    outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL) if usable else (0.0, 0.0)
+    if not usable or (outer_left and outer_left <= seconds):
         yield
         return
 
@@ -435,15 +443,20 @@ def _soft_time_limit(seconds: float) -> Iterator[None]:
 
     try:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
-    except ValueError:  # not the main interpreter
+    except ValueError:  # main thread of a sub-interpreter
         yield
         return
+    started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        # None means the old handler was not installed from Python; default is the closest.
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        if outer_left:
+            left = outer_left - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
 
 
 def _too_expensive(s: str) -> bool:

@@ -82,13 +82,17 @@ def common_args(cfg, out: str, n_examples: int) -> dict:
     )
 
 
-def save_student(model, tokenizer, out_dir) -> None:
-    """Save atomically; a LoRA adapter is merged first so every checkpoint loads the same way."""
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+def save_student(trainer, tokenizer, out_dir) -> None:
+    """Save the trained model atomically from the main process; a LoRA adapter is merged
+    first so every checkpoint loads the same way (no peft needed downstream)."""
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        with atomic_dir(out_dir) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    trainer.accelerator.wait_for_everyone()
 
 
 def loss_curve(log_history: list[dict]) -> list[tuple[int, float]]:
@@ -115,15 +119,13 @@ def run(p) -> dict:
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
     prompts = load_prompts(p.prompts.file)
-    base = prepare_base(p, records, prompts)
-    model, tokenizer = load_student(base, p.student.dtype)
-
     dataset = Dataset.from_list([
         {"prompt": solve_messages(prompts, r["problem"]),
          "completion": [{"role": "assistant", "content": r["template"]}]}
         for r in records
     ])
     with tempfile.TemporaryDirectory(prefix="sft-") as out:
+        # Built first: it sets up the distributed state (torchrun / accelerate launch).
         args = SFTConfig(
             **common_args(p.sft, out, len(records)),
             lr_scheduler_type=p.sft.lr_scheduler,
@@ -132,6 +134,12 @@ def run(p) -> dict:
             completion_only_loss=True,
             dataset_num_proc=None,
         )
+        # With several processes, one builds the base model and the others wait for it.
+        if args.process_index == 0:
+            prepare_base(p, records, prompts)
+        args.distributed_state.wait_for_everyone()
+        base = p.sft.base_dir
+        model, tokenizer = load_student(base, p.student.dtype)
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=lora_config() if p.sft.lora else None)
         if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
@@ -141,7 +149,7 @@ def run(p) -> dict:
         runtime = time.perf_counter() - started
         curve = loss_curve(trainer.state.log_history)
         last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
-        save_student(trainer.model, tokenizer, p.sft.out_dir)
+        save_student(trainer, tokenizer, p.sft.out_dir)
 
     metrics = {
         "n_train": len(records), "n_dropped_too_long": len(records) - len(trainer.train_dataset),
@@ -150,6 +158,7 @@ def run(p) -> dict:
         "final_token_accuracy": last.get("mean_token_accuracy"),
         "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
     }
-    write_json("metrics/sft.json", metrics)
-    write_curve("plots/sft_loss.csv", curve)
+    if trainer.is_world_process_zero():
+        write_json("metrics/sft.json", metrics)
+        write_curve("plots/sft_loss.csv", curve)
     return metrics

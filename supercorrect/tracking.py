@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -31,7 +32,8 @@ def flatten(obj: dict, prefix: str = "") -> dict:
 
 
 def numeric(obj: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in flatten(obj).items()
+    """Numeric leaves as MLflow metrics; names lose characters MLflow refuses (e.g. quotes)."""
+    return {re.sub(r"[^\w\-. :/]", "_", k): float(v) for k, v in flatten(obj).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 

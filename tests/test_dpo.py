@@ -24,8 +24,11 @@ def pair(i: int, with_prefix: bool) -> dict:
     k = 2 if with_prefix else 1
     if with_prefix:
         prompt.append({"role": "assistant", "content": PREFIX})
-    good = f"<Step{k}><Cause>Subtract, do not add.</Cause><Correction>he has {8 - i % 4 - 2} apples.</Correction></Step{k}>\n<Answer>{8 - i % 4 - 2}</Answer>"
-    bad = f"<Step{k}><Cause>I added wrong.</Cause><Correction>he has {8 + i % 4 + 2} apples.</Correction></Step{k}>\n<Answer>{8 + i % 4 + 2}</Answer>"
+    right, wrong = 8 - (i % 4 + 2), 8 + (i % 4 + 2)
+    good = (f"<Step{k}><Cause>Subtract, do not add.</Cause><Correction>he has {right} apples.</Correction>"
+            f"</Step{k}>\n<Answer>{right}</Answer>")
+    bad = (f"<Step{k}><Cause>I added wrong.</Cause><Correction>he has {wrong} apples.</Correction>"
+           f"</Step{k}>\n<Answer>{wrong}</Answer>")
     return {"prompt": prompt, "chosen": [{"role": "assistant", "content": good}],
             "rejected": [{"role": "assistant", "content": bad}],
             "id": f"r{i}-pair", "problem_id": f"p{i}", "rollout_id": f"r{i}", "error_step": k,
@@ -68,8 +71,8 @@ def completion_logp(model, tok, prompt: str, completion: str) -> float:
 def margins(model_dir, pairs) -> list[float]:
     model, tok = load_student(model_dir)
     rows = [dpo.to_text_pair(tok, p) for p in pairs]
-    return [completion_logp(model, tok, r["prompt"], r["chosen"]) - completion_logp(model, tok, r["prompt"], r["rejected"])
-            for r in rows]
+    return [completion_logp(model, tok, r["prompt"], r["chosen"])
+            - completion_logp(model, tok, r["prompt"], r["rejected"]) for r in rows]
 
 
 def params(tmp_path, *extra):

@@ -73,3 +73,9 @@ def test_register_names_missing_benchmark(in_tmp):
     write_json(p.evaluate.out, {"synthetic": {"accuracy": 0.1, "n": 1}})
     with pytest.raises(ValueError, match=r"register.benchmark: 'gsm8k' is not in .*e.json \(has \['synthetic'\]\)"):
         register.run(p)
+
+
+def test_metric_names_are_made_mlflow_safe():
+    from supercorrect.tracking import numeric
+    assert numeric({"drops": {"student's own correction is right": 2, "note": "text"}, "ok": True, "n": 3}) == {
+        "drops.student_s own correction is right": 2.0, "n": 3.0}
