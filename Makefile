@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 demo: install
 	dvc repro
-	dvc metrics show
-	@echo "MLflow: $(PY) -m mlflow ui --backend-store-uri sqlite:///mlflow.db   then open http://127.0.0.1:5000"
+	@echo "== metrics/evaluate.json (accuracy per checkpoint: base, sft, dpo) =="
+	@$(PY) -m json.tool metrics/evaluate.json
+	@echo "Next: dvc plots show (loss curves, accuracy per checkpoint); make mlflow-ui (http://127.0.0.1:5000)"
 
 test: install
 	$(PY) -m pytest

@@ -88,7 +88,9 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
         with mlflow.start_run(run_name="register", nested=True):
             reqs = [f"{pkg}=={version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
             info = mlflow.transformers.log_model(
-                transformers_model=model_dir, name="model", task="text-generation",
+                # Absolute on purpose: a relative path such as "models/dpo" also looks like a
+                # hub repo id, and MLflow would try to fetch its model card over the network.
+                transformers_model=str(Path(model_dir).resolve()), name="model", task="text-generation",
                 registered_model_name=cfg.model_name, pip_requirements=reqs,
             )
     mv = info.registered_model_version
