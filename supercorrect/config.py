@@ -74,14 +74,29 @@ class SyntheticConfig(_Section):
     max_number: int = Field(12, ge=2)
 
 
+class LocalSource(_Section):
+    path: str
+    limit: int | None = Field(None, gt=0)  # a seeded sample of this many problems from the file
+    seed: int | None = None                # the sample's seed; default prepare.seed
+
+
 class LocalConfig(_Section):
-    train: list[str] = []  # JSONL files feeding train + mine
-    test: list[str] = []   # JSONL files feeding test
+    # Each entry is a JSONL path or {path, limit, seed}; a plain path becomes {path: ...}.
+    train: list[LocalSource] = []  # feed train + mine
+    test: list[LocalSource] = []   # feed test
+
+    @field_validator("train", "test", mode="before")
+    @classmethod
+    def _paths(cls, v):
+        return [{"path": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
 
     @field_validator("train", "test")
     @classmethod
     def _exist(cls, v):
-        return [_existing(p) for p in v]
+        # Checked here, not on LocalSource, so the error names `prepare.local.train`.
+        for source in v:
+            _existing(source.path)
+        return v
 
 
 class HubConfig(_Section):
@@ -98,6 +113,9 @@ class PrepareConfig(_Section):
     local: LocalConfig = Field(default_factory=LocalConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     mine_fraction: float = Field(0.1, gt=0, lt=1)
+    # heldout: mine problems are disjoint from train; train: mine is a sample of the train problems.
+    mine_from: Literal["heldout", "train"] = "heldout"
+    on_error: Literal["fail", "skip"] = "fail"  # skip: drop defective records, count and report them
     test_limit: int | None = Field(200, gt=0)
     out_dir: str = "data/prepare"
     metrics: str = "metrics/prepare.json"  # counts per split and source, decontamination
@@ -145,6 +163,15 @@ class EvaluateConfig(_Section):
     checkpoints: list[Literal["base", "sft", "dpo"]] = ["base", "sft", "dpo"]
     out: str = "metrics/evaluate.json"
     predictions: str = "data/evaluate/predictions.jsonl"
+    samples: int = Field(1, ge=1)                # > 1: sampled at `temperature`, adds pass@k and maj@k
+    temperature: float = Field(0.8, gt=0)        # only used when samples > 1 (one sample is greedy)
+    self_correct: bool = False                   # second pass on the final checkpoint: check own steps
+    localise_limit: int = Field(100, ge=1)       # mined errors with a teacher trace to test step-finding on
+    bootstrap: int = Field(1000, ge=100)         # resamples for the 95 % confidence intervals
+    seed: int = 0                                # sampling and bootstrap seed
+    grade_time_limit_s: float = Field(5.0, gt=0)  # hard limit per symbolic comparison
+    grade_workers: int | None = Field(None, ge=1)  # grading threads; None = CPU count
+    plots_dir: str = "plots"                     # evaluate_by_subject.csv, evaluate_by_level.csv
 
 
 class RegisterConfig(_Section):

@@ -10,7 +10,11 @@ Input formats, detected from the first record's keys unless `format` is given:
 - `math500`:  problem, solution, answer, subject, level (int), unique_id;
 - `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is.
 
-Any defect raises `DataError` naming the file, the line and the field:
+Any defect raises `DataError` naming the file, the line and the field; with `on_error="skip"`
+the defective record is skipped instead, logged as a warning and reported in `dropped` with a
+reason (invalid_utf8, invalid_json, not_an_object, unknown_format, missing_field, empty_field,
+wrong_type, bad_level, no_answer, duplicate_id). Decontamination: `find_contamination`
+(implemented in supercorrect.decontam).
 
     python -c "from supercorrect.data import load_problems; print(load_problems('x.jsonl')[0])"
 """
@@ -21,12 +25,15 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from supercorrect.decontam import find_contamination, find_overlaps, normalize_text
 from supercorrect.io import InputError
+
+__all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", "load_hub",
+           "load_problems", "normalize_text", "parse_records", "problem_id"]
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +54,19 @@ class DataError(InputError):
     """A defective problem file or hub dataset: `file:line: field 'x': what is wrong`.
 
     A subclass of `io.InputError` (itself a ValueError), so the CLI reports it in one line.
+    `reason` is a short code for counting skipped records (see the module docstring).
     """
+
+    def __init__(self, message: str, reason: str = "invalid"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class NoAnswerError(DataError):
     """A well-formed record whose gold answer cannot be extracted (e.g. MATH's empty `\\boxed{}`)."""
 
-
-def normalize_text(text: str) -> str:
-    """The text two problems must share to count as the same problem.
-
-    NFKC folds look-alike code points (full-width digits, ligatures), casefold ignores case,
-    and collapsing whitespace ignores the double spaces that differ between copies in MATH.
-    """
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    def __init__(self, message: str):
+        super().__init__(message, "no_answer")
 
 
 def problem_id(source: str, text: str) -> str:
@@ -130,17 +136,17 @@ def _level(value, where: str) -> int | None:
         m = re.fullmatch(r"\s*(?:Level\s*)?(\d+|\?)\s*", value)
         if m:
             return None if m.group(1) == "?" else int(m.group(1))
-    raise DataError(f"{where}: field 'level': expected an int or 'Level N', got {value!r}")
+    raise DataError(f"{where}: field 'level': expected an int or 'Level N', got {value!r}", "bad_level")
 
 
 def _string(record: dict, field: str, where: str) -> str:
     if field not in record or record[field] is None:
-        raise DataError(f"{where}: field '{field}': missing")
+        raise DataError(f"{where}: field '{field}': missing", "missing_field")
     value = record[field]
     if not isinstance(value, str):
-        raise DataError(f"{where}: field '{field}': expected a string, got {type(value).__name__}")
+        raise DataError(f"{where}: field '{field}': expected a string, got {type(value).__name__}", "wrong_type")
     if not value.strip():
-        raise DataError(f"{where}: field '{field}': empty")
+        raise DataError(f"{where}: field '{field}': empty", "empty_field")
     return value
 
 
@@ -150,7 +156,7 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
     for field in REQUIRED[fmt]:
         if field == "level":
             if field not in record:
-                raise DataError(f"{where}: field 'level': missing")
+                raise DataError(f"{where}: field 'level': missing", "missing_field")
         else:
             _string(record, field, where)
     if fmt == "gsm8k":
@@ -169,7 +175,7 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
         problem, solution, answer = record["problem"], record["solution"], record["answer"].strip()
         subject = record.get("subject")
         if subject is not None and not isinstance(subject, str):
-            raise DataError(f"{where}: field 'subject': expected a string, got {type(subject).__name__}")
+            raise DataError(f"{where}: field 'subject': expected a string, got {type(subject).__name__}", "wrong_type")
         level = _level(record.get("level"), where)
     if fmt == "problems":
         source = source or _string(record, "source", where)
@@ -183,96 +189,125 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
     }
 
 
-def parse_records(rows: Iterable[tuple[str, dict]], format: str | None = None,
+ON_ERROR = ("fail", "skip")
+
+
+def _skip(exc: DataError, on_error: str, dropped: list | None) -> None:
+    """Re-raise `exc` under on_error=fail; else log it and add it to `dropped`."""
+    if on_error == "fail":
+        raise exc
+    where, _, message = str(exc).partition(": ")
+    log.warning("%s; skipped", exc)
+    if dropped is not None:
+        dropped.append({"where": where, "reason": exc.reason, "message": message})
+
+
+def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | None = None,
                   source: str | None = None, split: str | None = None,
-                  fallback_split: str = "train", drops: Counter | None = None) -> list[dict]:
+                  fallback_split: str = "train", on_error: str = "fail",
+                  dropped: list | None = None) -> list[dict]:
     """Convert `(where, record)` pairs, `where` being "file:line", into problems.
 
+    A row may carry a DataError instead of a record (a line that did not decode or parse).
     `split` overrides every record's split; without it, pipeline-format records keep their own
     and the others get `fallback_split`.
 
+    on_error="fail" raises the first DataError; "skip" skips the record, logs a warning and
+    appends `{where, reason, message}` to `dropped`.
+
     The same problem twice with the same answer is a harmless copy: the later one is dropped
-    (MATH train has one). Twice with different answers means the gold is unreliable: DataError.
-    With a `drops` Counter, records without an extractable answer (MATH train has an empty
-    `\\boxed{}`) are skipped and counted under "no_answer" instead of raising, and copies under
-    "duplicates".
+    (MATH train has one) and reported in `dropped` with reason "duplicate" under either mode.
+    Twice with different answers means the gold is unreliable: DataError "duplicate_id".
     """
     if format is not None and format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    if on_error not in ON_ERROR:
+        raise ValueError(f"unknown on_error {on_error!r}; expected fail or skip")
     problems: list[dict] = []
     seen: dict[str, tuple[str, str]] = {}  # id -> (where, answer)
     for where, record in rows:
-        if format is None:
-            format = detect_format(record)
-            if format is None:
+        try:
+            if isinstance(record, DataError):
+                raise record
+            fmt = format or detect_format(record)
+            if fmt is None:
                 raise DataError(
                     f"{where}: unknown format (keys: {', '.join(sorted(record)) or 'none'}); expected "
                     "GSM8K (question, answer), MATH (problem, solution, level, type) or "
-                    "MATH500 (problem, solution, answer, subject, level)")
-        try:
-            problem = _convert(record, format, where, source, split, fallback_split)
-        except NoAnswerError as exc:
-            if drops is None:
-                raise
-            log.warning("%s; skipped", exc)
-            drops["no_answer"] += 1
-            continue
-        if problem["id"] in seen:
-            first, answer = seen[problem["id"]]
-            field = "question" if format == "gsm8k" else "problem"
-            if answer != problem["answer"]:
-                raise DataError(f"{where}: field '{field}': duplicate id {problem['id']} (same problem as "
-                                f"{first}) with a different answer: {problem['answer']!r} vs {answer!r}")
-            log.warning("%s: same problem as %s; dropped", where, first)
-            if drops is not None:
-                drops["duplicates"] += 1
+                    "MATH500 (problem, solution, answer, subject, level)", "unknown_format")
+            # The first good record fixes the format for the file: one file, one format.
+            problem = _convert(record, fmt, where, source, split, fallback_split)
+            format = fmt
+            if problem["id"] in seen:
+                first, answer = seen[problem["id"]]
+                field = "question" if format == "gsm8k" else "problem"
+                if answer != problem["answer"]:
+                    raise DataError(f"{where}: field '{field}': duplicate id {problem['id']} (same problem "
+                                    f"as {first}) with a different answer: {problem['answer']!r} vs "
+                                    f"{answer!r}", "duplicate_id")
+                log.warning("%s: same problem as %s; dropped", where, first)
+                if dropped is not None:
+                    dropped.append({"where": where, "reason": "duplicate", "id": problem["id"],
+                                    "message": f"same problem as {first}"})
+                continue
+        except DataError as exc:
+            _skip(exc, on_error, dropped)
             continue
         seen[problem["id"]] = (where, problem["answer"])
         problems.append(problem)
     return problems
 
 
-def _read_lines(path: Path) -> Iterable[tuple[str, dict]]:
-    """Yield `("path:line", record)`; decode each line strictly so bad bytes name their line."""
+def _read_lines(path: Path) -> Iterable[tuple[str, dict | DataError]]:
+    """Yield `("path:line", record)`, or a DataError in place of a line that is not a JSON object.
+
+    Each line is decoded strictly on its own, so bad bytes name their line and the rest of the
+    file still reads.
+    """
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             where = f"{path}:{lineno}"
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(f"{where}: invalid UTF-8 at byte {exc.start + 1}") from None
+                yield where, DataError(f"{where}: invalid UTF-8 at byte {exc.start + 1}", "invalid_utf8")
+                continue
             if not line.strip():
                 continue
             try:
                 # Without the line break, a JSON error's column is a column of this line.
                 record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+                yield where, DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})",
+                                       "invalid_json")
+                continue
             if not isinstance(record, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+                record = DataError(f"{where}: expected a JSON object, got {type(record).__name__}",
+                                   "not_an_object")
             yield where, record
 
 
 def load_problems(path: str | Path, format: str | None = None, source: str | None = None,
-                  split: str | None = None, drops: Counter | None = None) -> list[dict]:
+                  split: str | None = None, on_error: str = "fail",
+                  dropped: list | None = None) -> list[dict]:
     """Read a GSM8K, MATH, MATH500 or pipeline-format JSONL file into problems.
 
     `source` defaults by format (gsm8k, math); without `split`, records get "test" when the file
     name contains "test", else "train" (prepare sets the split it needs either way).
-    `drops`: see `parse_records`.
+    `on_error`, `dropped`: see `parse_records`.
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{path}: file not found", "file")
     fallback = "test" if "test" in path.name else "train"
-    problems = parse_records(_read_lines(path), format, source, split, fallback, drops)
+    problems = parse_records(_read_lines(path), format, source, split, fallback, on_error, dropped)
     if not problems:
-        raise DataError(f"{path}: no usable records")
+        raise DataError(f"{path}: no usable records", "file")
     return problems
 
 
 def load_hub(dataset: str, config: str | None, split: str, format: str | None = None,
-             source: str | None = None, drops: Counter | None = None) -> list[dict]:
+             source: str | None = None, on_error: str = "fail", dropped: list | None = None) -> list[dict]:
     """Load one split of a Hugging Face dataset (or a local dataset dir) as problems.
 
     Every failure to fetch it becomes a one-line DataError: offline machines and unknown ids
@@ -287,9 +322,10 @@ def load_hub(dataset: str, config: str | None, split: str, format: str | None = 
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise DataError(f"{where}: could not load it from the Hugging Face hub ({type(exc).__name__}: "
                         f"{reason}); without hub access, set prepare.source: local and list JSONL "
-                        "files in prepare.local.train / prepare.local.test") from None
+                        "files in prepare.local.train / prepare.local.test", "file") from None
     rows = ((f"{where}:{i}", dict(row)) for i, row in enumerate(ds, 1))
-    problems = parse_records(rows, format, source, None, "test" if "test" in split else "train", drops)
+    problems = parse_records(rows, format, source, None, "test" if "test" in split else "train",
+                             on_error, dropped)
     if not problems:
-        raise DataError(f"{where}: no usable records")
+        raise DataError(f"{where}: no usable records", "file")
     return problems

@@ -1,65 +1,196 @@
 """Stage `evaluate`: accuracy of the base, SFT and DPO checkpoints on each benchmark.
 
 Writes `metrics/evaluate.json` (contract: one object per benchmark, each with `accuracy`,
-the final checkpoint's, plus `n` and the accuracy of every checkpoint), the per-sample
-predictions, and `plots/evaluate_accuracy.csv` for `dvc plots show`.
+the final checkpoint's, plus `n`), with for the final checkpoint:
+- a seeded 95 % bootstrap interval (`ci95_low`, `ci95_high`), accuracy `by_subject` and `by_level`;
+- `no_answer` and grading `timeouts` counts;
+- `pass_at_k` / `maj_at_k` when `evaluate.samples > 1` (then `accuracy` is the mean over samples);
+- `self_correct`: accuracy before/after a second pass in which the model checks its own steps,
+  with wrong->right and right->wrong counts (`evaluate.self_correct`);
+and `<ckpt>_accuracy` plus a `checkpoints` block for every checkpoint. Also writes the
+per-sample predictions and, for `dvc plots show`, `plots/evaluate_accuracy.csv`,
+`plots/evaluate_by_subject.csv` and `plots/evaluate_by_level.csv`.
 
-    supercorrect evaluate [--params params.yaml] [--set evaluate.checkpoints=[sft,dpo]]
+    supercorrect evaluate [--params params.yaml] [--set evaluate.samples=8] [--set evaluate.self_correct=false]
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from supercorrect.config import Params
-from supercorrect.grading import extract_answer, grade
+from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
+from supercorrect.grading import grade_batch
 from supercorrect.io import read_jsonl, write_json, write_jsonl, write_text
-from supercorrect.prompts import load_prompts, solve_messages
+from supercorrect.prompts import Prompts, load_prompts, solve_messages
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:
     return {"base": p.sft.base_dir, "sft": p.sft.out_dir, "dpo": p.dpo.out_dir}
 
 
-def score(problems: list[dict], responses: list[str]) -> tuple[dict, list[dict]]:
-    """Accuracy summary and per-sample records for greedy responses, one per problem."""
-    rows = []
-    for problem, response in zip(problems, responses, strict=True):
-        rows.append({"problem_id": problem["id"], "gold": problem["answer"], "response": response,
-                     "extracted": extract_answer(response), "correct": grade(response, problem["answer"])})
-    n = len(rows)
+def score(problems: list[dict], responses: list[str] | list[list[str]], *, time_limit_s: float | None = None,
+          workers: int | None = None, progress: bool = False, desc: str = "grade") -> tuple[dict, list[dict]]:
+    """Summary and per-sample records for responses: one string, or a list of samples, per problem.
+
+    `accuracy` is the mean correctness over all samples (with one sample: plain accuracy;
+    with several: the unbiased pass@1), `n` the number of problems.
+    """
+    samples = [r if isinstance(r, list) else [r] for r in responses]
+    if len(samples) != len(problems):
+        raise ValueError(f"{len(problems)} problems but {len(samples)} responses")
+    flat = [(q, i, text) for q, group in zip(problems, samples) for i, text in enumerate(group)]
+    verdicts = grade_batch([text for _, _, text in flat], [q["answer"] for q, _, _ in flat],
+                           time_limit_s=time_limit_s, workers=workers, progress=progress, desc=desc)
+    rows = [{"problem_id": q["id"], "sample": i, "gold": q["answer"], "subject": q.get("subject"),
+             "level": q.get("level"), "response": text, "extracted": j.extracted, "correct": j.correct,
+             "timed_out": j.timed_out}
+            for (q, i, text), j in zip(flat, verdicts.judgements)]
     correct = sum(r["correct"] for r in rows)
-    summary = {"accuracy": correct / n if n else 0.0, "n": n, "correct": correct,
-               "no_answer": sum(r["extracted"] is None for r in rows)}
+    summary = {"accuracy": correct / len(rows) if rows else 0.0, "n": len(problems), "correct": correct,
+               "no_answer": verdicts.no_answer, "timeouts": verdicts.timeouts}
+    n_samples = min((len(g) for g in samples), default=1)
+    if n_samples > 1:
+        by_problem = _per_problem(rows)
+        for k in ks_for(n_samples):
+            summary[f"pass_at_{k}"] = _mean([pass_at_k(len(g), sum(r["correct"] for r in g), k) for g in by_problem])
+            summary[f"maj_at_{k}"] = _mean([majority_correct([r["extracted"] for r in g], [r["correct"] for r in g], k)
+                                            for g in by_problem])
     return summary, rows
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def _per_problem(rows: list[dict]) -> list[list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["problem_id"], []).append(row)
+    return list(groups.values())
+
+
+def breakdown(rows: list[dict], resamples: int = 1000, seed: int = 0) -> dict:
+    """Confidence interval and subject/level accuracy; the problem is the unit, not the sample."""
+    per_problem = [{"subject": g[0]["subject"], "level": g[0]["level"], "correct": _mean(r["correct"] for r in g)}
+                   for g in _per_problem(rows)]
+    low, high = bootstrap_ci([r["correct"] for r in per_problem], resamples=resamples, seed=seed)
+    return {"ci95_low": low, "ci95_high": high, "by_subject": accuracy_by(per_problem, "subject"),
+            "by_level": accuracy_by(per_problem, "level")}
+
+
+def self_correct_messages(prompts: Prompts, problem: str, response: str) -> list[dict]:
+    """The second-pass chat: the model's own solution back, asking it to check every step."""
+    return [{"role": "system", "content": prompts.system},
+            {"role": "user", "content": prompts.self_correct.format(problem=problem, student_solution=response)}]
+
+
+def compare_passes(first: list[dict], second: list[dict]) -> dict:
+    """Before/after accuracy and flips between the first answer and the checked answer.
+
+    When the check yields no answer, the first answer stands (a model that says nothing has
+    not changed its mind).
+    """
+    after = [s["correct"] if s["extracted"] is not None else f["correct"] for f, s in zip(first, second, strict=True)]
+    n = len(first)
+    return {"accuracy_before": _mean(f["correct"] for f in first), "accuracy_after": _mean(after),
+            "wrong_to_right": sum(not f["correct"] and a for f, a in zip(first, after)),
+            "right_to_wrong": sum(f["correct"] and not a for f, a in zip(first, after)),
+            "no_answer_after": sum(s["extracted"] is None for s in second), "n": n}
+
+
+def named_step(text: str) -> int | None:
+    """The step a self-correction blames: the first `<StepN>` that opens with a `<Cause>`."""
+    match = re.search(r"<Step(\d+)>\s*<Cause>", text)
+    return int(match.group(1)) if match else None
+
+
+def localisation_cases(p: Params, limit: int) -> list[dict]:
+    """Mined wrong solutions whose first wrong step the teacher located (empty before `mine`)."""
+    out = Path(p.mine.out_dir)
+    if not (out / "corrections.jsonl").exists():
+        return []
+    rollouts = {r["id"]: r for r in read_jsonl(out / "rollouts.jsonl")}
+    problems = {q["id"]: q for q in read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")}
+    return [{"problem": problems[c["problem_id"]]["problem"], "response": rollouts[c["rollout_id"]]["response"],
+             "k": c["k"]} for c in read_jsonl(out / "corrections.jsonl")[:limit]]
+
+
+def localisation(cases: list[dict], second: list[str]) -> dict:
+    """How often the self-correction pass names the step the teacher found wrong."""
+    named = [named_step(text) for text in second]
+    n = len(cases)
+    return {"n": n, "named_a_step": sum(k is not None for k in named),
+            "named_teacher_step": sum(k == c["k"] for k, c in zip(named, cases)),
+            "rate": _mean(k == c["k"] for k, c in zip(named, cases)) if n else 0.0}
 
 
 def run(p: Params) -> dict:
     from supercorrect.model import generate, load_student, resolve_model
 
+    cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
-    benchmarks = {name: read_jsonl(path) for name, path in p.evaluate.benchmarks.items()}
+    benchmarks = {name: read_jsonl(path) for name, path in cfg.benchmarks.items()}
     paths = checkpoint_paths(p)
-    results = {name: {} for name in benchmarks}
-    predictions = []
-    for ckpt in p.evaluate.checkpoints:
+    final = cfg.checkpoints[-1]
+    grading = dict(time_limit_s=cfg.grade_time_limit_s, workers=cfg.grade_workers, progress=True)
+    sampling = dict(temperature=cfg.temperature, num_samples=cfg.samples) if cfg.samples > 1 else dict(temperature=0.0)
+    gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=cfg.seed)
+    results: dict[str, dict] = {name: {} for name in benchmarks}
+    details: dict[str, dict] = {}
+    predictions, located = [], None
+    for ckpt in cfg.checkpoints:
         model, tokenizer = load_student(resolve_model(paths[ckpt]), p.student.dtype)
         for name, problems in benchmarks.items():
             chats = [solve_messages(prompts, q["problem"]) for q in problems]
-            responses = [r[0] for r in generate(model, tokenizer, chats, max_new_tokens=p.student.max_new_tokens,
-                                                batch_size=p.student.batch_size, temperature=0.0,
-                                                desc=f"evaluate: {ckpt}/{name}")]
-            summary, rows = score(problems, responses)
+            responses = generate(model, tokenizer, chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
+            summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **grading)
+            summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
             results[name][ckpt] = summary
-            predictions += [{"benchmark": name, "checkpoint": ckpt, **r} for r in rows]
+            predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "solve", **r} for r in rows]
+            if ckpt == final and cfg.self_correct:
+                first = [r for r in rows if r["sample"] == 0]
+                checks = [self_correct_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
+                second = generate(model, tokenizer, checks, temperature=0.0, desc=f"evaluate: self-correct {name}", **gen)
+                _, second_rows = score(problems, [s[0] for s in second], desc=f"evaluate: grade self-correct {name}",
+                                       **grading)
+                details[name] = compare_passes(first, second_rows)
+                predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r}
+                                for r in second_rows]
+        if ckpt == final and cfg.self_correct and (cases := localisation_cases(p, cfg.localise_limit)):
+            chats = [self_correct_messages(prompts, c["problem"], c["response"]) for c in cases]
+            second = generate(model, tokenizer, chats, temperature=0.0, desc="evaluate: locate known errors", **gen)
+            located = localisation(cases, [s[0] for s in second])
         del model
 
-    final = p.evaluate.checkpoints[-1]
-    metrics = {name: {"accuracy": by_ckpt[final]["accuracy"], "n": by_ckpt[final]["n"], "checkpoint": final,
-                      **{f"{ckpt}_accuracy": s["accuracy"] for ckpt, s in by_ckpt.items()},
-                      "no_answer": by_ckpt[final]["no_answer"]}
-               for name, by_ckpt in results.items()}
-    write_json(p.evaluate.out, metrics)
-    write_jsonl(p.evaluate.predictions, predictions)
+    metrics = {}
+    for name, by_ckpt in results.items():
+        last = by_ckpt[final]
+        metrics[name] = {"accuracy": last["accuracy"], "n": last["n"], "checkpoint": final,
+                         **{f"{ckpt}_accuracy": s["accuracy"] for ckpt, s in by_ckpt.items()},
+                         **{k: v for k, v in last.items() if k not in ("accuracy", "n", "correct")},
+                         "checkpoints": {ckpt: {k: s[k] for k in ("accuracy", "ci95_low", "ci95_high", "no_answer",
+                                                                  "timeouts")} for ckpt, s in by_ckpt.items()}}
+        if name in details:
+            metrics[name]["self_correct"] = details[name]
+    for name in details:
+        if located is not None:  # known-error localisation is model-level; shown with each benchmark
+            metrics[name]["self_correct"]["localisation"] = located
+    write_json(cfg.out, metrics)
+    write_jsonl(cfg.predictions, predictions)
+    write_plots(Path(cfg.plots_dir), results, final)
+    return metrics
+
+
+def write_plots(plots: Path, results: dict[str, dict], final: str) -> None:
+    """CSV files for `dvc plots`: accuracy per checkpoint, and the final one's by subject and level."""
     rows = ["benchmark,checkpoint,accuracy"] + [f"{name},{ckpt},{s['accuracy']:.4f}"
                                                 for name, by_ckpt in results.items() for ckpt, s in by_ckpt.items()]
-    write_text("plots/evaluate_accuracy.csv", "\n".join(rows) + "\n")
-    return metrics
+    write_text(str(plots / "evaluate_accuracy.csv"), "\n".join(rows) + "\n")
+    for key, column in (("by_subject", "subject"), ("by_level", "level")):
+        rows = [f"benchmark,{column},accuracy,n"] + [
+            f"{name},{group},{g['accuracy']:.4f},{g['n']}"
+            for name, by_ckpt in results.items() for group, g in by_ckpt[final][key].items()]
+        write_text(str(plots / f"evaluate_{key}.csv"), "\n".join(rows) + "\n")

@@ -18,26 +18,41 @@ Comparison is layered from cheap and exact to expensive and symbolic:
    fractions, mixed numbers, decimals or percentages; that decides the case outright;
 3. math-verify (sympy) for radicals, intervals, sets, tuples, matrices and expressions.
 
-Step 3 is the only one that can be slow or hang. It lives in one function,
-`_symbolic_equivalent`, so a later hard per-item limit (a subprocess) wraps a single seam.
+Step 3 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
+returns, and no signal interrupts its C loops). So it runs in a small pool of persistent
+worker subprocesses: past the per-item limit the worker is killed, the item counts as wrong
+(and as a timeout), and a fresh worker replaces it. This works from any thread or process.
+Steps 1-2 stay in-process, which keeps the common case fast.
+
+Many answers at once, in parallel, with the timeout count:
+
+    from supercorrect.grading import grade_batch
+    verdicts = grade_batch(responses, golds, time_limit_s=5, workers=4)   # list[bool]
+    verdicts.timeouts, verdicts.no_answer
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import logging
+import os
 import re
+import select
 import signal
+import subprocess
+import sys
 import threading
-import time
 from fractions import Fraction
-from typing import Iterator, NamedTuple
+from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["extract_answer", "grade", "is_equivalent", "last_boxed"]
+__all__ = ["BatchGrades", "Judgement", "SymbolicTimeout", "extract_answer", "grade", "grade_batch",
+           "is_equivalent", "judge", "last_boxed"]
 
-# Soft limit for one symbolic comparison. Enforced with SIGALRM only on the main thread; in
-# worker threads the length and size guards below are the only protection until the
-# subprocess limit lands.
+# Hard limit for one symbolic comparison, enforced by killing its worker process, so it holds
+# in any thread. Plain numbers never get near it: they are decided exactly in-process.
 SYMBOLIC_TIME_LIMIT_S = 5.0
 # Longer answers are almost always extraction garbage (a whole paragraph) and are exactly the
 # inputs that make sympy crawl, so they never reach the symbolic path.
@@ -379,15 +394,18 @@ def _as_text(x: object) -> str | None:
     return None
 
 
-def is_equivalent(pred: str, gold: str) -> bool:
-    """True if the predicted answer means the same as the gold answer. Never raises."""
+def is_equivalent(pred: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """True if the predicted answer means the same as the gold answer. Never raises.
+
+    A symbolic comparison that runs past time_limit_s (default SYMBOLIC_TIME_LIMIT_S) is False.
+    """
     try:
-        return _is_equivalent(pred, gold)
-    except Exception:
+        return _is_equivalent(pred, gold, time_limit_s)
+    except Exception:  # SymbolicTimeout included
         return False
 
 
-def _is_equivalent(pred: object, gold: object) -> bool:
+def _is_equivalent(pred: object, gold: object, time_limit_s: float | None = None) -> bool:
     p_text, g_text = _as_text(pred), _as_text(gold)
     if p_text is None or g_text is None:
         return False
@@ -407,56 +425,14 @@ def _is_equivalent(pred: object, gold: object) -> bool:
     # so "5x - 7y + 4 = 0" would match "0". (`x = 5` lost its prefix in _canon already.)
     if ("=" in p) != ("=" in g):
         return False
-    return _symbolic_equivalent(p, g)
+    return _symbolic_equivalent(p, g, time_limit_s)
 
 
 # --------------------------------------------------------------------------- symbolic path
 
 
-class _SymbolicTimeout(BaseException):
-    # BaseException on purpose: math-verify and sympy catch `Exception` in many places and
-    # would otherwise swallow the interrupt and keep computing.
-    pass
-
-
-@contextlib.contextmanager
-def _soft_time_limit(seconds: float) -> Iterator[None]:
-    """Raise _SymbolicTimeout after `seconds`, where signals are usable; else do nothing.
-
-    Signals can only be installed from the main thread, so elsewhere this is a no-op rather
-    than an error. An interval timer somebody else armed (pytest-timeout, a job runner) is
-    nested, not clobbered: if it fires first it stays in charge; otherwise it is re-armed
-    with whatever time it had left once we are done.
-    """
-    usable = (
-        seconds > 0
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL) if usable else (0.0, 0.0)
-    if not usable or (outer_left and outer_left <= seconds):
-        yield
-        return
-
-    def _on_alarm(signum, frame):
-        raise _SymbolicTimeout()
-
-    try:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-    except ValueError:  # main thread of a sub-interpreter
-        yield
-        return
-    started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        # None means the old handler was not installed from Python; default is the closest.
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-        if outer_left:
-            left = outer_left - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
+class SymbolicTimeout(Exception):
+    """A symbolic comparison ran past its time limit; its worker process was killed."""
 
 
 def _too_expensive(s: str) -> bool:
@@ -469,14 +445,8 @@ def _too_expensive(s: str) -> bool:
     return bool(re.search(r"\d{5,}\s*!", s))
 
 
-_quiet_installed = False
-
-
 def _quiet_math_verify_logs() -> None:
-    """Drop math-verify's one-off "timeout is disabled" warning: disabling it is deliberate."""
-    global _quiet_installed
-    if _quiet_installed:
-        return
+    """Drop math-verify's "timeout is disabled" warning: the worker's kill is the limit."""
 
     class _DropTimeoutNotice(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
@@ -484,35 +454,212 @@ def _quiet_math_verify_logs() -> None:
 
     for name in ("math_verify.parser", "math_verify.grader"):
         logging.getLogger(name).addFilter(_DropTimeoutNotice())
-    _quiet_installed = True
 
 
-def _symbolic_equivalent(pred: str, gold: str) -> bool:
-    """math-verify comparison of two cleaned answers. The single place a later hard limit wraps.
+def _math_verify_equal(pred: str, gold: str) -> bool:
+    """math-verify's verdict on two cleaned answers. Runs inside a worker process only.
 
-    math-verify's own timeouts use signal.alarm and raise in worker threads, so they are off
-    (None); the soft limit above replaces them on the main thread.
+    math-verify's own timeouts use signal.alarm and cannot stop sympy's C loops; they are
+    off (None) because the parent kills the whole worker instead.
+    """
+    import math_verify
+
+    # Wrapping in $...$ makes math-verify treat the whole string as one LaTeX answer.
+    gold_parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
+    pred_parsed = math_verify.parse(f"${pred}$", parsing_timeout=None)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
+
+
+def _serve() -> None:
+    """Worker loop: one JSON [pred, gold] per stdin line, one "1"/"0" per stdout line.
+
+    Started by _Worker as `python -c "from supercorrect.grading import _serve; _serve()"`.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; EOF ends us
+    import math_verify  # noqa: F401  (pay the ~1 s import before saying ready)
+
+    _quiet_math_verify_logs()
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        try:
+            pred, gold = json.loads(line)
+            verdict = _math_verify_equal(pred, gold)
+        except Exception:
+            verdict = False
+        out.write("1\n" if verdict else "0\n")
+        out.flush()
+
+
+# A fresh worker imports sympy and math-verify; that is not the item's fault, so it gets its
+# own, generous allowance before the first item is sent.
+_STARTUP_LIMIT_S = 120.0
+
+
+class _Worker:
+    """One persistent grading subprocess. Killing it is the only limit sympy cannot ignore."""
+
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from supercorrect.grading import _serve; _serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        if self._read_line(_STARTUP_LIMIT_S) != b"ready":
+            self.kill()
+            raise RuntimeError("grading worker failed to start")
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        return self.proc.stdout.readline().strip()
+
+    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+        """The verdict, or SymbolicTimeout after time_limit_s (the worker is then dead)."""
+        self.proc.stdin.write(json.dumps([pred, gold]).encode() + b"\n")
+        self.proc.stdin.flush()
+        line = self._read_line(time_limit_s)
+        if line is None:
+            self.kill()
+            raise SymbolicTimeout(f"symbolic comparison over {time_limit_s} s")
+        if line not in (b"0", b"1"):  # EOF: the worker crashed (e.g. out of memory)
+            self.kill()
+            return False
+        return line == b"1"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+class _Pool:
+    """Idle workers shared by all threads; at most `size` exist at once.
+
+    A thread takes a worker for one comparison and returns it; a timed-out worker is killed
+    and a new one is started the next time one is needed. Nothing starts until the first
+    symbolic comparison, so importing the grader or grading plain numbers costs nothing.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._at_exit = False
+        self.started = 0  # workers ever started (tests check a killed one is replaced)
+
+    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+        with self._slots:  # waiting for a free worker does not count against the item's limit
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+                if not self._at_exit:
+                    atexit.register(self.close)
+                    self._at_exit = True
+            if worker is None or not worker.alive():
+                worker = _Worker()
+                self.started += 1
+            verdict = worker.compare(pred, gold, time_limit_s)  # raises on timeout, worker dead
+            if worker.alive():
+                with self._lock:
+                    self._idle.append(worker)
+            return verdict
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = _Pool(max(2, os.cpu_count() or 2))
+        return _POOL
+
+
+def _symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """math-verify comparison of two cleaned answers under a hard per-item time limit.
+
+    The comparison runs in a persistent worker subprocess; past the limit the worker is killed
+    (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
+    thread or process, unlike signal.alarm. Obvious monsters are refused before any IPC.
     """
     if _too_expensive(pred) or _too_expensive(gold):
         return False
-    try:
-        import math_verify  # lazy: pulls in sympy and latex2sympy, ~1 s
-
-        _quiet_math_verify_logs()
-        with _soft_time_limit(SYMBOLIC_TIME_LIMIT_S):
-            # Wrapping in $...$ makes math-verify treat the whole string as one LaTeX answer.
-            gold_parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
-            pred_parsed = math_verify.parse(f"${pred}$", parsing_timeout=None)
-            if not gold_parsed or not pred_parsed:
-                return False
-            return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
-    except _SymbolicTimeout:
-        return False
-    except Exception:
-        return False
+    limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    return _pool().compare(pred, gold, limit)
 
 
-def grade(response: str, gold: str) -> bool:
-    """True if the final answer extracted from response is equivalent to gold."""
+# --------------------------------------------------------------------------- grading
+
+
+class Judgement(NamedTuple):
+    correct: bool
+    extracted: str | None
+    timed_out: bool  # the symbolic comparison hit the time limit (and counts as wrong)
+
+
+def judge(response: str, gold: str, time_limit_s: float | None = None) -> Judgement:
+    """Verdict on one response with the extracted answer and whether it timed out. Never raises."""
     pred = extract_answer(response)
-    return pred is not None and is_equivalent(pred, gold)
+    if pred is None:
+        return Judgement(False, None, False)
+    try:
+        return Judgement(_is_equivalent(pred, gold, time_limit_s), pred, False)
+    except SymbolicTimeout:
+        return Judgement(False, pred, True)
+    except Exception:
+        return Judgement(False, pred, False)
+
+
+def grade(response: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """True if the final answer extracted from response is equivalent to gold."""
+    return judge(response, gold, time_limit_s).correct
+
+
+class BatchGrades(list):
+    """list[bool] of verdicts, plus `judgements` and the `timeouts` / `no_answer` counts."""
+
+    def __init__(self, judgements: list[Judgement]) -> None:
+        super().__init__(j.correct for j in judgements)
+        self.judgements = judgements
+        self.timeouts = sum(j.timed_out for j in judgements)
+        self.no_answer = sum(j.extracted is None for j in judgements)
+
+
+def grade_batch(responses: list[str], golds: list[str], time_limit_s: float | None = None,
+                workers: int | None = None, progress: bool = False, desc: str = "grade") -> BatchGrades:
+    """Grade many responses in parallel threads; symbolic comparisons run in parallel workers.
+
+    Plain numbers are decided in-process (GIL-bound, so threads only overlap the symbolic
+    waits); each symbolic comparison is limited to time_limit_s and a timeout counts as wrong.
+    """
+    if len(responses) != len(golds):
+        raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = pool.map(lambda pair: judge(pair[0], pair[1], time_limit_s), zip(responses, golds))
+        if progress:
+            from tqdm import tqdm
+
+            jobs = tqdm(jobs, total=len(responses), desc=desc, unit="answer")
+        return BatchGrades(list(jobs))

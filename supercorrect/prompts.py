@@ -28,6 +28,9 @@ class Prompts:
     # Student: correct step k of its own solution, without the reference.
     # Fields: problem, student_solution, k.
     student_correct: str
+    # Student, at evaluation: check its own solution, fix the first wrong step if any.
+    # Fields: problem, student_solution.
+    self_correct: str
 
 
 V1 = Prompts(
@@ -59,6 +62,13 @@ V1 = Prompts(
         "Check your solution below. Step {k} is wrong. Explain the cause in "
         "<Cause>...</Cause> and rewrite the step in <Correction>...</Correction> inside "
         "<Step{k}>...</Step{k}>, then finish the solution and give <Answer>...</Answer>.\n\n"
+        "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
+    ),
+    self_correct=(
+        "Check your solution below step by step. If a step is wrong, explain the cause in "
+        "<Cause>...</Cause> and rewrite it in <Correction>...</Correction> inside that step's "
+        "tags, then finish the solution. Either way, end with the final answer in "
+        "<Answer>...</Answer>.\n\n"
         "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
     ),
 )

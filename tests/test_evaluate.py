@@ -1,8 +1,14 @@
-"""Tests for stage `evaluate`: scoring of greedy responses against gold answers."""
+"""Tests for stage `evaluate`: scoring, pass@k, maj@k, bootstrap intervals, breakdowns, self-correction.
+
+    cd /work/main && .venv/bin/python -m pytest tests/test_evaluate.py -q
+"""
 
 from __future__ import annotations
 
-from supercorrect.evaluate import score
+import pytest
+
+from supercorrect.evaluate import breakdown, compare_passes, score, write_plots
+from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 
 
 def test_score_counts_correct_and_missing_answers():
@@ -15,6 +21,102 @@ def test_score_counts_correct_and_missing_answers():
         "<Answer>0.5</Answer>",                                                # equivalent form
     ]
     summary, rows = score(problems, responses)
-    assert summary == {"accuracy": 0.5, "n": 4, "correct": 2, "no_answer": 1}
+    assert summary == {"accuracy": 0.5, "n": 4, "correct": 2, "no_answer": 1, "timeouts": 0}
     assert [r["correct"] for r in rows] == [True, False, False, True]
     assert rows[1]["extracted"] == "11" and rows[2]["extracted"] is None
+
+
+@pytest.mark.parametrize("n, c, k, expected", [
+    (5, 2, 1, 0.4),            # c / n
+    (5, 2, 2, 0.7),            # 1 - C(3,2)/C(5,2) = 1 - 3/10
+    (5, 0, 3, 0.0),
+    (5, 4, 2, 1.0),            # n - c < k: every pair holds a correct sample
+    (10, 3, 4, 1 - 35 / 210),  # 1 - C(7,4)/C(10,4)
+])
+def test_pass_at_k_unbiased_estimator(n, c, k, expected):
+    assert pass_at_k(n, c, k) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n, c, k", [(5, 6, 1), (5, 2, 0), (5, 2, 6)])
+def test_pass_at_k_rejects_impossible_counts(n, c, k):
+    with pytest.raises(ValueError):
+        pass_at_k(n, c, k)
+
+
+def test_majority_vote_uses_the_first_k_samples_and_ignores_missing_answers():
+    answers = ["3", "4", "4", None, None, "3", "3"]
+    correct = [True, False, False, False, False, True, True]
+    assert majority_correct(answers, correct, 3) is False  # 4 wins 2:1
+    assert majority_correct(answers, correct, 7) is True   # 3 wins 3:2, None never votes
+    assert majority_correct(["5", "3"], [False, True], 2) is False  # tie: the first seen wins
+    assert majority_correct([None, None], [False, False], 2) is False
+    assert ks_for(1) == [1] and ks_for(8) == [1, 2, 4, 8] and ks_for(5) == [1, 2, 4, 5]
+
+
+def test_score_with_samples_reports_pass_and_maj_at_k():
+    problems = [{"id": "a", "answer": "6"}, {"id": "b", "answer": "2"}]
+    samples = [["<Answer>6</Answer>", "<Answer>5</Answer>", "<Answer>5</Answer>", "<Answer>6</Answer>"],
+               ["<Answer>7</Answer>"] * 4]
+    summary, rows = score(problems, samples)
+    assert len(rows) == 8 and summary["n"] == 2
+    assert summary["accuracy"] == pytest.approx(2 / 8)
+    assert summary["pass_at_1"] == pytest.approx((0.5 + 0.0) / 2)
+    assert summary["pass_at_2"] == pytest.approx((1 - 1 / 6) / 2)  # a: 1 - C(2,2)/C(4,2)
+    assert summary["pass_at_4"] == pytest.approx(0.5)
+    assert summary["maj_at_1"] == 0.5 and summary["maj_at_2"] == 0.5  # a: "6" first in a 1:1 tie
+    assert summary["maj_at_4"] == 0.5
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
+    values = [1.0] * 60 + [0.0] * 40
+    low, high = bootstrap_ci(values, resamples=2000, seed=7)
+    assert (low, high) == bootstrap_ci(values, resamples=2000, seed=7)
+    assert bootstrap_ci(values, resamples=2000, seed=8) != (low, high)
+    assert 0.45 < low < 0.6 < high < 0.75
+    assert bootstrap_ci([1.0] * 20) == (1.0, 1.0)
+    assert bootstrap_ci([]) == (0.0, 0.0)
+
+
+def test_accuracy_by_groups_and_sorts_levels_numerically():
+    rows = [{"level": 10, "correct": True}, {"level": 2, "correct": False}, {"level": 2, "correct": True},
+            {"correct": True}]
+    by_level = accuracy_by(rows, "level")
+    assert list(by_level) == ["2", "10", "unknown"]
+    assert by_level["2"] == {"accuracy": 0.5, "n": 2}
+
+
+def test_breakdown_treats_the_problem_as_the_unit(tmp_path):
+    problems = [{"id": "a", "answer": "1", "subject": "algebra", "level": 1},
+                {"id": "b", "answer": "2", "subject": "algebra", "level": 2},
+                {"id": "c", "answer": "3", "subject": "geometry", "level": 2}]
+    samples = [["<Answer>1</Answer>", "<Answer>0</Answer>"], ["<Answer>2</Answer>"] * 2, ["<Answer>0</Answer>"] * 2]
+    summary, rows = score(problems, samples)
+    got = breakdown(rows, resamples=500, seed=0)
+    assert got["by_subject"] == {"algebra": {"accuracy": 0.75, "n": 2}, "geometry": {"accuracy": 0.0, "n": 1}}
+    assert got["by_level"] == {"1": {"accuracy": 0.5, "n": 1}, "2": {"accuracy": 0.5, "n": 2}}
+    assert 0.0 <= got["ci95_low"] <= summary["accuracy"] <= got["ci95_high"] <= 1.0
+
+    write_plots(tmp_path, {"math": {"dpo": {"accuracy": summary["accuracy"], **got}}}, "dpo")
+    assert (tmp_path / "evaluate_by_subject.csv").read_text().splitlines() == [
+        "benchmark,subject,accuracy,n", "math,algebra,0.7500,2", "math,geometry,0.0000,1"]
+    assert (tmp_path / "evaluate_by_level.csv").read_text().splitlines()[0] == "benchmark,level,accuracy,n"
+
+
+def test_self_correction_flips_are_counted_and_silence_keeps_the_first_answer():
+    first = [{"correct": False, "extracted": "1"}, {"correct": True, "extracted": "2"},
+             {"correct": True, "extracted": "3"}, {"correct": False, "extracted": "4"}]
+    second = [{"correct": True, "extracted": "5"}, {"correct": False, "extracted": "9"},
+              {"correct": False, "extracted": None}, {"correct": False, "extracted": "4"}]
+    got = compare_passes(first, second)
+    assert got == {"accuracy_before": 0.5, "accuracy_after": 0.5, "wrong_to_right": 1, "right_to_wrong": 1,
+                   "no_answer_after": 1, "n": 4}
+
+
+def test_self_correction_names_the_teacher_step():
+    from supercorrect.evaluate import localisation, named_step
+
+    assert named_step("<Step1>ok</Step1>\n<Step2><Cause>added</Cause><Correction>8-2=6</Correction></Step2>") == 2
+    assert named_step("<Step1>ok</Step1><Answer>6</Answer>") is None
+    cases = [{"k": 2}, {"k": 1}, {"k": 3}]
+    second = ["<Step1>a</Step1><Step2><Cause>x</Cause>", "<Step2><Cause>y</Cause>", "<Answer>5</Answer>"]
+    assert localisation(cases, second) == {"n": 3, "named_a_step": 2, "named_teacher_step": 1, "rate": 1 / 3}

@@ -163,29 +163,75 @@ CASES: list[tuple[str, str, bool]] = [
     ("\\boxed{\\text{Evelyn}}", "\\text{Evelyn}", True),
     ("\\boxed{\\text{neve}}", "\\text{even}", False),  # sympy would call e*v*e*n == n*e*v*e
     ("\\boxed{\\text{odd}}", "\\text{even}", False),
+    # --- more wrong answers: near misses the grader must refuse ---
+    ("<Answer>12.5</Answer>", "12", False),
+    ("<Answer>-12</Answer>", "12", False),
+    ("<Answer>120</Answer>", "12", False),
+    ("<Answer>1/12</Answer>", "12", False),
+    ("\\boxed{\\frac{3}{4}}", "\\frac{4}{3}", False),
+    ("\\boxed{0.75}", "\\frac{3}{5}", False),
+    ("\\boxed{75\\%}", "0.57", False),
+    ("\\boxed{\\sqrt{2}}", "2", False),
+    ("\\boxed{\\sqrt{2}}", "\\frac{\\sqrt{2}}{2}", False),
+    ("\\boxed{2\\pi}", "\\pi", False),
+    ("\\boxed{\\pi^2}", "2\\pi", False),
+    ("\\boxed{x^2-1}", "(x-1)^2", False),
+    ("\\boxed{(1,2,3)}", "(1,3,2)", False),
+    ("\\boxed{[0,1]}", "(0,1)", False),
+    ("\\boxed{\\{1,2,3\\}}", "\\{1,2\\}", False),
+    ("\\boxed{3+4i}", "3-4i", False),
+    ("\\boxed{\\text{yes}}", "\\text{no}", False),
+    ("\\boxed{\\text{(A)}}", "\\text{(D)}", False),
+    ("#### 1,001", "1001.5", False),
+    ("The answer is 7 and not 8.", "8", False),
+    ("\\boxed{45^\\circ}", "135^\\circ", False),
+    ("\\boxed{9^{9^{9^{9}}}}", "1", False),  # pathological: refused, not computed
+    # --- more right answers in other dress ---
+    ("<Answer>twelve is 12</Answer>", "12", True),
+    ("<Answer>\\boxed{12}</Answer>", "12", True),
+    ("<Answer>$12$</Answer>", "12.0", True),
+    ("\\boxed{\\dfrac{3}{4}}", "0.75", True),
+    ("\\boxed{75\\%}", "\\frac{3}{4}", True),
+    ("\\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{1}{\\sqrt{2}}", True),
+    ("\\boxed{\\pi^2}", "\\pi\\cdot\\pi", True),
+    ("\\boxed{x^2-1}", "(x-1)(x+1)", True),
+    ("\\boxed{3-4i}", "-4i+3", True),
+    ("\\boxed{\\{3,2,1\\}}", "\\{1,2,3\\}", True),
+    ("\\boxed{(0,1]}", "(0, 1]", True),
+    ("\\boxed{\\text{(D)}}", "D", True),
+    ("#### 1,001", "1001", True),
+    ("so she has $\\$1{,}250.00$ left.\n#### 1250", "1250", True),
+    ("\\boxed{-\\frac{1}{2}}", "-0.5", True),
+    ("\\boxed{\\frac{-1}{2}}", "-\\frac12", True),
+    ("\\boxed{135^\\circ}", "135", True),
+    ("\\boxed{\\sqrt[3]{8}}", "2", True),
 ]
 
 
 def test_case_table_is_big_and_balanced():
     # The brief asks for breadth: a grader tested only on its happy path accepts garbage.
-    assert len(CASES) >= 80
-    assert sum(1 for *_, ok in CASES if not ok) >= 30
+    assert len(CASES) >= 150
+    assert sum(1 for *_, ok in CASES if not ok) >= 60
 
 
-def test_labelled_cases_have_no_false_accepts_or_rejects():
-    false_accepts, false_rejects = [], []
-    for response, gold, expected in CASES:
-        got = grade(response, gold)
-        if got and not expected:
-            false_accepts.append((response, gold, extract_answer(response)))
-        elif expected and not got:
-            false_rejects.append((response, gold, extract_answer(response)))
-    msg = (
-        f"{len(false_accepts)} false accepts: {false_accepts}\n"
-        f"{len(false_rejects)} false rejects: {false_rejects}"
-    )
-    assert not false_accepts, msg
-    assert not false_rejects, msg
+def _misgraded(expected_verdict: bool) -> list[tuple]:
+    """Cases labelled expected_verdict that the grader got wrong, with what it extracted."""
+    return [(response, gold, extract_answer(response)) for response, gold, expected in CASES
+            if expected is expected_verdict and grade(response, gold) is not expected]
+
+
+def test_labelled_cases_have_no_false_accepts():
+    # A false accept poisons mining (a wrong solution looks right) and inflates accuracy.
+    false_accepts = _misgraded(False)
+    print(f"labelled suite: {len(CASES)} cases, {sum(not ok for *_, ok in CASES)} wrong answers, "
+          f"{len(false_accepts)} false accepts")
+    assert not false_accepts, f"{len(false_accepts)} false accepts: {false_accepts}"
+
+
+def test_labelled_cases_have_no_false_rejects():
+    false_rejects = _misgraded(True)
+    print(f"labelled suite: {sum(ok for *_, ok in CASES)} right answers, {len(false_rejects)} false rejects")
+    assert not false_rejects, f"{len(false_rejects)} false rejects: {false_rejects}"
 
 
 @pytest.mark.parametrize(
@@ -277,59 +323,56 @@ def test_symbolic_path_works_from_worker_threads():
     assert results == [ok for *_, ok in pairs]
 
 
-def _spin(*args, **kwargs):  # stands in for a sympy simplification that never finishes
-    while True:
-        pass
+# Passes the cheap size guards, yet sympy expands it forever: only a kill stops it.
+_HANGS = ("\\boxed{(x+1)^{99999}}", "x^2+1")
 
 
-def test_hung_symbolic_comparison_is_cut_off_on_main_thread(monkeypatch):
-    import math_verify
-
-    monkeypatch.setattr(math_verify, "verify", _spin)
-    monkeypatch.setattr(grading, "SYMBOLIC_TIME_LIMIT_S", 0.2)
-    before = signal.getsignal(signal.SIGALRM)
+def test_hung_symbolic_comparison_is_killed_from_a_worker_thread():
+    # signal.alarm cannot fire in a worker thread; the limit must hold there too.
     start = time.monotonic()
-    assert is_equivalent("2\\sqrt{5}", "\\sqrt{20}") is False
-    assert time.monotonic() - start < 3
-    # The grader leaves the process's alarm handling as it found it.
-    assert signal.getsignal(signal.SIGALRM) is before
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verdict = pool.submit(grading.judge, *_HANGS, 0.5).result(timeout=60)
+    assert verdict.timed_out is True and verdict.correct is False
+    assert time.monotonic() - start < 0.5 + 3  # the limit, plus a worker start-up at most
+    # The killed worker is replaced: the next symbolic comparison still gets an answer.
+    assert is_equivalent("2\\sqrt{5}", "\\sqrt{20}") is True
 
 
-def test_soft_limit_nests_inside_an_outer_timer(monkeypatch):
-    # Someone else's timer (pytest-timeout, a job runner) must survive a graded item: ours
-    # fires first, theirs is re-armed with the time it had left, their handler is back.
-    import math_verify
-
-    monkeypatch.setattr(math_verify, "verify", _spin)
-    monkeypatch.setattr(grading, "SYMBOLIC_TIME_LIMIT_S", 0.2)
+def test_hard_limit_leaves_the_callers_alarm_alone():
+    # Someone else's timer (pytest-timeout, a job runner) must survive a timed-out item.
     saved_handler = signal.getsignal(signal.SIGALRM)
-    saved_timer = signal.getitimer(signal.ITIMER_REAL)
     fired = []
-
-    def outer(signum, frame):
-        fired.append(signum)
-
     try:
-        signal.signal(signal.SIGALRM, outer)
+        signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
         signal.setitimer(signal.ITIMER_REAL, 30.0)
-        assert is_equivalent("2\\sqrt{5}", "\\sqrt{20}") is False
-        left = signal.getitimer(signal.ITIMER_REAL)[0]
-        assert 25.0 < left < 30.0
-        assert signal.getsignal(signal.SIGALRM) is outer
+        assert grade(*_HANGS, time_limit_s=0.3) is False
+        assert 25.0 < signal.getitimer(signal.ITIMER_REAL)[0] < 30.0
         assert fired == []
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, saved_handler)
-        if saved_timer[0]:
-            signal.setitimer(signal.ITIMER_REAL, *saved_timer)
 
 
-def test_pathological_inputs_are_refused_quickly():
+def test_grade_batch_is_parallel_and_counts_timeouts():
+    responses = [_HANGS[0], _HANGS[0], "\\boxed{2\\sqrt5}", "no answer here", "#### 1,000", "\\boxed{(6,-1)}"]
+    golds = [_HANGS[1], _HANGS[1], "\\sqrt{20}", "3", "1000", "(-1,6)"]
+    is_equivalent("2\\sqrt{5}", "\\sqrt{20}")  # warm a worker so start-up is not timed
     start = time.monotonic()
-    assert is_equivalent("10^{10^{10^{10}}}", "5") is False
-    assert is_equivalent("9999999!", "1") is False
-    assert is_equivalent("x+" * 500 + "1", "1") is False
-    assert time.monotonic() - start < 5
+    got = grading.grade_batch(responses, golds, time_limit_s=1.0, workers=2)
+    elapsed = time.monotonic() - start
+    assert list(got) == [False, False, True, False, True, False]
+    assert got.timeouts == 2 and got.no_answer == 1
+    # Each hung item costs its limit plus at most one worker restart, never a hang.
+    assert elapsed < 2 * (1.0 + 3.0)
+    with pytest.raises(ValueError):
+        grading.grade_batch(["a"], [])
+
+
+def test_pathological_tower_returns_false_fast_from_a_thread():
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        start = time.monotonic()
+        assert pool.submit(grade, "\\boxed{9^{9^{9^{9}}}}", "1", 1.0).result(timeout=30) is False
+        assert time.monotonic() - start < 1.0
 
 
 def _read_jsonl(path: Path) -> list[dict]:

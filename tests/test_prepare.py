@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from pydantic import ValidationError
+
 from supercorrect.config import ConfigError, Params
-from supercorrect.data import (DataError, NoAnswerError, detect_format, last_boxed, load_problems,
-                               normalize_text, problem_id)
+from supercorrect.data import (DataError, NoAnswerError, detect_format, find_contamination,
+                               find_overlaps, last_boxed, load_problems, normalize_text, problem_id)
 from supercorrect.prepare import run
 from supercorrect.synthetic import generate_problems, gold_steps
 
@@ -123,13 +125,14 @@ def test_math_errors(tmp_path):
         with pytest.raises(DataError) as err:
             load_problems(path)
         assert str(err.value) == f"{path}:2: {message}"
-    # The empty box is a NoAnswerError, which a `drops` counter turns into a counted skip.
+    # The empty box is a NoAnswerError, which on_error="skip" turns into a reported skip.
     path = write_lines(tmp_path / "m.jsonl", [ok, {**ok, "problem": "q", "solution": "$\\boxed{}$"}])
     with pytest.raises(NoAnswerError):
         load_problems(path)
-    drops = Counter()
-    assert [q["problem"] for q in load_problems(path, drops=drops)] == ["p"]
-    assert drops == {"no_answer": 1}
+    dropped = []
+    assert [q["problem"] for q in load_problems(path, on_error="skip", dropped=dropped)] == ["p"]
+    assert dropped == [{"where": f"{path}:2", "reason": "no_answer",
+                        "message": "field 'solution': no \\boxed{...} answer"}]
 
 
 def test_invalid_utf8_names_line_and_byte(tmp_path):
@@ -144,9 +147,10 @@ def test_invalid_utf8_names_line_and_byte(tmp_path):
 def test_duplicates_same_answer_dropped_different_answer_rejected(tmp_path):
     path = write_lines(tmp_path / "d.jsonl", [gsm("How many  eggs?", "4"), gsm("Other?", "1"),
                                               gsm("how many eggs?", "4")])
-    drops = Counter()
-    assert [q["answer"] for q in load_problems(path, drops=drops)] == ["4", "1"]
-    assert drops == {"duplicates": 1}
+    dropped = []
+    assert [q["answer"] for q in load_problems(path, dropped=dropped)] == ["4", "1"]
+    assert dropped == [{"where": f"{path}:3", "reason": "duplicate", "id": problem_id("gsm8k", "how many eggs?"),
+                        "message": f"same problem as {path}:1"}]
     path = write_lines(tmp_path / "d.jsonl", [gsm("How many  eggs?", "4"), gsm("how many eggs?", "5")])
     with pytest.raises(DataError) as err:
         load_problems(path)
@@ -225,10 +229,15 @@ def read(path: Path) -> list[dict]:
 def test_prepare_synthetic_writes_disjoint_splits(tmp_path):
     p = params(tmp_path, synthetic={"n_train": 30, "n_mine": 6, "n_test": 4})
     counts = run(p)
-    expected = {"source": "synthetic", "train": 30, "mine": 6, "test": 4,
+    by_level = {split: dict(Counter(str(q["level"]) for q in read(tmp_path / "out" / f"{split}.jsonl")))
+                for split in ("train", "mine", "test")}
+    expected = {"source": "synthetic", "train": 30, "mine": 6, "test": 4, "loaded": {},
                 "by_source": {"train": {"synthetic": 30}, "mine": {"synthetic": 6}, "test": {"synthetic": 4}},
-                "decontaminated": 0, "duplicates": 0, "no_answer": 0}
-    assert counts == expected
+                "by_subject": {"train": {"arithmetic": 30}, "mine": {"arithmetic": 6}, "test": {"arithmetic": 4}},
+                "by_level": by_level, "dropped": {},
+                "contamination": {"exact_pairs": 0, "near_pairs": 0, "template_pairs": 0,
+                                  "leaked_test_problems": 0, "template_only_test_problems": 0}}
+    assert counts == expected and sum(by_level["train"].values()) == 30
     assert json.loads((tmp_path / "metrics" / "prepare.json").read_text()) == expected
     texts = {}
     for split, n in [("train", 30), ("mine", 6), ("test", 4)]:
@@ -255,9 +264,18 @@ def test_prepare_local_decontaminates_dedupes_caps_and_holds_out_mine(tmp_path):
     p = params(tmp_path, source="local", local=files, mine_fraction=0.3, test_limit=2, seed=5)
     counts = run(p)
     # 11 train lines - 1 cross-file copy - 1 test copy = 9; mine = round(9 * 0.3) = 3.
-    assert counts == {"source": "local", "train": 6, "mine": 3, "test": 2,
-                      "by_source": {"train": {"gsm8k": 6}, "mine": {"gsm8k": 3}, "test": {"gsm8k": 2}},
-                      "decontaminated": 1, "duplicates": 1, "no_answer": 0}
+    assert {k: counts[k] for k in ("train", "mine", "test", "by_source", "dropped")} == {
+        "train": 6, "mine": 3, "test": 2,
+        "by_source": {"train": {"gsm8k": 6}, "mine": {"gsm8k": 3}, "test": {"gsm8k": 2}},
+        "dropped": {"contaminated": 1, "duplicate": 1}}
+    assert counts["contamination"]["exact_pairs"] == 1
+    assert counts["loaded"] == {files["train"][0]: 10, files["train"][1]: 1, files["test"][0]: 3}
+    leak_id, test_id = problem_id("gsm8k", "what is TWO plus two?"), problem_id("gsm8k", "What is two plus two?")
+    assert read(tmp_path / "out" / "dropped.jsonl") == [
+        {"id": problem_id("gsm8k", "Question 7?"), "reason": "duplicate",
+         "message": f"same problem as {problem_id('gsm8k', 'Question 7?')}"},
+        {"id": leak_id, "reason": "contaminated", "test_id": test_id, "kind": "exact",
+         "message": f"exact copy of test problem {test_id}"}]
     train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
     clean = [f"Question {i}?" for i in range(10) if i != 4]
     assert sorted(q["problem"] for q in train + mine) == sorted(clean)
@@ -325,8 +343,180 @@ def test_real_math_train_defects_are_counted_not_fatal():
     path = shared("math_train.jsonl")
     with pytest.raises(NoAnswerError, match=r"math_train\.jsonl:5530: field 'solution'"):
         load_problems(path)
-    drops = Counter()
-    problems = load_problems(path, drops=drops)
+    dropped = []
+    problems = load_problems(path, on_error="skip", dropped=dropped)
     # 7,500 rows: one whitespace-only copy (lines 1435/1667) and two empty \boxed{} answers.
-    assert drops == {"duplicates": 1, "no_answer": 2} and len(problems) == 7497
+    assert [(r["where"].rsplit(":", 1)[1], r["reason"]) for r in dropped] == [
+        ("1667", "duplicate"), ("5530", "no_answer"), ("5532", "no_answer")]
+    assert len(problems) == 7497
     assert sum(q["level"] is None for q in problems) == 2
+
+
+# --- on_error: skip ---------------------------------------------------------------------------
+
+def test_skip_reports_every_defect_with_its_reason(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(gsm("Good one?", "1")),
+             '{"question": ',
+             json.dumps({"question": "No answer field?"}),
+             json.dumps({"question": " ", "answer": "#### 2"}),
+             json.dumps({"question": 7, "answer": "#### 7"}),
+             json.dumps({"question": "Where is the mark?", "answer": "It is 3."}),
+             json.dumps(gsm("good ONE?", "9")),
+             json.dumps(gsm("Good two?", "2"))]
+    raw = "\n".join(lines).encode() + b'\n{"question": "caf\xe9?", "answer": "#### 4"}\n'
+    path.write_bytes(raw)
+    with pytest.raises(DataError) as err:
+        load_problems(path)
+    assert str(err.value) == f"{path}:2: invalid JSON: Expecting value (column 14)"
+    dropped = []
+    problems = load_problems(path, on_error="skip", dropped=dropped)
+    assert [q["problem"] for q in problems] == ["Good one?", "Good two?"]
+    qid = problem_id("gsm8k", "good one?")
+    assert dropped == [
+        {"where": f"{path}:2", "reason": "invalid_json", "message": "invalid JSON: Expecting value (column 14)"},
+        {"where": f"{path}:3", "reason": "missing_field", "message": "field 'answer': missing"},
+        {"where": f"{path}:4", "reason": "empty_field", "message": "field 'question': empty"},
+        {"where": f"{path}:5", "reason": "wrong_type", "message": "field 'question': expected a string, got int"},
+        {"where": f"{path}:6", "reason": "no_answer", "message": "field 'answer': no final answer after '####'"},
+        {"where": f"{path}:7", "reason": "duplicate_id",
+         "message": f"field 'question': duplicate id {qid} (same problem as {path}:1) with a different "
+                    "answer: '9' vs '1'"},
+        {"where": f"{path}:9", "reason": "invalid_utf8", "message": "invalid UTF-8 at byte 18"},
+    ]
+
+
+def test_prepare_on_error_fail_stops_and_skip_counts(tmp_path, caplog):
+    train = write_lines(tmp_path / "train.jsonl", [gsm(f"Q{i}?", str(i)) for i in range(6)] + ['{"question": '])
+    test = write_lines(tmp_path / "test.jsonl", [gsm("T?", "1"), {"question": "T2?"}])
+    local = {"train": [str(train)], "test": [str(test)]}
+    with pytest.raises(DataError, match=rf"^{re.escape(str(train))}:7: invalid JSON"):
+        run(params(tmp_path, source="local", local=local))
+    card = run(params(tmp_path, source="local", local=local, on_error="skip"))
+    assert card["dropped"] == {"invalid_json": 1, "missing_field": 1}
+    assert (card["train"] + card["mine"], card["test"]) == (6, 1)
+    assert [r["reason"] for r in read(tmp_path / "out" / "dropped.jsonl")] == ["invalid_json", "missing_field"]
+    # Each skip is printed as a warning naming the line.
+    assert f"{test}:2: field 'answer': missing; skipped" in caplog.text
+
+
+# --- decontamination ------------------------------------------------------------------------------
+
+TEST_PROBLEMS = {
+    "t-circle": "A circle has radius 7 cm. A square is drawn so that each of its four sides touches the "
+                "circle exactly once. What is the area of the square, in square centimeters?",
+    "t-train": "Two trains leave the same station at 3 pm, one heading north at 40 miles per hour and the "
+               "other heading south at 55 miles per hour. How far apart are they at 6 pm?",
+    "t-short": "Compute $\\dbinom{8}{4}$.",
+}
+
+
+def probs(items: dict) -> list[dict]:
+    return [{"id": k, "problem": v} for k, v in items.items()]
+
+
+def test_find_contamination_catches_copies_and_spares_look_alikes():
+    circle, trains = TEST_PROBLEMS["t-circle"], TEST_PROBLEMS["t-train"]
+    train = {
+        "exact": circle,
+        "spaced": "  " + trains.upper().replace(" ", "   \n") + " ",
+        "short": "compute $\\dbinom{8}{4}$ .",
+        # A long shared span: the same problem after a lead-in sentence, same numbers.
+        "span": "Here is a classic. " + circle.replace("What is", "Find"),
+        # Look-alikes: the same template with other numbers, and the same topic reworded.
+        "numbers": trains.replace("40", "45").replace("55", "60"),
+        "topic": "A circle of radius 7 cm sits inside a square. Find the square's area.",
+        "short-other": "Compute $\\dbinom{9}{4}$.",
+    }
+    overlaps = find_overlaps(probs(train), probs(TEST_PROBLEMS))
+    assert overlaps == [("exact", "t-circle", "exact"), ("numbers", "t-train", "template"),
+                        ("short", "t-short", "exact"), ("spaced", "t-train", "exact"),
+                        ("span", "t-circle", "near")]
+    assert find_contamination(probs(train), probs(TEST_PROBLEMS)) == [
+        ("exact", "t-circle"), ("short", "t-short"), ("spaced", "t-train"), ("span", "t-circle")]
+
+
+def test_asy_drawing_code_is_not_evidence():
+    asy = ("[asy] size(200); pair A, B, C, D; A = (0,0); B = (4,0); C = (4,3); D = (0,3); "
+           "draw(A--B--C--D--cycle); label(\"$A$\", A, SW); label(\"$B$\", B, SE); [/asy]")
+    test = [{"id": "t", "problem": f"In rectangle $ABCD$ below, find the length of the diagonal $AC$. {asy}"}]
+    train = [{"id": "a", "problem": f"What is the perimeter of the figure shown? {asy}"}]
+    assert find_overlaps(train, test) == []
+    train = [{"id": "b", "problem": test[0]["problem"].replace("[asy] size(200)", "[asy] size(150)")}]
+    assert find_overlaps(train, test) == [("b", "t", "exact")]
+
+
+# --- several sources, mine_from ----------------------------------------------------------------------
+
+def test_local_sources_with_limits_and_seeds(tmp_path):
+    a = write_lines(tmp_path / "a.jsonl", [gsm(f"Alpha {i}?", str(i)) for i in range(10)])
+    b = write_lines(tmp_path / "b.jsonl", [gsm(f"Beta {i}?", str(i)) for i in range(10)])
+    t = write_lines(tmp_path / "t.jsonl", [gsm("Test?", "1")])
+
+    def alphas(seed: int | None) -> list[str]:
+        entry = {"path": str(a), "limit": 3} | ({} if seed is None else {"seed": seed})
+        card = run(params(tmp_path, source="local", local={"train": [entry, str(b)], "test": [str(t)]}))
+        assert card["loaded"] == {str(a): 3, str(b): 10, str(t): 1}
+        rows = read(tmp_path / "out" / "train.jsonl") + read(tmp_path / "out" / "mine.jsonl")
+        assert sum(q["problem"].startswith("Beta") for q in rows) == 10
+        return sorted(q["problem"] for q in rows if q["problem"].startswith("Alpha"))
+
+    assert len(alphas(1)) == 3 and alphas(1) == alphas(1)
+    assert alphas(1) != alphas(2)
+    assert alphas(None) == alphas(0)          # the entry's seed defaults to prepare.seed (0)
+    with pytest.raises(ValidationError, match="limit"):
+        Params.model_validate({"prepare": {"local": {"train": [{"path": str(a), "limit": 0}]}}})
+
+
+def test_mine_from_train_samples_the_train_set(tmp_path):
+    pool = write_lines(tmp_path / "p.jsonl", [gsm(f"Q{i}?", str(i)) for i in range(20)])
+    t = write_lines(tmp_path / "t.jsonl", [gsm("Test?", "1")])
+    local = {"train": [str(pool)], "test": [str(t)]}
+    card = run(params(tmp_path, source="local", local=local, mine_fraction=0.25, mine_from="train"))
+    train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
+    assert (card["train"], card["mine"]) == (20, 5)
+    assert {q["id"] for q in mine} < {q["id"] for q in train}
+    card = run(params(tmp_path, source="local", local=local, mine_fraction=0.25))   # heldout
+    assert (card["train"], card["mine"]) == (15, 5)
+    train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
+    assert not {q["id"] for q in mine} & {q["id"] for q in train}
+    run(params(tmp_path, synthetic={"n_train": 30, "n_mine": 6, "n_test": 4}, mine_from="train"))
+    train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
+    assert len(mine) == 6 and {q["id"] for q in mine} < {q["id"] for q in train}
+
+
+def test_real_sizes_and_contamination():
+    gsm_train, gsm_test = load_problems(shared("gsm8k_train.jsonl")), load_problems(shared("gsm8k_test.jsonl"))
+    math_test = load_problems(shared("math_test.jsonl"))
+    math500 = load_problems(shared("math500_test.jsonl"))
+    dropped = []
+    math_train = load_problems(shared("math_train.jsonl"), on_error="skip", dropped=dropped)
+    assert (len(gsm_train), len(gsm_test), len(math_train) + len(dropped), len(math_test), len(math500)) == (
+        7473, 1319, 7500, 5000, 500)
+    # MATH500 is a subset of MATH test: every one of its problems is found, as an exact copy.
+    leaks = find_contamination(math_test, math500)
+    assert len({b for _, b in leaks}) == 500 and {a for a, b in leaks if a == b} == {q["id"] for q in math500}
+    assert [kind for *_, kind in find_overlaps(math_test, math500)].count("exact") >= 500
+    assert find_contamination(gsm_train, gsm_test) == []
+    # MATH train vs test: a few real leaks, many more shared templates (see README).
+    kinds = Counter(kind for *_, kind in find_overlaps(math_train, math_test))
+    print(f"MATH train vs test pairs: {dict(kinds)}")
+    assert 0 < kinds["exact"] + kinds["near"] < kinds["template"]
+
+
+def test_real_prepare_writes_a_data_card_quickly(tmp_path):
+    import time
+    files = {"train": [str(shared("gsm8k_train.jsonl")), str(shared("math_train.jsonl"))],
+             "test": [str(shared("gsm8k_test.jsonl")), str(shared("math_test.jsonl"))]}
+    start = time.perf_counter()
+    card = run(params(tmp_path, source="local", local=files, on_error="skip", test_limit=None))
+    seconds = time.perf_counter() - start
+    print(f"prepare on GSM8K + MATH: {seconds:.1f} s; contamination {card['contamination']}")
+    assert seconds < 60
+    assert card["test"] == 1319 + 5000 and card["loaded"][files["train"][1]] == 7497
+    assert card["dropped"]["no_answer"] == 2 and card["dropped"]["duplicate"] == 1
+    assert card["dropped"]["contaminated"] == sum(
+        1 for r in read(tmp_path / "out" / "dropped.jsonl") if r["reason"] == "contaminated" and r["test_id"])
+    assert card["train"] + card["mine"] == 7473 + 7497 - card["dropped"]["contaminated"]
+    assert card["by_subject"]["test"]["arithmetic"] == 1319 and card["by_level"]["test"]["5"] == 1324
+    assert json.loads((tmp_path / "metrics" / "prepare.json").read_text()) == card
