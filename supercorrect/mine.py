@@ -92,14 +92,13 @@ def run(p: Params) -> dict:
                             "teacher_cause": c.cause, "teacher_correction": c.correction,
                             "teacher_text": c.text})
 
-    requests = [correction_request(prompts, by_id[c["problem_id"]],
-                                   next(r["response"] for r in rollouts if r["id"] == c["rollout_id"]), c["k"])
+    rollout_by_id = {r["id"]: r for r in rollouts}
+    requests = [correction_request(prompts, by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]["response"], c["k"])
                 for c in corrections]
     own = generate(model, tokenizer, requests, temperature=0.0, desc="mine: student corrections", **gen)
 
     lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version,
                "student_checkpoint": p.sft.out_dir}
-    rollout_by_id = {r["id"]: r for r in rollouts}
     pairs, seen, per_problem = [], set(), defaultdict(int)
     for c, (student_text,) in zip(corrections, own):
         rejected = f"<Step{c['k']}><Cause>" + student_text.strip()
