@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from supercorrect import grading
 from supercorrect.decontam import find_contamination, find_overlaps, normalize_text
 from supercorrect.io import InputError
 
@@ -76,32 +77,9 @@ def problem_id(source: str, text: str) -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces included.
-
-    `\\boxed 9` without braces (two MATH train rows use it) yields the next token.
-    Returns None when there is no box or its braces never close.
-    """
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    i = start + (len("\\boxed") if text.startswith("\\boxed", start) else len("\\fbox"))
-    rest = text[i:]
-    i += len(rest) - len(rest.lstrip())
-    if i >= len(text) or text[i] != "{":
-        if rest[:1].isspace():
-            # `\boxed 9$.`: TeX takes the single following token as the argument.
-            token = re.match(r"\s*([^\s$.,;{}]+)", rest)
-            return token.group(1) if token else None
-        return None
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1:j].strip()
-    return None
+    """A MATH gold answer: the grading module's last `\\boxed{...}`, trimmed (one parser for both)."""
+    found = grading.last_boxed(text)
+    return found.strip() if found is not None else None
 
 
 def gsm8k_final_answer(text: str) -> str | None:

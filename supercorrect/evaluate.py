@@ -6,7 +6,8 @@ the final checkpoint's, plus `n`), with for the final checkpoint:
 - `no_answer` and grading `timeouts` counts;
 - `pass_at_k` / `maj_at_k` when `evaluate.samples > 1` (then `accuracy` is the mean over samples);
 - `self_correct`: accuracy before/after a second pass in which the model checks its own steps,
-  with wrong->right and right->wrong counts (`evaluate.self_correct`);
+  with wrong->right and right->wrong counts (`evaluate.self_correct`), and how often that pass
+  names the step the teacher found wrong in mined errors (`self_correct.localisation`);
 and `<ckpt>_accuracy` plus a `checkpoints` block for every checkpoint. Also writes the
 per-sample predictions and, for `dvc plots show`, `plots/evaluate_accuracy.csv`,
 `plots/evaluate_by_subject.csv` and `plots/evaluate_by_level.csv`.
