@@ -1,7 +1,11 @@
-"""Shared body of every stage flow: run the stage through DVC, then report its metrics.
+"""Shared body of every stage flow: (dvc pull) → `dvc repro --single-item <stage>` → (dvc push), then report.
 
-Going through `dvc repro --single-item <stage>` (not the library directly) means Prefect and
-`dvc repro` share one stage definition and one cache: an unchanged stage is skipped in seconds.
+Going through DVC (not the library directly) means Prefect and `dvc repro` share one stage
+definition and one cache: an unchanged stage is skipped in seconds.
+
+When a DVC remote is configured (`SUPERCORRECT_DVC_REMOTE=<name>`, or DVC's default remote), a
+worker first pulls the cached outputs of the stage and everything upstream of it, and pushes the
+stage's outputs afterwards, so workers with their own DVC caches see each other's data.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 REPO = Path(__file__).resolve().parents[1]
+SKIPPED = ("didn't change, skipping", "is up to date")
 
 
 def _env() -> dict:
@@ -25,24 +30,59 @@ def _env() -> dict:
     return env
 
 
-# DVC takes a repo-wide lock, so stage tasks never overlap within a run; retries are pointless
-# for deterministic failures (bad params, bad data), so there are none here.
-@task(name="dvc-repro", tags=["dvc"])
-def dvc_repro(stage: str) -> bool:
-    """Run one DVC stage; return True if it ran, False if it was already up to date."""
+def _dvc(args: list[str]) -> list[str]:
+    """Run `dvc <args>` in the repo, streaming its output to the run log; raise on failure."""
     logger = get_run_logger()
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage], cwd=REPO,
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ran = True
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=REPO, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
     for line in proc.stdout:
         line = line.rstrip()
         if line:
             logger.info(line)
-        if "didn't change, skipping" in line or "is up to date" in line:
-            ran = False
+            lines.append(line)
     if proc.wait() != 0:
-        raise RuntimeError(f"dvc repro --single-item {stage} failed (exit {proc.returncode}); see the log above")
-    return ran
+        raise RuntimeError(f"dvc {' '.join(args)} failed (exit {proc.returncode}); see the log above")
+    return lines
+
+
+def dvc_remote() -> str | None:
+    """The DVC remote to sync with: $SUPERCORRECT_DVC_REMOTE, else DVC's default remote, else None."""
+    if name := os.environ.get("SUPERCORRECT_DVC_REMOTE"):
+        return name
+    proc = subprocess.run([sys.executable, "-m", "dvc", "remote", "default"], cwd=REPO, env=_env(),
+                          capture_output=True, text=True)
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name and " " not in name else None
+
+
+# All DVC tasks carry tag `dvc`: DVC holds a repo-wide lock, so the operator sets a tag concurrency
+# limit of 1 (`prefect concurrency-limit create dvc 1`) and tasks on different workers sharing one
+# repo queue instead of failing on the lock. Pull and push talk to S3 and get retries; repro does
+# not, because its failures (bad params, bad data, a bug) are deterministic.
+@task(name="dvc-pull", tags=["dvc"], retries=2, retry_delay_seconds=15)
+def dvc_pull(stage: str, remote: str) -> None:
+    # --with-deps: the outputs of every upstream stage (our inputs); --allow-missing: the stage's
+    # own outputs are not in the remote before its first run.
+    _dvc(["pull", "--with-deps", "--allow-missing", "-r", remote, stage])
+
+
+@task(name="dvc-repro", tags=["dvc"])
+def dvc_repro(stage: str) -> bool:
+    """Run one DVC stage; return True if it ran, False if it was already up to date."""
+    lines = _dvc(["repro", "--single-item", stage])
+    return not any(marker in line for line in lines for marker in SKIPPED)
+
+
+@task(name="dvc-status", tags=["dvc"])
+def dvc_up_to_date(stage: str) -> bool:
+    """True if DVC finds the stage's deps, params and outs in this workspace unchanged since its last run."""
+    return any("Data and pipelines are up to date" in line for line in _dvc(["status", stage]))
+
+
+@task(name="dvc-push", tags=["dvc"], retries=2, retry_delay_seconds=15)
+def dvc_push(stage: str, remote: str) -> None:
+    _dvc(["push", "-r", remote, stage])
 
 
 def report(stage: str, ran: bool) -> dict:
@@ -58,4 +98,10 @@ def report(stage: str, ran: bool) -> dict:
 
 
 def run_stage(stage: str) -> dict:
-    return report(stage, dvc_repro(stage))
+    remote = dvc_remote()
+    if remote:
+        dvc_pull(stage, remote)
+    ran = dvc_repro(stage)
+    if remote:
+        dvc_push(stage, remote)
+    return report(stage, ran)

@@ -8,7 +8,7 @@ from prefect import flow
 from flows._stage import run_stage
 
 
-@flow(name="annotate")
+@flow(name="annotate", persist_result=True)  # the parent reads the result of a deployed run
 def annotate() -> dict:
     return run_stage("annotate")
 

@@ -8,7 +8,7 @@ from prefect import flow
 from flows._stage import run_stage
 
 
-@flow(name="dpo")
+@flow(name="dpo", persist_result=True)  # the parent reads the result of a deployed run
 def dpo() -> dict:
     return run_stage("dpo")
 

@@ -8,7 +8,7 @@ from prefect import flow
 from flows._stage import run_stage
 
 
-@flow(name="evaluate")
+@flow(name="evaluate", persist_result=True)  # the parent reads the result of a deployed run
 def evaluate() -> dict:
     return run_stage("evaluate")
 

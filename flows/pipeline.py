@@ -1,13 +1,24 @@
 """Prefect flow `supercorrect`: the whole pipeline, one subflow per stage, in order.
 
-    python -m flows.pipeline            # in process (a temporary Prefect server starts if none is set)
+    python -m flows.pipeline                        # locally: every stage in this process
+    prefect deployment run 'supercorrect/retrain'   # deployed (prefect.yaml): GPU stages on pool `gpu`
 
-Each stage goes through DVC, so a stage whose inputs did not change is skipped and the run
-reports it as up to date.
+Run from a deployment, the GPU stages (sft, mine, dpo, evaluate) are started with
+`run_deployment` on their own deployments (`<stage>/gpu`, work pool `gpu`) and the parent waits
+for each (a GPU stage that DVC finds up to date is not sent to the pool at all); the CPU stages
+run in the parent on pool `cpu`. Started locally, everything runs in process. Each stage goes through DVC, so a stage whose inputs did not change is skipped; when
+none ran, the run reports "up to date". Every run is recorded in MLflow with its lineage.
 """
 
-from prefect import flow
+from __future__ import annotations
 
+import os
+
+from prefect import flow, get_run_logger
+from prefect.deployments import run_deployment
+from prefect.runtime import deployment, flow_run
+
+from flows._stage import REPO, dvc_up_to_date, report
 from flows.annotate import annotate
 from flows.dpo import dpo
 from flows.evaluate import evaluate
@@ -17,14 +28,62 @@ from flows.register import register
 from flows.sft import sft
 
 STAGE_FLOWS = [prepare, annotate, sft, mine, dpo, evaluate, register]
+GPU_STAGES = {"sft", "mine", "dpo", "evaluate"}
+GPU_DEPLOYMENT = "gpu"  # deployment name of each GPU stage in prefect.yaml: `<stage>/gpu`
 
 
-@flow(name="supercorrect")
-def pipeline() -> dict:
-    results = [stage_flow() for stage_flow in STAGE_FLOWS]
+def deployed() -> bool:
+    """True when this flow run came from a deployment (a worker), not from `python -m flows.pipeline`."""
+    return deployment.get_id() is not None
+
+
+def run_on_gpu_pool(stage: str, poll_interval: float = 2.0) -> dict:
+    """Run stage `stage` through its deployment on the gpu pool, wait, and return its result."""
+    run = run_deployment(f"{stage}/{GPU_DEPLOYMENT}", timeout=None, poll_interval=poll_interval)
+    if not run.state or not run.state.is_completed():
+        raise RuntimeError(f"stage {stage}: deployment run {run.name} ended {run.state.name if run.state else 'unknown'}")
+    return run.state.result()
+
+
+def gpu_stage(stage: str) -> dict:
+    """A GPU stage from the deployed parent: skip the GPU job when DVC already finds it up to date.
+
+    The check runs in the parent's own workspace; a worker that lacks the data there simply gets
+    the job, pulls, and finds it up to date itself. This is what makes an "up to date" run quick.
+    """
+    if dvc_up_to_date(stage):
+        return report(stage, False)
+    return run_on_gpu_pool(stage)
+
+
+def summarise(results: list[dict]) -> dict:
     ran = [r["stage"] for r in results if r["ran"]]
     return {"ran": ran, "up_to_date": not ran,
             "evaluate": next(r["metrics"] for r in results if r["stage"] == "evaluate")}
+
+
+def record(summary: dict) -> None:
+    """The MLflow record of this run (lineage included), also when nothing had to be rebuilt."""
+    from supercorrect.config import load_params
+    from supercorrect.tracking import record_retrain
+
+    cwd = os.getcwd()
+    os.chdir(REPO)  # dvc.lock, params.yaml and the SQLite store are relative to the repo
+    try:
+        summary["mlflow_run_id"] = record_retrain(load_params("params.yaml"), summary, flow_run.get_id())
+    finally:
+        os.chdir(cwd)
+
+
+@flow(name="supercorrect", persist_result=True)
+def pipeline() -> dict:
+    remote = deployed()
+    results = [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f() for f in STAGE_FLOWS]
+    summary = summarise(results)
+    record(summary)
+    get_run_logger().info("pipeline %s", "up to date: nothing to rebuild" if summary["up_to_date"]
+                          else f"rebuilt {', '.join(summary['ran'])}")
+    return summary
 
 
 if __name__ == "__main__":

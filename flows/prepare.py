@@ -8,7 +8,7 @@ from prefect import flow
 from flows._stage import run_stage
 
 
-@flow(name="prepare")
+@flow(name="prepare", persist_result=True)  # the parent reads the result of a deployed run
 def prepare() -> dict:
     return run_stage("prepare")
 

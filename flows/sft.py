@@ -8,7 +8,7 @@ from prefect import flow
 from flows._stage import run_stage
 
 
-@flow(name="sft")
+@flow(name="sft", persist_result=True)  # the parent reads the result of a deployed run
 def sft() -> dict:
     return run_stage("sft")
 

@@ -2,8 +2,13 @@
 
 `record_pipeline` opens one parent run with a child run per stage, logs each stage's params
 section, its metrics file, its loss curve (as step metrics, so the MLflow UI plots it) and a
-few sample records, then logs and registers the final model. Secrets never pass through here:
-params hold no keys (those come from the environment) and no environment is logged.
+few sample records, then logs and registers the final model. `record_retrain` records one
+scheduled or manual retraining run, including the ones that found everything up to date.
+
+Every run carries its lineage: the git commit (and whether the tree was dirty) and the content
+hash DVC recorded in dvc.lock for every data file, model and source file the pipeline used.
+Secrets never pass through here: params hold no keys (those come from the environment) and no
+environment is logged.
 """
 
 from __future__ import annotations
@@ -45,6 +50,43 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_dirty() -> bool | None:
+    """True if tracked files differ from the commit (the commit alone then does not pin the code)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(out.strip())
+
+
+def dvc_hashes(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
+    """`<path>` -> DVC content hash (md5) of every dep and out recorded in dvc.lock.
+
+    A path shared by two stages (an out of one, a dep of the next) has one hash, so the map is
+    flat. An empty map means no stage has run through DVC yet.
+    """
+    import yaml
+
+    path = Path(lock_file)
+    if not path.exists():
+        return {}
+    lock = yaml.safe_load(path.read_text()) or {}
+    hashes = {}
+    for stage in (lock.get("stages") or {}).values():
+        for entry in (stage.get("deps") or []) + (stage.get("outs") or []):
+            if entry.get("md5"):
+                hashes[entry["path"]] = entry["md5"]
+    return dict(sorted(hashes.items()))
+
+
+def lineage_tags(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
+    """Tags that pin a run: git commit, dirty flag and `dvc.<path>` = content hash for each DVC path."""
+    tags = {"git_commit": git_commit(), "git_dirty": str(git_dirty()).lower()}
+    tags |= {f"dvc.{path}": md5 for path, md5 in dvc_hashes(lock_file).items()}
+    return tags
+
+
 def tracking_uri(configured: str) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or configured
 
@@ -79,7 +121,8 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
     mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
     mlflow.set_experiment(cfg.experiment)
     client = MlflowClient()
-    with mlflow.start_run(run_name="pipeline", tags={"git_commit": git_commit()}) as parent:
+    with mlflow.start_run(run_name="pipeline", tags=lineage_tags()) as parent:
+        mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
         mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
         for stage in STAGES:
@@ -109,3 +152,19 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
     return {"run_id": parent.info.run_id, "model_name": cfg.model_name, "version": int(mv),
             "accuracy": accuracy, "previous_champion_version": champion_version,
             "previous_champion_accuracy": champion_acc, "promoted": promoted}
+
+
+def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
+    """Record one retraining run (also an "up to date" one) with its lineage; returns the MLflow run id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(p.register.tracking_uri))
+    mlflow.set_experiment(p.register.experiment)
+    tags = lineage_tags() | {"up_to_date": str(summary["up_to_date"]).lower(),
+                             "stages_ran": ",".join(summary["ran"]) or "none"}
+    if flow_run_id:
+        tags["prefect_flow_run_id"] = flow_run_id
+    with mlflow.start_run(run_name="retrain", tags=tags) as run:
+        mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
+        mlflow.log_metric("stages_ran", len(summary["ran"]))
+    return run.info.run_id
