@@ -9,54 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import yaml
-
-from tests.conftest import REPO
-
-# Small enough for CI: the point is the wiring, not the accuracy (make demo shows that).
-SMALL = {
-    ("prepare", "synthetic", "n_train"): 300, ("prepare", "synthetic", "n_mine"): 30,
-    ("prepare", "synthetic", "n_test"): 30, ("sft", "epochs"): 1, ("sft", "batch_size"): 8,
-    ("dpo", "epochs"): 1, ("student", "max_new_tokens"): 100,
-    ("student", "tiny", "hidden_size"): 64, ("student", "tiny", "num_layers"): 2,
-}
-
-
-def _copy_repo(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split("\n")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    for keys, value in SMALL.items():
-        node = params
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        subprocess.run(cmd, cwd=dest, check=True)
-
-
-def _run(cmd, cwd, env):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc.stdout + proc.stderr
+from tests.harness import copy_repo
+from tests.harness import run as _run
 
 
 def test_demo_pipeline_end_to_end(tmp_path):
     repo = tmp_path / "repo"
-    _copy_repo(repo)
+    copy_repo(repo)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PYTHONPATH=str(repo))
