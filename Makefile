@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install mlflow-ui clean
+.PHONY: demo test install mlflow-ui clean mlflow-server prefect-server worker
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,17 @@ test: install
 
 mlflow-ui: install
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+# Operating it (README "Operating it"): each in its own terminal.
+mlflow-server: install   ## MLflow tracking server; settings from the environment (mlflow/server.sh)
+	bash mlflow/server.sh
+
+prefect-server: install  ## Prefect server and UI on http://127.0.0.1:4200
+	prefect server start --host 127.0.0.1 --port 4200
+
+POOL ?= cpu
+worker: install          ## a process worker: make worker POOL=cpu | make worker POOL=gpu
+	prefect worker start --pool $(POOL) --type process
 
 clean:
 	rm -rf data models metrics plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp
