@@ -39,6 +39,13 @@ def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
     write_json(in_tmp / "metrics" / "sft.json", {"final_loss": 1.5})
     (in_tmp / "plots").mkdir()
     (in_tmp / "plots" / "sft_loss.csv").write_text("step,loss\n1,3.0\n2,2.0\n")
+    # A dvc.lock as DVC writes it: the registering run must carry its hashes (lineage).
+    (in_tmp / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  prepare:\n    cmd: supercorrect prepare\n    deps:\n"
+        "    - path: supercorrect/prepare.py\n      hash: md5\n      md5: 1111\n      size: 10\n"
+        "    outs:\n    - path: data/prepare\n      hash: md5\n      md5: 2222.dir\n      size: 20\n      nfiles: 3\n"
+        "  dpo:\n    cmd: supercorrect dpo\n    deps:\n    - path: data/prepare\n      hash: md5\n      md5: 2222.dir\n"
+        "      size: 20\n      nfiles: 3\n    outs:\n    - path: models/dpo\n      hash: md5\n      md5: 3333.dir\n")
     versions = []
     for accuracy in (0.3, 0.2, 0.5):
         write_json(p.evaluate.out, {"synthetic": {"accuracy": accuracy, "n": 10}})
@@ -66,6 +73,12 @@ def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
     assert sft_run.data.metrics["final_loss"] == 1.5
     assert [m.value for m in client.get_metric_history(sft_run.info.run_id, "train_loss")] == [3.0, 2.0]
     assert sft_run.data.params["sft.learning_rate"] == str(p.sft.learning_rate)
+    lineage = parents[0].data.tags
+    assert {k: v for k, v in lineage.items() if k.startswith("dvc.")} == {
+        "dvc.supercorrect/prepare.py": "1111", "dvc.data/prepare": "2222.dir", "dvc.models/dpo": "3333.dir"}
+    assert "git_commit" in lineage and lineage["git_dirty"] in ("true", "false", "none")
+    from mlflow.artifacts import load_dict
+    assert load_dict(f"{parents[0].info.artifact_uri}/lineage/dvc_hashes.json")["data/prepare"] == "2222.dir"
 
 
 def test_register_names_missing_benchmark(in_tmp):
