@@ -115,6 +115,7 @@ def run(p) -> dict:
     print(f"dpo: rank {args.process_index} of world size {args.world_size}; "
           f"reference model in memory: {reference_in_memory}", flush=True)
     checkpoint = resume_point(trainer, out)
+    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     runtime = time.perf_counter() - started
@@ -133,7 +134,7 @@ def run(p) -> dict:
         "train_runtime_s": round(runtime, 2), "lora": p.dpo.lora, "loss_type": p.dpo.loss_type,
         "precompute_ref_log_probs": p.dpo.precompute_ref_log_probs,
         "reference_model_in_memory": reference_in_memory,
-        "resumed_from_step": resumed_step(checkpoint), "world_size": args.world_size,
+        "resumed_from_step": start_step, "world_size": args.world_size,
     }
     if trainer.is_world_process_zero():
         clear(out)

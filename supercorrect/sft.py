@@ -189,6 +189,7 @@ def run(p) -> dict:
     world = args.world_size
     print(f"sft: rank {args.process_index} of world size {world}", flush=True)
     checkpoint = resume_point(trainer, out)
+    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     runtime = time.perf_counter() - started
@@ -202,7 +203,7 @@ def run(p) -> dict:
         **curve_metrics(curve), "train_loss": result.training_loss,
         "final_token_accuracy": last.get("mean_token_accuracy"),
         "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
-        "resumed_from_step": resumed_step(checkpoint), "world_size": world,
+        "resumed_from_step": start_step, "world_size": world,
     }
     if trainer.is_world_process_zero():
         clear(out)
