@@ -154,7 +154,8 @@ def curve_metrics(curve: list[tuple[int, float]]) -> dict:
 
 
 def n_tokens(tokenizer, row: dict) -> int:
-    return len(tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True))
+    text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def run(p) -> dict:

@@ -206,3 +206,12 @@ def test_decode_loop_matches_transformers_generate(tiny):
                            temperature=5.0, num_samples=3)
     assert len(sampled) == 9
     assert all(t not in eos for row in sampled for t in row[:-1]) and all(0 < len(r) <= 40 for r in sampled)
+
+
+def test_sft_padding_free_drops_rows_over_max_length(in_tmp):
+    """padding_free: TRL cannot truncate unpadded rows, so the stage drops the long ones itself."""
+    records = hsft_records(8)
+    long = {**records[0], "id": "long", "problem": "Tom has many apples. " * 60}
+    write_jsonl(in_tmp / "annotate" / "hsft.jsonl", records + [long])
+    metrics = sft.run(params(in_tmp, "sft.padding_free=true", "sft.epochs=1", "sft.save_steps=0"))
+    assert metrics["n_train"] == 9 and metrics["n_dropped_too_long"] == 1 and metrics["steps"] == 2
