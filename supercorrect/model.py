@@ -6,7 +6,8 @@
   referenced rather than copied (e.g. a 7B hub model).
 * `load_student(path)` loads a model + tokenizer ready for batched generation (left padding).
 * `generate(model, tokenizer, conversations, ...)` renders chats with the tokenizer's chat
-  template and returns `num_samples` completions per conversation, in input order.
+  template and returns `num_samples` completions per conversation, in input order, through
+  `decode_batch`, a decode loop built for throughput (see its docstring; bench/generate.py).
 
     python -c "from supercorrect.model import load_student, generate; \
 m, t = load_student('models/sft'); print(generate(m, t, [[{'role':'user','content':'1+1?'}]], max_new_tokens=40))"
@@ -14,6 +15,7 @@ m, t = load_student('models/sft'); print(generate(m, t, [[{'role':'user','conten
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -171,8 +173,6 @@ def _reserve(cache, extra: int) -> None:
     hundreds of rows that copy cost more than the model itself. Here each layer's keys and
     values become views of a preallocated buffer, and `update` writes the new position in place.
     """
-    import torch
-
     for layer in cache.layers:
         for name in ("keys", "values"):
             old = getattr(layer, name)
@@ -180,11 +180,12 @@ def _reserve(cache, extra: int) -> None:
             buf[:, :, :old.shape[2]] = old
             setattr(layer, f"_{name}_buf", buf)
             setattr(layer, name, buf[:, :, :old.shape[2]])
-        layer.__class__ = _ReservedLayer
-    del torch
+        layer.__class__ = _reserved_layer_class()
 
 
+@functools.cache
 def _reserved_layer_class():
+    """DynamicLayer writing into the buffer `_reserve` made (built on first use: no import-time torch)."""
     from transformers.cache_utils import DynamicLayer
 
     class ReservedLayer(DynamicLayer):
@@ -219,9 +220,6 @@ def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[
     """
     import torch
 
-    global _ReservedLayer
-    if _ReservedLayer is None:
-        _ReservedLayer = _reserved_layer_class()
     device = model.device
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -269,9 +267,6 @@ def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[
         end = next((j for j, t in enumerate(row) if t in eos_ids), None)
         result.append(row if end is None else row[:end + 1])
     return result
-
-
-_ReservedLayer = None
 
 
 def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_tokens: int,
