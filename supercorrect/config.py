@@ -138,6 +138,14 @@ class SftConfig(_Section):
     seed: int = 0
     out_dir: str = "models/sft"
     base_dir: str = "models/base"
+    lora_r: int = Field(16, gt=0)                 # only used when lora is true
+    lora_alpha: int = Field(32, gt=0)
+    gradient_checkpointing: bool = False         # recompute activations: less memory, ~1/3 more compute
+    group_by_length: bool = True                 # batches of similar length: less padding
+    packing: bool = False                        # GPU + flash attention: pack sequences (TRL bfd)
+    padding_free: bool = False                   # GPU + flash attention: one unpadded row per batch
+    save_steps: int = Field(200, ge=0)           # checkpoint every N optimizer steps (0: never)
+    checkpoint_dir: str = ".cache/checkpoints"   # outside DVC outs: a killed run resumes from here
 
 
 class MineConfig(_Section):
@@ -145,6 +153,9 @@ class MineConfig(_Section):
     temperature: float = Field(0.8, ge=0)
     max_pairs_per_problem: int = Field(2, gt=0)
     out_dir: str = "data/mine"
+    only_sometimes_solved: bool = False          # send only problems the student solves in some samples
+    max_wrong_per_problem: int | None = Field(None, gt=0)  # cap on wrong rollouts sent to the teacher
+    export: list[Literal["sharegpt"]] = ["sharegpt"]  # extra formats besides TRL's pairs.jsonl
 
 
 class DpoConfig(_Section):
@@ -156,6 +167,14 @@ class DpoConfig(_Section):
     lora: bool = False
     seed: int = 0
     out_dir: str = "models/dpo"
+    loss_type: Literal["sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero",
+                       "apo_down", "exo_pair", "aot", "aot_unpaired"] = "sigmoid"
+    precompute_ref_log_probs: bool = True        # score the frozen reference once; it never stays in memory
+    lora_r: int = Field(16, gt=0)
+    lora_alpha: int = Field(32, gt=0)
+    gradient_checkpointing: bool = False
+    save_steps: int = Field(200, ge=0)
+    checkpoint_dir: str = ".cache/checkpoints"
 
 
 class EvaluateConfig(_Section):

@@ -11,20 +11,25 @@ pairs are therefore rendered to text here first: the prompt with `continue_final
 (exactly what `model.generate` sees in `mine`/`evaluate`), each completion as its content plus
 the template's end-of-turn marker. Lineage columns stay in pairs.jsonl and are not trained on.
 
-Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`.
+Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
+resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
+
+Memory: with `dpo.precompute_ref_log_probs` (default) the reference log-probs are computed once
+by the policy itself before training (it still holds the SFT weights), so no reference model is
+ever loaded; with LoRA the reference is the policy with its adapter disabled. Only with
+precompute off and full fine-tuning does TRL keep a second, frozen copy in memory.
 
     supercorrect dpo [--params params.yaml] [--set dpo.beta=0.2]
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
-from supercorrect.io import InputError, read_jsonl, write_json
-from supercorrect.sft import common_args, curve_metrics, loss_curve, lora_config, save_student, write_curve
+from supercorrect.io import InputError, read_jsonl, write_json, write_jsonl
+from supercorrect.sft import (common_args, curve_metrics, loss_curve, lora_config, resume_point, save_student,
+                              write_curve)
 
 _SENTINEL = "\x00END-OF-CONTENT\x00"
 
@@ -72,6 +77,7 @@ def run(p) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    from supercorrect.checkpoints import clear, resumed_step, run_dir
     from supercorrect.model import load_student
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
@@ -82,28 +88,40 @@ def run(p) -> dict:
     # TRL silently drops pairs whose prompt fills max_length; all of them dropped is an error.
     if all(len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) >= p.dpo.max_length for r in rows):
         raise InputError(f"{path}: every prompt is at least dpo.max_length={p.dpo.max_length} tokens long")
-    dataset = Dataset.from_list(rows)
 
-    with tempfile.TemporaryDirectory(prefix="dpo-") as out:
-        args = DPOConfig(
-            **common_args(p.dpo, out, len(pairs)),
-            beta=p.dpo.beta,
-            lr_scheduler_type="cosine",
-            warmup_steps=0.1,
-            # The reference is the frozen SFT model: score every pair once up front instead of
-            # running a second model on every step of every epoch. Single process only: TRL 1.16
-            # caches the scores of an in-memory dataset in a per-process temp dir, so other ranks
-            # cannot find rank 0's file.
-            precompute_ref_log_probs=int(os.environ.get("WORLD_SIZE", "1")) == 1,
-        )
-        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=lora_config() if p.dpo.lora else None)
-        started = time.perf_counter()
-        result = trainer.train()
-        runtime = time.perf_counter() - started
-        history = trainer.state.log_history
-        curve = loss_curve(history)
-        save_student(trainer, tokenizer, p.dpo.out_dir)
+    out = run_dir(p.dpo.checkpoint_dir, "dpo", {"dpo": p.dpo.model_dump(), "student": p.student.model_dump()},
+                  [path, p.sft.out_dir])
+    args = DPOConfig(
+        **common_args(p.dpo, out, len(pairs)),
+        beta=p.dpo.beta,
+        loss_type=[p.dpo.loss_type],
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,
+        # The reference is the frozen SFT model: score every pair once up front instead of
+        # running a second model on every step of every epoch.
+        precompute_ref_log_probs=p.dpo.precompute_ref_log_probs,
+    )
+    # TRL caches the precomputed scores next to the dataset's files. An in-memory dataset has
+    # none (each process would pick its own temp dir and the other ranks would not find rank
+    # 0's file), so the rows go through a file in the run directory that every rank shares.
+    rows_file = out / "pairs_text.jsonl"
+    if args.process_index == 0:
+        write_jsonl(rows_file, rows)
+    args.distributed_state.wait_for_everyone()
+    dataset = Dataset.from_json(str(rows_file), cache_dir=str(out / "datasets"))
+    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=lora_config(p.dpo))
+    reference_in_memory = trainer.ref_model is not None
+    print(f"dpo: rank {args.process_index} of world size {args.world_size}; "
+          f"reference model in memory: {reference_in_memory}", flush=True)
+    checkpoint = resume_point(trainer, out)
+    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.perf_counter() - started
+    history = trainer.state.log_history
+    curve = loss_curve(history)
+    save_student(trainer, tokenizer, p.dpo.out_dir)
 
     rewards = [h for h in history if "rewards/margins" in h]
     metrics = {
@@ -113,9 +131,13 @@ def run(p) -> dict:
         **curve_metrics(curve), "train_loss": result.training_loss,
         "final_reward_accuracy": rewards[-1]["rewards/accuracies"] if rewards else None,
         "final_reward_margin": rewards[-1]["rewards/margins"] if rewards else None,
-        "train_runtime_s": round(runtime, 2), "lora": p.dpo.lora,
+        "train_runtime_s": round(runtime, 2), "lora": p.dpo.lora, "loss_type": p.dpo.loss_type,
+        "precompute_ref_log_probs": p.dpo.precompute_ref_log_probs,
+        "reference_model_in_memory": reference_in_memory,
+        "resumed_from_step": start_step, "world_size": args.world_size,
     }
     if trainer.is_world_process_zero():
+        clear(out)
         write_json("metrics/dpo.json", metrics)
         write_curve("plots/dpo_loss.csv", curve)
     return metrics

@@ -9,6 +9,15 @@
 4. pair: prompt = system + problem + the student's steps 1..k-1 (an assistant message to continue),
    chosen = teacher's correction, rejected = student's (pairs.jsonl, TRL conversational format).
 
+Which wrong rollouts reach the teacher: all of them, or with `mine.only_sometimes_solved` only
+those of problems the student solves in some samples, at most `mine.max_wrong_per_problem` per
+problem. A pair is dropped, with the reason counted in metrics/mine.json, when its rejected side
+reaches the right answer, when both sides are the same, when it duplicates another pair, when the
+problem already has `mine.max_pairs_per_problem` pairs, or when the prompt is not, token for
+token, the start of both `prompt + chosen` and `prompt + rejected` under the student's tokenizer
+(DPO would then split prompt and completion somewhere else than Eq. 8 says).
+`mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
+
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4]
 """
 
@@ -18,6 +27,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from supercorrect.config import Params
+from supercorrect.dpo import to_text_pair, turn_end
+from supercorrect.export import write_sharegpt
 from supercorrect.grading import extract_answer, grade
 from supercorrect.io import read_jsonl, write_json, write_jsonl
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
@@ -49,6 +60,31 @@ def correction_request(prompts: Prompts, problem: dict, response: str, k: int) -
             {"role": "assistant", "content": f"<Step{k}><Cause>"}]
 
 
+def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
+    """The wrong rollouts to localise, in order, and how many were left out and why."""
+    by_problem = defaultdict(list)
+    for r in rollouts:
+        by_problem[r["problem_id"]].append(r)
+    selected, drops = [], Counter()
+    for group in by_problem.values():
+        wrong = [r for r in group if not r["correct"]]
+        if cfg.only_sometimes_solved and len(wrong) == len(group):
+            drops["problem never solved (only_sometimes_solved)"] += len(wrong)
+            continue
+        cap = cfg.max_wrong_per_problem or len(wrong)
+        drops["over max_wrong_per_problem"] += max(0, len(wrong) - cap)
+        selected += wrong[:cap]
+    return selected, +drops
+
+
+def prompt_is_token_prefix(tokenizer, pair: dict, end: str) -> bool:
+    """True when the rendered prompt's tokens open both `prompt + chosen` and `prompt + rejected`."""
+    row = to_text_pair(tokenizer, pair, end)
+    prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+    return all(tokenizer(row["prompt"] + row[side], add_special_tokens=False)["input_ids"][: len(prompt)] == prompt
+               for side in ("chosen", "rejected"))
+
+
 def run(p: Params) -> dict:
     from supercorrect.model import generate, load_student
 
@@ -61,15 +97,17 @@ def run(p: Params) -> dict:
     samples = generate(model, tokenizer, [solve_messages(prompts, q["problem"]) for q in problems],
                        temperature=p.mine.temperature, num_samples=p.mine.samples_per_problem,
                        desc="mine: rollouts", **gen)
-    rollouts = []
+    all_rollouts = []
     for problem, responses in zip(problems, samples):
         for i, response in enumerate(responses):
-            rollouts.append({
+            all_rollouts.append({
                 "id": f"{problem['id']}-s{i}", "problem_id": problem["id"], "sample": i,
                 "model": p.sft.out_dir, "response": response,
                 "extracted": extract_answer(response), "correct": grade(response, problem["answer"]),
             })
 
+    # Only the selected wrong rollouts go to the teacher (`rollouts` is what the loop localises).
+    rollouts, selection_drops = select_for_teacher(all_rollouts, p.mine)
     by_id = {q["id"]: q for q in problems}
     drops, corrections = Counter(), []
     for rollout in rollouts:
@@ -92,11 +130,12 @@ def run(p: Params) -> dict:
                             "teacher_cause": c.cause, "teacher_correction": c.correction,
                             "teacher_text": c.text})
 
-    rollout_by_id = {r["id"]: r for r in rollouts}
+    rollout_by_id = {r["id"]: r for r in all_rollouts}
     requests = [correction_request(prompts, by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]["response"], c["k"])
                 for c in corrections]
     own = generate(model, tokenizer, requests, temperature=0.0, desc="mine: student corrections", **gen)
 
+    end = turn_end(tokenizer)
     lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version,
                "student_checkpoint": p.sft.out_dir}
     pairs, seen, per_problem = [], set(), defaultdict(int)
@@ -107,8 +146,14 @@ def run(p: Params) -> dict:
         if grade(rejected, problem["answer"]):
             drops["student's own correction is right"] += 1
             continue
+        if rejected.strip() == c["teacher_text"].strip():
+            drops["chosen and rejected are the same"] += 1
+            continue
         pair = build_pair(prompts, problem, rollout_by_id[c["rollout_id"]], c["k"], c["teacher_text"],
                           rejected, lineage)
+        if not prompt_is_token_prefix(tokenizer, pair, end):
+            drops["prompt is not a token prefix of chosen and rejected"] += 1
+            continue
         key = (str(pair["prompt"]), pair["chosen"][0]["content"], rejected)
         if key in seen:
             drops["duplicate pair"] += 1
@@ -121,12 +166,15 @@ def run(p: Params) -> dict:
         pairs.append(pair)
 
     out = Path(p.mine.out_dir)
-    write_jsonl(out / "rollouts.jsonl", rollouts)
+    write_jsonl(out / "rollouts.jsonl", all_rollouts)
     write_jsonl(out / "corrections.jsonl", corrections)
     write_jsonl(out / "pairs.jsonl", pairs)
-    wrong = sum(not r["correct"] for r in rollouts)
-    metrics = {"problems": len(problems), "rollouts": len(rollouts), "wrong": wrong,
-               "rollout_accuracy": 1 - wrong / max(1, len(rollouts)), "localised": len(corrections),
-               "pairs": len(pairs), "drops": dict(drops)}
+    if "sharegpt" in p.mine.export:
+        write_sharegpt(pairs, out)
+    wrong = sum(not r["correct"] for r in all_rollouts)
+    # The report: counts at every step, and every drop with its reason (MLflow logs it in `register`).
+    metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
+               "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(rollouts),
+               "localised": len(corrections), "pairs": len(pairs), "drops": {**selection_drops, **drops}}
     write_json("metrics/mine.json", metrics)
     return metrics

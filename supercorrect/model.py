@@ -6,7 +6,8 @@
   referenced rather than copied (e.g. a 7B hub model).
 * `load_student(path)` loads a model + tokenizer ready for batched generation (left padding).
 * `generate(model, tokenizer, conversations, ...)` renders chats with the tokenizer's chat
-  template and returns `num_samples` completions per conversation, in input order.
+  template and returns `num_samples` completions per conversation, in input order, through
+  `decode_batch`, a decode loop built for throughput (see its docstring; bench/generate.py).
 
     python -c "from supercorrect.model import load_student, generate; \
 m, t = load_student('models/sft'); print(generate(m, t, [[{'role':'user','content':'1+1?'}]], max_new_tokens=40))"
@@ -14,6 +15,7 @@ m, t = load_student('models/sft'); print(generate(m, t, [[{'role':'user','conten
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -157,6 +159,116 @@ def render(tokenizer, conversation: list[dict]) -> str:
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 
+def _eos_ids(model, tokenizer) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    return [eos] if isinstance(eos, int) else list(eos)
+
+
+def _reserve(cache, extra: int) -> None:
+    """Give every layer of a prefilled DynamicCache room for `extra` more positions.
+
+    DynamicCache appends with torch.cat, copying the whole cache on every decode step; at
+    hundreds of rows that copy cost more than the model itself. Here each layer's keys and
+    values become views of a preallocated buffer, and `update` writes the new position in place.
+    """
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            old = getattr(layer, name)
+            buf = old.new_empty((*old.shape[:2], old.shape[2] + extra, old.shape[3]))
+            buf[:, :, :old.shape[2]] = old
+            setattr(layer, f"_{name}_buf", buf)
+            setattr(layer, name, buf[:, :, :old.shape[2]])
+        layer.__class__ = _reserved_layer_class()
+
+
+@functools.cache
+def _reserved_layer_class():
+    """DynamicLayer writing into the buffer `_reserve` made (built on first use: no import-time torch)."""
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            start, stop = self.keys.shape[2], self.keys.shape[2] + key_states.shape[2]
+            self._keys_buf[:, :, start:stop] = key_states
+            self._values_buf[:, :, start:stop] = value_states
+            self.keys, self.values = self._keys_buf[:, :, :stop], self._values_buf[:, :, :stop]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices):
+            self._keys_buf, self._values_buf = self._keys_buf[indices], self._values_buf[indices]
+            length = self.keys.shape[2]
+            self.keys, self.values = self._keys_buf[:, :, :length], self._values_buf[:, :, :length]
+
+    return ReservedLayer
+
+
+def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[int], max_new_tokens: int,
+                 temperature: float = 0.0, num_samples: int = 1) -> list[list[int]]:
+    """`num_samples` continuations of each prompt (token ids), row i*num_samples+j = sample j of i.
+
+    Our own decode loop instead of `model.generate`, because mining is throughput-bound:
+    * each prompt is prefilled once and its KV cache copied to its samples (generate prefills
+      every sample again);
+    * the KV cache is preallocated (see `_reserve`) instead of growing by concatenation;
+    * finished rows leave the batch once a quarter of it has finished (generate computes every
+      finished row until the longest one ends);
+    * per step there is one forward, a softmax and a multinomial draw, with no logits
+      processors or stopping-criteria machinery.
+    Sampling is plain temperature sampling; temperature 0 is greedy (argmax), as in generate.
+    """
+    import torch
+
+    device = model.device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):  # left padding: every prompt ends in the last column
+        ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[i, width - len(p):] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+    cache, logits = out.past_key_values, out.logits[:, -1]
+    if num_samples > 1:
+        cache.batch_repeat_interleave(num_samples)
+        logits, mask = logits.repeat_interleave(num_samples, 0), mask.repeat_interleave(num_samples, 0)
+        position = position.repeat_interleave(num_samples, 0)
+    _reserve(cache, max_new_tokens)
+    full_mask = torch.cat([mask, mask.new_ones((mask.shape[0], max_new_tokens))], dim=1)
+    position = position[:, -1:] + 1
+    rows = torch.arange(mask.shape[0], device=device)  # output row of each batch row
+    done = torch.zeros(mask.shape[0], dtype=torch.bool, device=device)
+    tokens = torch.full((mask.shape[0], max_new_tokens), pad_id, dtype=torch.long, device=device)
+    eos = torch.tensor(eos_ids, device=device)
+    for step in range(max_new_tokens):
+        if temperature > 0:
+            # Inverse-CDF draw: one uniform number per row (torch.multinomial draws one per vocab entry).
+            cdf = torch.softmax(logits.float() / temperature, -1).cumsum_(-1)
+            draw = torch.rand((cdf.shape[0], 1), device=device) * cdf[:, -1:]
+            nxt = torch.searchsorted(cdf, draw)[:, 0].clamp_(max=cdf.shape[1] - 1)
+        else:
+            nxt = logits.argmax(-1)
+        tokens[rows[~done], step] = nxt[~done]
+        done |= torch.isin(nxt, eos)
+        finished = int(done.sum())
+        if step == max_new_tokens - 1 or finished == len(done):
+            break
+        if 4 * finished >= len(done):
+            keep = (~done).nonzero()[:, 0]
+            cache.batch_select_indices(keep)
+            rows, nxt, full_mask, position, done = rows[keep], nxt[keep], full_mask[keep], position[keep], done[keep]
+        out = model(input_ids=nxt[:, None], attention_mask=full_mask[:, :width + step + 1], position_ids=position,
+                    past_key_values=cache, use_cache=True, logits_to_keep=1)
+        logits, position = out.logits[:, -1], position + 1
+    result = []
+    for row in tokens.tolist():
+        end = next((j for j, t in enumerate(row) if t in eos_ids), None)
+        result.append(row if end is None else row[:end + 1])
+    return result
+
+
 def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_tokens: int,
              temperature: float = 0.0, num_samples: int = 1, batch_size: int = 64, seed: int = 0,
              desc: str = "generate") -> list[list[str]]:
@@ -167,21 +279,13 @@ def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_token
     sampling = temperature > 0
     # Greedy samples are identical: compute one and repeat it. Sampling counts every returned
     # sequence against batch_size, so memory stays bounded whatever num_samples is.
-    per_batch = max(1, batch_size // num_samples) if sampling else batch_size
+    n = num_samples if sampling else 1
+    per_batch = max(1, batch_size // n)
     texts = [render(tokenizer, c) for c in conversations]
     ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     # Longest first: similar lengths share a batch (less padding), and memory peaks early.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    eos = model.generation_config.eos_token_id
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    options = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
-    if sampling:
-        # Plain temperature sampling: a checkpoint's own top_k/top_p defaults must not change it.
-        options |= dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                        num_return_sequences=num_samples)
-    else:
-        options |= dict(do_sample=False, temperature=None, top_k=None, top_p=None)
+    eos_ids = _eos_ids(model, tokenizer)
 
     results: list[list[str]] = [[] for _ in conversations]
     with torch.random.fork_rng(devices=[]), torch.inference_mode(), \
@@ -189,12 +293,9 @@ def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_token
         torch.manual_seed(seed)
         for start in range(0, len(order), per_batch):
             batch = order[start:start + per_batch]
-            enc = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, padding_side="left", return_tensors="pt")
-            enc = {k: v.to(model.device) for k, v in enc.items()}
-            out = model.generate(**enc, **options)
-            new = out[:, enc["input_ids"].shape[1]:]
+            new = decode_batch(model, [ids[i] for i in batch], pad_id=tokenizer.pad_token_id, eos_ids=eos_ids,
+                               max_new_tokens=max_new_tokens, temperature=temperature, num_samples=n)
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-            n = num_samples if sampling else 1
             for j, i in enumerate(batch):
                 got = decoded[j * n:(j + 1) * n]
                 results[i] = got if sampling else got * num_samples

@@ -8,22 +8,29 @@ strategy, answer) from the fixed system prompt and the problem. Only verified te
   `sft.base_dir` (the untrained "base" checkpoint evaluate compares against);
 * otherwise `sft.base_dir/pointer.json` names the model, so a 7B model is never copied.
 
-Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`.
+Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
+to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
+after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints).
+
+Defaults (README "Training options"): full fine-tuning, no gradient checkpointing, batches
+grouped by length (TRL's padded collator, random order and gradient checkpointing are its
+defaults; bench.sft measures the difference). On GPUs set `sft.packing=true` (or
+`sft.padding_free=true`) with flash attention, and `sft.gradient_checkpointing=true` for 7B.
+
+Multi-process: `accelerate launch --config_file supercorrect/accelerate/<cfg>.yaml -m supercorrect sft`.
 
     supercorrect sft [--params params.yaml] [--set sft.epochs=1]
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
 from supercorrect.io import InputError, atomic_dir, read_jsonl, write_json, write_text
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
 
-# The config only switches LoRA on or off; these are the usual small-model settings.
-LORA_R, LORA_ALPHA, LORA_DROPOUT = 16, 32, 0.05
+LORA_DROPOUT = 0.05
 
 
 def load_verified(path: Path) -> list[dict]:
@@ -54,10 +61,13 @@ def prepare_base(p, records: list[dict], prompts: Prompts) -> str:
     return str(base)
 
 
-def lora_config():
+def lora_config(cfg):
+    """LoRA on every linear layer (`cfg`: the sft or dpo section), or None for full fine-tuning."""
+    if not cfg.lora:
+        return None
     from peft import LoraConfig
 
-    return LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=LORA_DROPOUT,
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=LORA_DROPOUT,
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
@@ -68,18 +78,52 @@ def logging_steps(n_examples: int, batch_size: int, epochs: float) -> int:
 
 
 def common_args(cfg, out: str, n_examples: int) -> dict:
-    """TrainingArguments shared by SFT and DPO: CPU-friendly, no checkpoints, no trackers."""
+    """TrainingArguments shared by SFT and DPO: CPU-friendly, checkpoints every `save_steps`
+    (at most two kept), no trackers (MLflow logging happens in `register`)."""
     import torch
 
     cuda = torch.cuda.is_available()
+    saving = dict(save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2) if cfg.save_steps \
+        else dict(save_strategy="no")
     return dict(
-        output_dir=out, num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+        output_dir=str(out), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
         per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length,
-        seed=cfg.seed, data_seed=cfg.seed, report_to="none", save_strategy="no",
+        seed=cfg.seed, data_seed=cfg.seed, report_to="none", **saving,
         logging_steps=logging_steps(n_examples, cfg.batch_size, cfg.epochs),
         use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+        # TRL turns it on by default; a small model on CPU only pays the recomputation.
+        gradient_checkpointing=cfg.gradient_checkpointing,
         dataloader_num_workers=0,
     )
+
+
+def sft_args(cfg, out, n_examples: int) -> dict:
+    """SFTConfig keyword arguments of the stage (`cfg`: the sft section); bench.sft uses them too."""
+    args = dict(
+        **common_args(cfg, out, n_examples),
+        lr_scheduler_type=cfg.lr_scheduler,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
+        warmup_steps=cfg.warmup_ratio,
+        completion_only_loss=True,
+        dataset_num_proc=None,
+        packing=cfg.packing,
+        padding_free=cfg.padding_free,
+    )
+    if cfg.group_by_length and not cfg.packing:
+        args["train_sampling_strategy"] = "group_by_length"
+    if cfg.padding_free and not cfg.packing:
+        args["max_length"] = None  # TRL cannot truncate unpacked padding-free rows; run() drops long ones
+    return args
+
+
+def resume_point(trainer, out) -> str | None:
+    """The checkpoint to resume from (logged), or None for a fresh run."""
+    from supercorrect.checkpoints import last_checkpoint, resumed_step
+
+    checkpoint = last_checkpoint(out)
+    if checkpoint and trainer.is_world_process_zero():
+        print(f"resuming from {checkpoint} (step {resumed_step(checkpoint)})", flush=True)
+    return checkpoint
 
 
 def save_student(trainer, tokenizer, out_dir) -> None:
@@ -109,47 +153,50 @@ def curve_metrics(curve: list[tuple[int, float]]) -> dict:
             "min_loss": min(losses) if losses else None}
 
 
+def n_tokens(tokenizer, row: dict) -> int:
+    text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def run(p) -> dict:
     """Train the HSFT student; return the metrics also written to metrics/sft.json."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from supercorrect.checkpoints import clear, resumed_step, run_dir
     from supercorrect.model import load_student
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
     prompts = load_prompts(p.prompts.file)
-    dataset = Dataset.from_list([
-        {"prompt": solve_messages(prompts, r["problem"]),
-         "completion": [{"role": "assistant", "content": r["template"]}]}
-        for r in records
-    ])
-    with tempfile.TemporaryDirectory(prefix="sft-") as out:
-        # Built first: it sets up the distributed state (torchrun / accelerate launch).
-        args = SFTConfig(
-            **common_args(p.sft, out, len(records)),
-            lr_scheduler_type=p.sft.lr_scheduler,
-            # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
-            warmup_steps=p.sft.warmup_ratio,
-            completion_only_loss=True,
-            dataset_num_proc=None,
-        )
-        # With several processes, one builds the base model and the others wait for it.
-        if args.process_index == 0:
-            prepare_base(p, records, prompts)
-        args.distributed_state.wait_for_everyone()
-        base = p.sft.base_dir
-        model, tokenizer = load_student(base, p.student.dtype)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=lora_config() if p.sft.lora else None)
-        if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
-            raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
-        started = time.perf_counter()
-        result = trainer.train()
-        runtime = time.perf_counter() - started
-        curve = loss_curve(trainer.state.log_history)
-        last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
-        save_student(trainer, tokenizer, p.sft.out_dir)
+    rows = [{"prompt": solve_messages(prompts, r["problem"]),
+             "completion": [{"role": "assistant", "content": r["template"]}]} for r in records]
+    out = run_dir(p.sft.checkpoint_dir, "sft", {"sft": p.sft.model_dump(), "student": p.student.model_dump(),
+                                                "prompts": prompts.version}, [path])
+    # Built first: it sets up the distributed state (torchrun / accelerate launch).
+    args = SFTConfig(**sft_args(p.sft, out, len(records)))
+    # With several processes, one builds the base model and the others wait for it.
+    if args.process_index == 0:
+        prepare_base(p, records, prompts)
+    args.distributed_state.wait_for_everyone()
+    base = p.sft.base_dir
+    model, tokenizer = load_student(base, p.student.dtype)
+    if p.sft.padding_free and not p.sft.packing:
+        rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=lora_config(p.sft))
+    if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
+        raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
+    world = args.world_size
+    print(f"sft: rank {args.process_index} of world size {world}", flush=True)
+    checkpoint = resume_point(trainer, out)
+    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.perf_counter() - started
+    curve = loss_curve(trainer.state.log_history)
+    last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
+    save_student(trainer, tokenizer, p.sft.out_dir)
 
     metrics = {
         "n_train": len(records), "n_dropped_too_long": len(records) - len(trainer.train_dataset),
@@ -157,8 +204,10 @@ def run(p) -> dict:
         **curve_metrics(curve), "train_loss": result.training_loss,
         "final_token_accuracy": last.get("mean_token_accuracy"),
         "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
+        "resumed_from_step": start_step, "world_size": world,
     }
     if trainer.is_world_process_zero():
+        clear(out)
         write_json("metrics/sft.json", metrics)
         write_curve("plots/sft_loss.csv", curve)
     return metrics

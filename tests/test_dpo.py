@@ -107,3 +107,14 @@ def test_dpo_without_pairs_names_the_file(tiny, tmp_path, monkeypatch):
     write_jsonl(path, [])
     with pytest.raises(InputError, match=str(path)):
         dpo.run(params(tmp_path))
+
+
+def test_dpo_options_reference_in_memory_only_without_precompute(tiny, tmp_path, monkeypatch):
+    """Precompute on (default): no reference model is held. Off with full fine-tuning: TRL keeps
+    a frozen copy. loss_type reaches TRL (ipo trains too)."""
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "mine" / "pairs.jsonl", [pair(i, with_prefix=True) for i in range(4)])
+    on = dpo.run(params(tmp_path, "dpo.epochs=1", "dpo.save_steps=0"))
+    off = dpo.run(params(tmp_path, "dpo.epochs=1", "dpo.precompute_ref_log_probs=false", "dpo.loss_type=ipo"))
+    assert on["reference_model_in_memory"] is False and on["precompute_ref_log_probs"] is True
+    assert off["reference_model_in_memory"] is True and off["loss_type"] == "ipo" and off["steps"] == 1

@@ -180,3 +180,38 @@ def test_sft_without_verified_records_names_the_file(in_tmp):
     write_jsonl(path, [{**hsft_records(1)[0], "verified": False}])
     with pytest.raises(InputError, match=str(path)):
         sft.run(params(in_tmp))
+
+
+def test_decode_loop_matches_transformers_generate(tiny):
+    """Our decode loop (shared prefill, preallocated cache, rows leave when done) must produce
+    exactly what `model.generate` produces greedily, padding and early stops included."""
+    import torch
+
+    from supercorrect.model import _eos_ids, decode_batch, render
+
+    model, tok = tiny
+    prompts = [tok(render(tok, solve_messages(V1, "Tom has 3 apples." * k)), add_special_tokens=False)["input_ids"]
+               for k in (1, 3, 2)]
+    eos = _eos_ids(model, tok)
+    ours = decode_batch(model, prompts, pad_id=tok.pad_token_id, eos_ids=eos, max_new_tokens=12, num_samples=2)
+    for i, p in enumerate(prompts):
+        with torch.inference_mode():
+            ref = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                 max_new_tokens=12, do_sample=False, temperature=None, top_k=None, top_p=None,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=eos)[0, len(p):].tolist()
+        ref = ref[: next((j + 1 for j, t in enumerate(ref) if t in eos), len(ref))]
+        assert ours[2 * i] == ours[2 * i + 1] == ref
+    # Sampling: rows that stop early are cut right after their end-of-turn token.
+    sampled = decode_batch(model, prompts, pad_id=tok.pad_token_id, eos_ids=eos, max_new_tokens=40,
+                           temperature=5.0, num_samples=3)
+    assert len(sampled) == 9
+    assert all(t not in eos for row in sampled for t in row[:-1]) and all(0 < len(r) <= 40 for r in sampled)
+
+
+def test_sft_padding_free_drops_rows_over_max_length(in_tmp):
+    """padding_free: TRL cannot truncate unpadded rows, so the stage drops the long ones itself."""
+    records = hsft_records(8)
+    long = {**records[0], "id": "long", "problem": "Tom has many apples. " * 60}
+    write_jsonl(in_tmp / "annotate" / "hsft.jsonl", records + [long])
+    metrics = sft.run(params(in_tmp, "sft.padding_free=true", "sft.epochs=1", "sft.save_steps=0"))
+    assert metrics["n_train"] == 9 and metrics["n_dropped_too_long"] == 1 and metrics["steps"] == 2
