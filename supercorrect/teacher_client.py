@@ -92,8 +92,10 @@ def retry_after(exc) -> float | None:
         return None
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = response.headers.get(name)
+        if value is None:
+            continue
         try:
-            return float(value) * scale if value is not None else None
+            return float(value) * scale
         except ValueError:
             continue  # an HTTP date: fall back to our own backoff
     return None
