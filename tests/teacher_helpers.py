@@ -38,7 +38,7 @@ def good_teacher(problems: list[dict]):
         problem = by_text[_PROBLEM.search(first).group(1)]
         student = _STUDENT.search(first)
         if student:
-            return ref.localize(problem, student.group(1))
+            return ref.localize(problem, student.group(1)) or "Every step of the student is correct."
         return ref.annotate(problem)
 
     return respond
