@@ -53,9 +53,18 @@ async def _submit(client: TeacherClient, todo: dict[str, dict]) -> dict:
 
 async def _collect(client: TeacherClient, state: dict, todo: dict[str, dict], bar) -> dict[str, Outcome]:
     """Poll one batch to its end, cache its answers; outcomes for the keys in `todo`."""
+    o = client.openai
     while True:
-        batch = await client.sdk.batches.retrieve(state["batch_id"])
         client.stats.requests += 1
+        try:
+            batch = await client.sdk.batches.retrieve(state["batch_id"])
+        except (o.APIConnectionError, o.RateLimitError, o.InternalServerError):
+            client.stats.server_errors += 1  # transient: the batch runs on; ask again later
+            await asyncio.sleep(client.cfg.batch_poll_s)
+            continue
+        except o.APIStatusError as exc:
+            raise TeacherError(f"batch {state['batch_id']} poll refused with HTTP {exc.status_code}: "
+                               f"{redact(str(exc))}") from None
         if batch.status in DONE:
             break
         await asyncio.sleep(client.cfg.batch_poll_s)

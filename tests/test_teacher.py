@@ -170,3 +170,19 @@ def test_cache_key_ignores_key_and_endpoint(in_tmp, serve, monkeypatch):
     assert second.log == [] and metrics["teacher"]["cache_hits"] == 2
     cache_text = "".join(f.read_text() for f in (in_tmp / "cache").rglob("*.json"))
     assert "sk-test-key" not in cache_text and "sk-other-key" not in cache_text and "127.0.0.1" not in cache_text
+
+
+def test_tpm_bucket_paces_tokens():
+    import asyncio
+
+    from supercorrect.teacher_client import RateLimiter
+
+    async def go():
+        limiter = RateLimiter(rpm=None, tpm=6000)  # 100 tokens/s, half a second of burst
+        start = time.monotonic()
+        for _ in range(4):
+            await limiter.acquire(50)
+        return time.monotonic() - start
+
+    # The first 50 tokens are the burst; the next 150 take 1.5 s at 100 tokens/s.
+    assert 1.4 <= asyncio.run(go()) < 2.5
