@@ -121,7 +121,7 @@ class TeacherClient:
                                      for _ in range((cfg.max_concurrency - 1) // 4)]
         self._turn = 0
         self._writer = ThreadPoolExecutor(16, thread_name_prefix="teacher-cache")  # fsyncs off the loop
-        self.proven = False  # set once a request has succeeded: the key, model and endpoint work
+        self.proven: set[str] = set()  # models that answered once: key, model and endpoint work
         self._slots = asyncio.Semaphore(cfg.max_concurrency)
 
     async def close(self) -> None:
@@ -170,9 +170,13 @@ class TeacherClient:
     async def _online(self, todo: dict[str, dict], bar) -> dict[str, Outcome]:
         items = list(todo.items())
         out = {}
-        if not self.proven:  # canary: a bad key or model must cost exactly one request
-            key, request = items.pop(0)
-            out[key] = await self._one(key, request, bar)
+        # Canary: the first request for each model goes alone, so a bad key, endpoint or model
+        # name costs exactly one request instead of one per item.
+        for model in dict.fromkeys(r["model"] for _, r in items):
+            if model not in self.proven:
+                key, request = next((k, r) for k, r in items if r["model"] == model)
+                items.remove((key, request))
+                out[key] = await self._one(key, request, bar)
         tasks = [asyncio.ensure_future(self._one(k, r, bar)) for k, r in items]
         try:
             for key, task in zip([k for k, _ in items], tasks):
@@ -185,20 +189,23 @@ class TeacherClient:
 
     async def _one(self, key: str, request: dict, bar) -> Outcome:
         worst = self.ledger.worst_case(request["model"], request["messages"], request["max_tokens"])
+        reserved = False
         try:
             async with self._slots:  # bounds requests in flight, not cache writes
                 if self.stats.budget_exhausted or not self.ledger.reserve(worst):
                     bar.update(1)
                     return Outcome(None, "budget exhausted")
+                reserved = True
                 outcome, usage = await self._send(request)
             if outcome.text is not None:
                 # Durable before it is used; the reservation holds until the cost is recorded.
                 entry = await asyncio.get_running_loop().run_in_executor(
                     self._writer, self.store, key, request, outcome.text, usage)
                 self.ledger.record(entry, cached=False)
-                self.proven = True
+                self.proven.add(request["model"])
         finally:
-            self.ledger.release(worst)
+            if reserved:
+                self.ledger.release(worst)
         self._progress(bar)
         return outcome
 

@@ -37,6 +37,17 @@ def serve(monkeypatch):
         server.__exit__(None, None, None)
 
 
+def test_unknown_inspector_model_fails_fast_too(in_tmp, serve):
+    problems = make_problems(30)
+    server = serve(problems, models={"teacher-x"})
+    with pytest.raises(TeacherError, match="HTTP 404.*inspector-y"):
+        annotate.run(teacher_params(in_tmp, server, problems, inspector="inspector-y", max_concurrency=16,
+                                    prices={"teacher-x": {"input": 1, "output": 1},
+                                            "inspector-y": {"input": 1, "output": 1}}))
+    statuses = Counter(e["status"] for e in server.log)
+    assert statuses == {200: 30, 404: 1}  # every teacher answer, then one inspector request
+
+
 def test_500_items_with_20_percent_faults_are_all_accounted_for(in_tmp, serve):
     problems = make_problems(500)
     server = serve(problems, faults={"429": 0.05, "500": 0.05, "stall": 0.05, "malformed": 0.05},
