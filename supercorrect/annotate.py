@@ -1,10 +1,15 @@
 """Stage `annotate`: the teacher writes a hierarchical thought template for each training problem.
 
 Every template is parsed (supercorrect.templates) and its `<Answer>` checked against the gold
-answer. Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with
-the reason, so nothing is dropped silently.
+answer; the openai teacher re-asks failures with the reason and, if `teacher.inspector` is
+set, has an inspector model check each accepted template (supercorrect.teacher_checks).
+Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with the
+reason, so nothing is dropped silently. Teacher requests, cache hits and cost go into the
+`teacher` block of metrics/annotate.json.
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
+    OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
+        --set annotate.input=my_problems.jsonl --set annotate.out_dir=out/
 """
 
 from __future__ import annotations
@@ -12,53 +17,49 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tqdm import tqdm
-
 from supercorrect.config import Params
-from supercorrect.grading import is_equivalent
 from supercorrect.io import read_jsonl, write_json, write_jsonl
 from supercorrect.prompts import load_prompts
 from supercorrect.teacher import make_teacher
+from supercorrect.teacher_checks import check_template  # noqa: F401  (public here since v1)
 from supercorrect.templates import TemplateError, parse_template
 
 
-def check_template(text: str, gold: str) -> tuple[str | None, str | None]:
-    """(parsed answer, reason it fails or None) for one teacher template."""
+def _answer(text: str | None) -> str | None:
     try:
-        template = parse_template(text)
-    except TemplateError as exc:
-        return None, f"malformed: {exc}"
-    if not is_equivalent(template.answer, gold):
-        return template.answer, f"answer {template.answer!r} != gold {gold!r}"
-    return template.answer, None
+        return parse_template(text).answer if text else None
+    except TemplateError:
+        return None
 
 
 def run(p: Params) -> dict:
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
     problems = read_jsonl(p.annotate.input)[: p.annotate.limit]
+    results = teacher.annotate_all(problems)
+    teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()
-    for problem in tqdm(problems, desc="annotate", unit="problem"):
-        text = teacher.annotate(problem)
-        answer, reason = check_template(text, problem["answer"])
+    for problem, result in zip(problems, results):
+        template = result["text"] if result["text"] is not None else result["raw"]
         record = {
             "id": f"{problem['id']}-hsft", "problem_id": problem["id"], "problem": problem["problem"],
-            "gold": problem["answer"], "template": text, "answer": answer,
-            "teacher_model": teacher.model, "prompt_version": prompts.version, "verified": reason is None,
+            "gold": problem["answer"], "template": template, "answer": _answer(template),
+            "teacher_model": teacher.model, "prompt_version": prompts.version,
+            "verified": result["reason"] is None, "teacher_rounds": result["rounds"],
         }
-        if reason is None:
+        if result["reason"] is None:
             accepted.append(record)
         else:
-            rejected.append({**record, "reason": reason})
-            reasons[reason.split(":")[0]] += 1
+            rejected.append({**record, "reason": result["reason"]})
+            reasons[result["reason"].split(":")[0]] += 1
     out = Path(p.annotate.out_dir)
     write_jsonl(out / "hsft.jsonl", accepted)
     write_jsonl(out / "rejected.jsonl", rejected)
     metrics = {"problems": len(problems), "verified": len(accepted), "rejected": len(rejected),
                "rejected_by_reason": dict(reasons), "teacher_model": teacher.model,
                "prompt_version": prompts.version}
-    cache = getattr(teacher, "cache", None)
-    if cache is not None:
-        metrics |= {"cache_hits": cache.hits, "cache_misses": cache.misses}
+    teacher_metrics = teacher.metrics()
+    if teacher_metrics is not None:
+        metrics["teacher"] = teacher_metrics
     write_json("metrics/annotate.json", metrics)
     return metrics

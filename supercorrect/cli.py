@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from supercorrect.config import ConfigError, load_params
     from supercorrect.io import InputError
+    from supercorrect.teacher_client import TeacherError
 
     try:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
         summary = module.run(params)
-    except (ConfigError, InputError) as exc:
+    except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2, default=str))

@@ -47,14 +47,35 @@ class StudentConfig(_Section):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
+class PriceConfig(_Section):
+    input: float = Field(ge=0)   # USD per 1M prompt tokens
+    output: float = Field(ge=0)  # USD per 1M completion tokens
+
+
 class TeacherConfig(_Section):
     backend: Literal["reference", "openai"] = "reference"
     model: str = "gpt-4o"
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(2048, gt=0)
     timeout_s: float = Field(120, gt=0)
-    max_retries: int = Field(3, ge=0)
+    max_retries: int = Field(6, ge=0)             # per request, on 429/5xx/timeouts/connection errors
     cache_dir: str = ".cache/teacher"
+    mode: Literal["online", "batch"] = "online"   # batch: OpenAI Batch API (files + batches), ~half price
+    max_concurrency: int = Field(16, gt=0)        # requests in flight at once
+    rpm: int | None = Field(None, gt=0)           # client-side requests per minute; null = no limit
+    tpm: int | None = Field(None, gt=0)           # client-side tokens per minute; null = no limit
+    backoff_s: float = Field(1.0, gt=0)           # first retry waits up to this (full jitter), doubling
+    backoff_max_s: float = Field(60.0, gt=0)
+    max_rounds: int = Field(3, ge=1)              # teacher asks per item when its output fails validation
+    inspector: str | None = None                  # model that checks accepted outputs; null = off
+    inspector_rounds: int = Field(3, ge=1)        # inspections per item (the paper: up to 3)
+    budget_usd: float | None = Field(None, ge=0)  # cap on the stage's teacher cost; null = no cap
+    prices: dict[str, PriceConfig] = {
+        "gpt-4o": PriceConfig(input=2.5, output=10.0),
+        "gpt-4o-mini": PriceConfig(input=0.15, output=0.6),
+    }
+    batch_discount: float = Field(0.5, gt=0, le=1)  # Batch API price factor
+    batch_poll_s: float = Field(30.0, gt=0)
 
 
 class PromptsConfig(_Section):

@@ -110,23 +110,16 @@ def run(p: Params) -> dict:
     rollouts, selection_drops = select_for_teacher(all_rollouts, p.mine)
     by_id = {q["id"]: q for q in problems}
     drops, corrections = Counter(), []
-    for rollout in rollouts:
-        if rollout["correct"]:
+    wrong_rollouts = [r for r in rollouts if not r["correct"]]
+    # The teacher validates (and the openai one re-asks and inspects) every correction itself.
+    located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in wrong_rollouts])
+    teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
+    for rollout, result in zip(wrong_rollouts, located):
+        if result["text"] is None:
+            drops[f"teacher: {result['reason'].split(':')[0]}"] += 1
             continue
-        problem = by_id[rollout["problem_id"]]
-        text = teacher.localize(problem, rollout["response"])
-        if text is None:
-            drops["teacher found no wrong step"] += 1
-            continue
-        try:
-            c = parse_correction(text)
-        except TemplateError as exc:
-            drops[f"teacher output malformed: {exc}"] += 1
-            continue
-        if c.k > len(leading_steps(rollout["response"])) + 1:
-            drops["error step beyond the student's solution"] += 1
-            continue
-        corrections.append({"rollout_id": rollout["id"], "problem_id": problem["id"], "k": c.k,
+        c = parse_correction(result["text"])
+        corrections.append({"rollout_id": rollout["id"], "problem_id": rollout["problem_id"], "k": c.k,
                             "teacher_cause": c.cause, "teacher_correction": c.correction,
                             "teacher_text": c.text})
 
@@ -176,5 +169,7 @@ def run(p: Params) -> dict:
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
                "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(rollouts),
                "localised": len(corrections), "pairs": len(pairs), "drops": {**selection_drops, **drops}}
+    if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
+        metrics["teacher"] = teacher.metrics()
     write_json("metrics/mine.json", metrics)
     return metrics

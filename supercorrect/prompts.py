@@ -31,6 +31,12 @@ class Prompts:
     # Student, at evaluation: check its own solution, fix the first wrong step if any.
     # Fields: problem, student_solution.
     self_correct: str
+    # Teacher, after a reply failed validation or inspection: the reason and the problem again.
+    # Fields: reason, problem, answer.
+    reask: str = ""
+    # Inspector: check a teacher output against the problem and gold answer.
+    # Fields: problem, answer, output. Reply PASS, or FAIL with what is wrong.
+    inspect: str = ""
 
 
 V1 = Prompts(
@@ -70,6 +76,20 @@ V1 = Prompts(
         "tags, then finish the solution. Either way, end with the final answer in "
         "<Answer>...</Answer>.\n\n"
         "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
+    ),
+    reask=(
+        "Your reply above cannot be used: {reason}.\n"
+        "Here is the problem again.\n\nProblem:\n{problem}\n\nFinal answer: {answer}\n\n"
+        "Reply again, following the requested format exactly and reaching the final answer above. "
+        "Output nothing else."
+    ),
+    inspect=(
+        "You check a teacher's worked solution. Given the problem, its correct final answer and "
+        "the teacher's output, decide whether every step is correct, the tags are well formed, "
+        "and the output reaches the correct final answer.\n"
+        "Reply with <Verdict>PASS</Verdict>, or with <Verdict>FAIL</Verdict> followed by "
+        "<Issue>the first thing that is wrong</Issue>.\n\n"
+        "Problem:\n{problem}\n\nCorrect final answer: {answer}\n\nTeacher output:\n{output}"
     ),
 )
 

@@ -3,27 +3,31 @@
 * `reference`: offline and deterministic. It is not an LLM: it rebuilds templates from the
   reference solutions and finds the first wrong step by comparing the student's step values
   with the gold intermediate values (GSM8K `<<expr=value>>` notes). Good for demos and tests.
-* `openai`: any OpenAI-compatible endpoint through the official SDK, configured by the
-  standard `OPENAI_BASE_URL` / `OPENAI_API_KEY` variables. Every response is cached on disk
-  before it is used, keyed on everything that shapes it, so a rerun never pays twice.
+* `openai`: any OpenAI-compatible endpoint through the official async SDK, configured by the
+  standard `OPENAI_BASE_URL` / `OPENAI_API_KEY` variables: concurrency, rate limits, retries,
+  exactly-once cache and budget in supercorrect.teacher_client / teacher_cache / teacher_batch.
 
-Both return raw text; callers validate it with `supercorrect.templates`.
+Both expose the same batch API, which validates every output (supercorrect.teacher_checks):
+`annotate_all(problems)` and `localize_all([(problem, student_solution), ...])` return, in
+input order, dicts with `text` (the validated output or None), `reason` (None, or why it
+failed), `rounds` (teacher asks used) and `raw` (the last output). `metrics()` is the `teacher`
+block of the stage metrics; `check_budget()` raises TeacherError once the budget stopped sending.
 
     python -c "from supercorrect.teacher import ReferenceTeacher as T; print(T().annotate({...}))"
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import os
 import re
-from pathlib import Path
 
 from supercorrect.grading import extract_answer
-from supercorrect.io import write_json
 from supercorrect.prompts import Prompts
 from supercorrect.synthetic import gold_steps
+from supercorrect.teacher_cache import BudgetError, Ledger, TeacherStats
+from supercorrect.teacher_checks import Item, check_annotation, check_localization, run_rounds
+from supercorrect.teacher_client import TeacherClient, TeacherError
 from supercorrect.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
 
 _NOTE = re.compile(r"<<[^<>]*>>")
@@ -104,64 +108,72 @@ class ReferenceTeacher:
         parts.append(f"<Answer>{problem['answer']}</Answer>")
         return "\n".join(parts)
 
+    # The batch API shared with OpenAITeacher. Re-asking a deterministic teacher gives the same
+    # answer, so there is one round; the output is still validated like any teacher's.
+    def annotate_all(self, problems: list[dict]) -> list[dict]:
+        return [_result(text, check_annotation(text, p)) for p in problems for text in [self.annotate(p)]]
 
-class TeacherCache:
-    """One JSON file per request key; written atomically before the response is used."""
+    def localize_all(self, items: list[tuple[dict, str]]) -> list[dict]:
+        return [_result(text, check_localization(text, p, s)) for p, s in items for text in [self.localize(p, s)]]
 
-    def __init__(self, directory: str | Path):
-        self.dir = Path(directory)
-        self.hits = self.misses = 0
-
-    def _path(self, key: str) -> Path:
-        return self.dir / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> str | None:
-        path = self._path(key)
-        if path.exists():
-            self.hits += 1
-            return json.loads(path.read_text(encoding="utf-8"))["response"]
-        self.misses += 1
+    def metrics(self) -> dict | None:
         return None
 
-    def put(self, key: str, request: dict, response: str) -> None:
-        write_json(self._path(key), {"request": request, "response": response})
+    def check_budget(self) -> None:
+        pass
+
+
+def _result(raw: str | None, reason: str | None) -> dict:
+    return {"text": raw if reason is None else None, "reason": reason, "rounds": 1, "raw": raw, "inspections": 0}
 
 
 class OpenAITeacher:
-    """A teacher behind any OpenAI-compatible chat-completions endpoint."""
+    """A teacher behind any OpenAI-compatible chat-completions endpoint (or its Batch API)."""
 
     def __init__(self, cfg, prompts: Prompts):
         if not os.environ.get("OPENAI_API_KEY"):
-            raise RuntimeError("teacher.backend=openai needs OPENAI_API_KEY in the environment "
+            raise TeacherError("teacher.backend=openai needs OPENAI_API_KEY in the environment "
                                "(and OPENAI_BASE_URL for a non-OpenAI endpoint)")
-        import openai  # lazy: the offline demo never needs it
-
         self.cfg, self.prompts, self.model = cfg, prompts, cfg.model
-        self.client = openai.OpenAI(timeout=cfg.timeout_s, max_retries=cfg.max_retries)
-        self.cache = TeacherCache(cfg.cache_dir)
+        self.stats = TeacherStats()
+        try:
+            Ledger(cfg.prices, cfg.budget_usd, self.stats).check_models(cfg.model, cfg.inspector)
+        except BudgetError as exc:
+            raise TeacherError(str(exc)) from None
 
-    def complete(self, content: str) -> str:
-        messages = [{"role": "user", "content": content}]
-        # The key covers everything that shapes the answer, never the API key or endpoint.
-        request = {"model": self.model, "messages": messages, "temperature": self.cfg.temperature,
-                   "max_tokens": self.cfg.max_tokens, "prompt_version": self.prompts.version}
-        key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        response = self.client.chat.completions.create(
-            model=self.model, messages=messages,
-            temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
-        )
-        text = response.choices[0].message.content or ""
-        self.cache.put(key, request, text)
-        return text
+    def _run(self, items: list[Item], stage: str) -> list[dict]:
+        async def go():
+            # The SDK client binds to the running loop, so each call gets its own.
+            client = TeacherClient(self.cfg, self.prompts.version, self.stats)
+            try:
+                return await run_rounds(client, self.cfg, self.prompts, items, stage)
+            finally:
+                await client.close()
 
-    def annotate(self, problem: dict) -> str:
-        return self.complete(self.prompts.annotate.format(**problem))
+        return asyncio.run(go())
 
-    def localize(self, problem: dict, student_solution: str) -> str | None:
-        return self.complete(self.prompts.localize.format(student_solution=student_solution, **problem))
+    def annotate_all(self, problems: list[dict]) -> list[dict]:
+        items = [Item(p, lambda text, p=p: check_annotation(text, p),
+                      [{"role": "user", "content": self.prompts.annotate.format(**p)}]) for p in problems]
+        return self._run(items, "annotate")
+
+    def localize_all(self, pairs: list[tuple[dict, str]]) -> list[dict]:
+        items = [Item(p, lambda text, p=p, s=s: check_localization(text, p, s),
+                      [{"role": "user", "content": self.prompts.localize.format(student_solution=s, **p)}])
+                 for p, s in pairs]
+        return self._run(items, "mine")
+
+    def metrics(self) -> dict:
+        return self.stats.as_dict()
+
+    def check_budget(self) -> None:
+        """Raise the one-line stop message if the budget kept requests from being sent."""
+        if self.stats.budget_exhausted:
+            raise TeacherError(
+                f"teacher.budget_usd={self.cfg.budget_usd:g} reached: this stage's teacher calls cost "
+                f"${self.stats.cost_usd:.4f} so far; every paid response is cached in {self.cfg.cache_dir}, "
+                f"so raise the budget (e.g. --set teacher.budget_usd={max(2 * self.cfg.budget_usd, 1):g}) "
+                f"and rerun to resume")
 
 
 def make_teacher(cfg, prompts: Prompts):

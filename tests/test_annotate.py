@@ -95,13 +95,13 @@ def test_openai_teacher_through_real_sdk_is_cached(in_tmp, monkeypatch):
         overrides = [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}", "teacher.backend=openai",
                      "teacher.model=teacher-x", f"teacher.cache_dir={in_tmp / 'cache'}"]
         first = annotate.run(load_params(REPO / "params.yaml", overrides))
-        assert first["verified"] == 1 and first["cache_misses"] == 1
+        assert first["verified"] == 1 and first["teacher"]["cache_misses"] == 1
         assert len(server.requests) == 1
         sent = server.requests[0]
         assert sent["model"] == "teacher-x" and PROBLEM["problem"] in sent["messages"][0]["content"]
         # A rerun (e.g. after DVC deleted the outs) is served from the cache: no new request.
         second = annotate.run(load_params(REPO / "params.yaml", overrides))
-        assert second["cache_hits"] == 1 and len(server.requests) == 1
+        assert second["teacher"]["cache_hits"] == 1 and len(server.requests) == 1
         assert read_jsonl(in_tmp / "out" / "hsft.jsonl")[0]["teacher_model"] == "teacher-x"
         # The key is not written anywhere in what the stage produced.
         produced = "".join(f.read_text() for f in in_tmp.rglob("*") if f.is_file())

@@ -1,0 +1,65 @@
+"""Shared fixtures for the teacher tests: problems, a responder that plays a good teacher, params.
+
+The responder reads the problem back out of the prompt and answers with the reference
+template (annotate) or the reference correction (localize), and PASS to inspector prompts,
+so every test runs the real client against tests/openai_server.py with a realistic teacher.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from supercorrect.config import load_params
+from supercorrect.io import write_jsonl
+from supercorrect.synthetic import generate_problems
+from supercorrect.teacher import ReferenceTeacher
+from tests.conftest import REPO
+from tests.openai_server import chat_key
+
+_PROBLEM = re.compile(r"Problem:\n(.*?)\n\n", re.S)
+_STUDENT = re.compile(r"Student solution:\n(.*)$", re.S)
+
+
+def make_problems(n: int, seed: int = 1) -> list[dict]:
+    return generate_problems(n, seed=seed, max_steps=2, max_number=40)
+
+
+def good_teacher(problems: list[dict]):
+    """responder(messages) -> the reference answer for the problem the chat is about."""
+    by_text = {p["problem"]: p for p in problems}
+    ref = ReferenceTeacher()
+
+    def respond(messages: list[dict]) -> str:
+        first = messages[0]["content"]
+        if first.startswith("You check a teacher's"):
+            return "<Verdict>PASS</Verdict>"
+        problem = by_text[_PROBLEM.search(first).group(1)]
+        student = _STUDENT.search(first)
+        if student:
+            return ref.localize(problem, student.group(1)) or "Every step of the student is correct."
+        return ref.annotate(problem)
+
+    return respond
+
+
+def teacher_params(tmp: Path, server, problems: list[dict] | None = None, **teacher) -> object:
+    """Params for an openai-backed annotate run in `tmp` against `server`."""
+    path = tmp / "problems.jsonl"
+    if problems is not None:
+        write_jsonl(path, problems)
+    settings = {"backend": "openai", "model": "teacher-x", "cache_dir": str(tmp / "cache"), "backoff_s": 0.01,
+                "timeout_s": 5, "prices": {"teacher-x": {"input": 10.0, "output": 30.0},
+                                           "inspector-x": {"input": 1.0, "output": 2.0}}} | teacher
+    overrides = [f"annotate.input={path}", f"annotate.out_dir={tmp / 'out'}"]
+    overrides += [f"teacher.{k}={json.dumps(v)}" for k, v in settings.items()]
+    return load_params(REPO / "params.yaml", overrides)
+
+
+def cached_server_keys(cache_dir: Path) -> set[str]:
+    """The server-side keys of every request whose answer is in the cache."""
+    keys = set()
+    for path in Path(cache_dir).glob("responses/*/*.json"):
+        keys.add(chat_key(json.loads(path.read_text())["request"]))
+    return keys
