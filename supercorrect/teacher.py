@@ -11,8 +11,8 @@ Both expose the same batch API, which validates every output (supercorrect.teach
 `annotate_all(problems)` and `localize_all([(problem, student_solution), ...])` return, in
 input order, dicts with `text` (the validated output or None), `reason` (None, or why it
 failed), `kind` (the reason's countable kind, e.g. "answer mismatch"), `rounds` (teacher asks
-used) and `raw` (the last output). `metrics()` is the `teacher`
-block of the stage metrics; `check_budget()` raises TeacherError once the budget stopped sending.
+used) and `raw` (the last output). `metrics()` is the `teacher` block of the stage metrics;
+`check_budget()` raises TeacherError once the budget stopped sending.
 
     python -c "from supercorrect.teacher import ReferenceTeacher as T; print(T().annotate({...}))"
 """
