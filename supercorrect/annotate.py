@@ -51,7 +51,7 @@ def run(p: Params) -> dict:
             accepted.append(record)
         else:
             rejected.append({**record, "reason": result["reason"]})
-            reasons[result["reason"].split(":")[0]] += 1
+            reasons[result["kind"]] += 1
     out = Path(p.annotate.out_dir)
     write_jsonl(out / "hsft.jsonl", accepted)
     write_jsonl(out / "rejected.jsonl", rejected)

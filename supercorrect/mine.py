@@ -116,7 +116,7 @@ def run(p: Params) -> dict:
     teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
     for rollout, result in zip(wrong_rollouts, located):
         if result["text"] is None:
-            drops[f"teacher: {result['reason'].split(':')[0]}"] += 1
+            drops[f"teacher: {result['kind']}"] += 1
             continue
         c = parse_correction(result["text"])
         corrections.append({"rollout_id": rollout["id"], "problem_id": rollout["problem_id"], "k": c.k,

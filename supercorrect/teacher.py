@@ -10,8 +10,9 @@
 Both expose the same batch API, which validates every output (supercorrect.teacher_checks):
 `annotate_all(problems)` and `localize_all([(problem, student_solution), ...])` return, in
 input order, dicts with `text` (the validated output or None), `reason` (None, or why it
-failed), `rounds` (teacher asks used) and `raw` (the last output). `metrics()` is the `teacher`
-block of the stage metrics; `check_budget()` raises TeacherError once the budget stopped sending.
+failed), `kind` (the reason's countable kind, e.g. "answer mismatch"), `rounds` (teacher asks
+used) and `raw` (the last output). `metrics()` is the `teacher` block of the stage metrics;
+`check_budget()` raises TeacherError once the budget stopped sending.
 
     python -c "from supercorrect.teacher import ReferenceTeacher as T; print(T().annotate({...}))"
 """
@@ -26,7 +27,7 @@ from supercorrect.grading import extract_answer
 from supercorrect.prompts import Prompts
 from supercorrect.synthetic import gold_steps
 from supercorrect.teacher_cache import BudgetError, Ledger, TeacherStats
-from supercorrect.teacher_checks import Item, check_annotation, check_localization, run_rounds
+from supercorrect.teacher_checks import Item, check_annotation, check_localization, result, run_rounds
 from supercorrect.teacher_client import TeacherClient, TeacherError
 from supercorrect.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
 
@@ -124,7 +125,7 @@ class ReferenceTeacher:
 
 
 def _result(raw: str | None, reason: str | None) -> dict:
-    return {"text": raw if reason is None else None, "reason": reason, "rounds": 1, "raw": raw, "inspections": 0}
+    return result(raw if reason is None else None, reason, 1, raw)
 
 
 class OpenAITeacher:

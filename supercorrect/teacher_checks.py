@@ -63,6 +63,16 @@ def check_localization(text: str | None, problem: dict, student_solution: str) -
     return None
 
 
+_KINDS = [("answer ", "answer mismatch"), ("malformed", "malformed"), ("error step", "error step beyond the solution"),
+          ("student steps", "student steps malformed"), ("request failed", "request failed"),
+          ("inspector", "inspector rejected"), ("batch", "batch item failed")]
+
+
+def reason_kind(reason: str) -> str:
+    """A short, countable kind for a failure reason (for metrics: no values in the name)."""
+    return next((kind for prefix, kind in _KINDS if reason.startswith(prefix)), reason.split(":")[0])
+
+
 _VERDICT = re.compile(r"<Verdict>\s*(PASS|FAIL)\s*</Verdict>", re.I)
 
 
@@ -145,5 +155,10 @@ async def run_rounds(client, cfg, prompts, items: list[Item], stage: str) -> lis
                     retry.append(it)
         pending, wave = retry, wave + 1
     client.stats.failed += sum(it.text is None for it in items)
-    return [{"text": it.text, "reason": it.reason, "rounds": it.rounds, "raw": it.raw,
-             "inspections": it.inspections} for it in items]
+    return [result(it.text, it.reason, it.rounds, it.raw, it.inspections) for it in items]
+
+
+def result(text: str | None, reason: str | None, rounds: int, raw: str | None, inspections: int = 0) -> dict:
+    """One item's outcome as both teacher backends return it."""
+    return {"text": text, "reason": reason, "kind": reason_kind(reason) if reason else None, "rounds": rounds,
+            "raw": raw, "inspections": inspections}

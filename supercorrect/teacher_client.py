@@ -259,8 +259,8 @@ class TeacherClient:
             except (o.APIConnectionError, o.APIResponseValidationError) as exc:
                 self.stats.server_errors += 1
                 last = f"{type(exc).__name__}: {redact(str(exc))[:80]}"
-            except (KeyError, IndexError, TypeError, AttributeError):
-                self.stats.server_errors += 1  # a 200 whose body is not a chat completion
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                self.stats.server_errors += 1  # a 200 whose body is cut short or not a chat completion
                 last = "malformed response body"
             else:
                 self.limiter.refund(max(0, estimate - sum(usage.values())))

@@ -6,6 +6,7 @@ It is not a mock of the SDK: tests drive it through the real `openai` client ove
   (`{"429": .05, "500": .05, "stall": .05, "malformed": .05}`, seeded by `seed`) or a callable
   `(body, n) -> fault or None`; 429s carry `Retry-After` (`retry_after_s`); a stall sleeps
   `stall_s` before answering; malformed is a 200 whose content is not the requested format;
+  badjson is a 200 whose body is cut short;
   `rpm` caps requests per minute (a token bucket with one second of burst, 429 beyond it);
   `models` (a set) answers 404 for other models; temperature > 2 answers 400; a wrong key 401.
 * `/v1/files` and `/v1/batches` (Batch API): uploads, batches that complete after `batch_delay_s`
@@ -65,11 +66,13 @@ class OpenAIServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
-            def _reply(self, status: int, body, headers: dict | None = None, raw: bytes | None = None) -> None:
+            def _reply(self, status: int, body, headers: dict | None = None, raw: bytes | None = None,
+                       content_type: str | None = None) -> None:
                 data = raw if raw is not None else json.dumps(body).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json" if raw is None else "application/octet-stream")
+                    self.send_header("Content-Type", content_type or (
+                        "application/json" if raw is None else "application/octet-stream"))
                     self.send_header("Content-Length", str(len(data)))
                     for k, v in (headers or {}).items():
                         self.send_header(k, v)
@@ -126,15 +129,20 @@ class OpenAIServer:
             self.log.append({"t": time.time(), "path": path, "status": status, "fault": fault, "key": key})
 
     def answered_keys(self) -> list[str]:
-        """Keys of chat requests answered with 200 (online and batch), in order, repeats kept."""
-        return [e["key"] for e in self.log if e["key"] and e["status"] == 200 and e["fault"] != "stall"]
+        """Keys of chat requests given a usable answer (online and batch), in order, repeats kept.
+
+        A stalled answer arrives after the client gave up and a cut-short body is unreadable:
+        neither counts as answered, so their retries are not repeats."""
+        return [e["key"] for e in self.log
+                if e["key"] and e["status"] == 200 and e["fault"] not in ("stall", "badjson")]
 
     def stats(self) -> dict:
         with self._lock:
             by_status: dict[str, int] = {}
             for e in self.log:
                 by_status[str(e["status"])] = by_status.get(str(e["status"]), 0) + 1
-            ok_times = [e["t"] for e in self.log if e["key"] and e["status"] == 200]
+            ok_times = [e["t"] for e in self.log if e["key"] and e["status"] == 200
+                        and e["fault"] not in ("stall", "badjson")]
         return {"by_status": by_status, "ok_times": ok_times}
 
     def _take_token(self) -> float:
@@ -191,6 +199,10 @@ class OpenAIServer:
         if fault == "500":
             self._record(handler.path, 500, fault, key)
             return handler._error(500, "The server had an error while processing your request")
+        if fault == "badjson":  # a proxy cut the body short
+            self._record(handler.path, 200, fault, key)
+            return handler._reply(200, None, raw=b'{"id": "chatcmpl-cut", "choices": [',
+                                  content_type="application/json")
         time.sleep(self.stall_s if fault == "stall" else self.latency_s)
         text = MALFORMED if fault == "malformed" else self.responder(body["messages"])
         with self._lock:

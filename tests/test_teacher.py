@@ -50,9 +50,9 @@ def test_unknown_inspector_model_fails_fast_too(in_tmp, serve):
 
 def test_500_items_with_20_percent_faults_are_all_accounted_for(in_tmp, serve):
     problems = make_problems(500)
-    server = serve(problems, faults={"429": 0.05, "500": 0.05, "stall": 0.05, "malformed": 0.05},
-                   retry_after_s=0.05, stall_s=1.5, seed=3)
-    p = teacher_params(in_tmp, server, problems, max_concurrency=32, timeout_s=0.5, max_retries=4)
+    server = serve(problems, faults={"429": 0.04, "500": 0.04, "stall": 0.04, "malformed": 0.04, "badjson": 0.04},
+                   retry_after_s=0.05, stall_s=2.0, seed=3)
+    p = teacher_params(in_tmp, server, problems, max_concurrency=32, timeout_s=1.0, max_retries=4)
     metrics = annotate.run(p)
     kept = read_jsonl(in_tmp / "out" / "hsft.jsonl")
     rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
@@ -61,14 +61,18 @@ def test_500_items_with_20_percent_faults_are_all_accounted_for(in_tmp, serve):
     assert all(r["reason"] for r in rejected)
     assert metrics["verified"] + metrics["rejected"] == 500 and metrics["verified"] >= 480
     faults = Counter(e["fault"] for e in server.log if e["fault"])
-    assert all(faults[f] > 5 for f in ("429", "500", "stall", "malformed"))
+    assert all(faults[f] > 5 for f in ("429", "500", "stall", "malformed", "badjson"))
+    assert sum(faults.values()) / len(server.log) == pytest.approx(0.20, abs=0.04)
     t = metrics["teacher"]
     assert t["rate_limited"] == faults["429"] and t["timeouts"] >= faults["stall"] > 0
     assert t["failed"] == metrics["rejected"]
     # Malformed answers were re-asked and fixed: more rounds than items, still verified.
     assert sum(r["teacher_rounds"] for r in kept) > len(kept)
     answered = server.answered_keys()
-    assert len(answered) == len(set(answered))  # no request was answered twice
+    # No request was answered twice, except one whose answer came after our timeout (on a busy
+    # machine an ordinary answer can be that late too); there were none or next to none.
+    repeats = len(answered) - len(set(answered))
+    assert repeats <= t["timeouts"] - faults["stall"] and repeats <= 3
     # A rerun is served entirely from the cache: not one request reaches the server.
     before = len(server.log)
     again = annotate.run(p)
@@ -115,6 +119,14 @@ def test_stalled_request_times_out_and_is_retried(in_tmp, serve):
     assert time.monotonic() - t0 < 3  # did not wait out the 4 s stall
     assert metrics["verified"] == 1 and metrics["teacher"]["timeouts"] == 1
     assert metrics["teacher"]["requests"] == 2
+
+
+def test_truncated_body_is_retried(in_tmp, serve):
+    problems = make_problems(2)
+    server = serve(problems, faults=lambda body, n: "badjson" if n == 1 else None)
+    metrics = annotate.run(teacher_params(in_tmp, server, problems))
+    assert metrics["verified"] == 2 and metrics["teacher"]["server_errors"] == 1
+    assert metrics["teacher"]["requests"] == 3
 
 
 def test_server_errors_exhaust_retries_into_a_reason(in_tmp, serve):

@@ -71,3 +71,24 @@ def test_batch_resumes_by_id_after_sigkill(tmp_path):
     answered = server.answered_keys()
     assert len(answered) == len(set(answered)) == 25
     assert not list(state_dir.glob("*.json"))
+
+
+def test_batch_budget_submits_what_fits_then_resumes(in_tmp, monkeypatch):
+    import pytest
+
+    from supercorrect.teacher_client import TeacherError
+
+    problems = make_problems(20)
+    with OpenAIServer(good_teacher(problems)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        options = dict(mode="batch", batch_poll_s=0.05, max_tokens=200)
+        with pytest.raises(TeacherError, match="teacher.budget_usd=0.05 reached"):
+            annotate.run(teacher_params(in_tmp, server, problems, budget_usd=0.05, **options))
+        first = [b["request_counts"]["total"] for b in server.batches.values()]
+        assert len(first) == 1 and 0 < first[0] < 20  # only the requests whose worst case fit
+        entries = [json.loads(f.read_text()) for f in (in_tmp / "cache").glob("responses/*/*.json")]
+        assert len(entries) == first[0] and sum(e["cost_usd"] for e in entries) <= 0.05
+        metrics = annotate.run(teacher_params(in_tmp, server, problems, budget_usd=5, **options))
+    assert metrics["verified"] == 20 and metrics["teacher"]["cache_hits"] == first[0]
+    assert [b["request_counts"]["total"] for b in server.batches.values()] == [first[0], 20 - first[0]]

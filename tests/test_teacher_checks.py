@@ -131,7 +131,9 @@ def test_reference_backend_has_the_same_batch_api():
     assert results[1]["text"] is None and results[1]["reason"] == "answer '12' != gold '13'"
     located = ref.localize_all([(PROBLEM, CASES[1][0]), (PROBLEM, student(S1, S2, "6*2=12", answer=12))])
     assert located[0]["text"].startswith("<Step1><Cause>") and located[0]["rounds"] == 1
-    assert located[1] == {"text": None, "reason": "no wrong step", "rounds": 1, "raw": None, "inspections": 0}
+    assert located[1] == {"text": None, "reason": "no wrong step", "kind": "no wrong step", "rounds": 1, "raw": None,
+                          "inspections": 0}
+    assert results[1]["kind"] == "answer mismatch"
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -152,3 +154,14 @@ def test_verdicts():
     assert parse_verdict("<Verdict>PASS</Verdict>") == (True, "")
     assert parse_verdict("<Verdict>FAIL</Verdict><Issue>bad step 2</Issue>") == (False, "bad step 2")
     assert parse_verdict("looks fine")[0] is False
+
+
+@pytest.mark.parametrize("reason, kind", [
+    ("answer '11' != gold '12'", "answer mismatch"), ("malformed: no <Step1>", "malformed"),
+    ("error step 5 beyond the student's 2 steps", "error step beyond the solution"),
+    ("request failed: HTTP 500 after 2 retries", "request failed"), ("budget exhausted", "budget exhausted"),
+    ("inspector rejected: wrong units", "inspector rejected"), ("no wrong step", "no wrong step"),
+])
+def test_reason_kinds_are_countable(reason, kind):
+    from supercorrect.teacher_checks import reason_kind
+    assert reason_kind(reason) == kind
