@@ -263,7 +263,11 @@ def test_new_data_retrains_and_champion_moves_only_if_better(operated):
 
 
 def test_no_secret_leaks(operated):
-    """No OpenAI or AWS key in Prefect parameters or flow-run logs, MLflow, dvc.lock or .dvc/config."""
+    """No OpenAI or AWS key in Prefect parameters, flow-run logs or database, MLflow, dvc.lock or .dvc/config.
+
+    The keys were in the workers' environment for the whole run, and the AWS ones were used
+    (every stage pulled from and pushed to the S3 remote with them).
+    """
     repo = operated["repo"]
     places = {}
     for r in operated["runs"]:
@@ -271,6 +275,14 @@ def test_no_secret_leaks(operated):
         places[f"prefect job variables of {r['name']}"] = json.dumps(r.get("job_variables") or {})
         places[f"prefect logs of {r['name']}"] = "\n".join(operated["logs"][r["id"]])
     places["deployments"] = json.dumps(operated["deployments"])
+    # The workers' own output (every flow run's stdout) and everything the Prefect server and the
+    # runs stored: its database and the persisted flow results.
+    for name in ("worker-cpu.log", "worker-gpu.log"):
+        places[name] = (operated["tmp"] / name).read_text()
+    prefect_files = [p for p in (operated["tmp"] / "prefect-home").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in prefect_files)
+    for path in prefect_files:
+        places[f"prefect home: {path.name}"] = path.read_bytes().decode("latin-1")
     places["dvc.lock"] = (repo / "dvc.lock").read_text()
     places[".dvc/config"] = (repo / ".dvc" / "config").read_text()
     mlflow_files = [repo / "mlflow.db", *(p for p in (repo / "mlruns").rglob("*") if p.is_file())]
