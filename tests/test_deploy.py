@@ -41,17 +41,28 @@ class Api:
     """The Prefect REST API, spoken over plain HTTP (what the UI and the CLI use)."""
 
     def __init__(self, url: str):
-        self.http = httpx.Client(base_url=url, timeout=30)
+        self.http = httpx.Client(base_url=url, timeout=120)
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        # A SQLite-backed server on a loaded 2-core box can stall for a minute on its database
+        # lock; retry what the Prefect client itself would retry (timeouts, 5xx).
+        for attempt in range(5):
+            try:
+                resp = self.http.request(method, path, json=body)
+                if resp.status_code < 500:
+                    resp.raise_for_status()
+                    return resp.json()
+            except httpx.TransportError:
+                if attempt == 4:
+                    raise
+            time.sleep(5)
+        resp.raise_for_status()
 
     def get(self, path: str):
-        resp = self.http.get(path)
-        resp.raise_for_status()
-        return resp.json()
+        return self._call("GET", path)
 
     def post(self, path: str, body: dict):
-        resp = self.http.post(path, json=body)
-        resp.raise_for_status()
-        return resp.json()
+        return self._call("POST", path, body)
 
     def wait(self, flow_run_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -62,18 +73,31 @@ class Api:
             time.sleep(2)
         raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout}s: {run['state']}")
 
+    def wait_logs(self, flow_run_id: str, timeout: float = 60) -> None:
+        """Logs reach the server in batches after the state does: wait for the engine's last line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(e["message"].startswith("Finished in state") and not e["task_run_id"]
+                   for e in self.log_entries([flow_run_id])):
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the logs of flow run {flow_run_id} did not arrive within {timeout}s")
+
     def flow_runs(self) -> list[dict]:
         return self.post("/flow_runs/filter", {"limit": 200})
 
-    def logs(self, flow_run_ids: list[str]) -> list[str]:
+    def log_entries(self, flow_run_ids: list[str]) -> list[dict]:
         out, offset = [], 0
         while True:
             page = self.post("/logs/filter", {"logs": {"flow_run_id": {"any_": flow_run_ids}},
                                               "limit": 200, "offset": offset, "sort": "TIMESTAMP_ASC"})
-            out += [entry["message"] for entry in page]
+            out += page
             if len(page) < 200:
                 return out
             offset += 200
+
+    def logs(self, flow_run_ids: list[str]) -> list[str]:
+        return [entry["message"] for entry in self.log_entries(flow_run_ids)]
 
 
 def _snapshot(repo: Path) -> dict:
@@ -132,6 +156,8 @@ def operated(tmp_path_factory):
                 (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
                 run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "new problems"], repo, env)
                 third = api.wait(_trigger(repo, env), timeout=900)
+                for run_id in (first_id, second_id, third["id"]):
+                    api.wait_logs(run_id)
                 runs = api.flow_runs()
                 logs = {r["id"]: api.logs([r["id"]]) for r in runs}
                 deployments = api.post("/deployments/filter", {"limit": 50})
