@@ -41,17 +41,28 @@ class Api:
     """The Prefect REST API, spoken over plain HTTP (what the UI and the CLI use)."""
 
     def __init__(self, url: str):
-        self.http = httpx.Client(base_url=url, timeout=30)
+        self.http = httpx.Client(base_url=url, timeout=120)
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        # A SQLite-backed server on a loaded 2-core box can stall for a minute on its database
+        # lock; retry what the Prefect client itself would retry (timeouts, 5xx).
+        for attempt in range(5):
+            try:
+                resp = self.http.request(method, path, json=body)
+                if resp.status_code < 500:
+                    resp.raise_for_status()
+                    return resp.json()
+            except httpx.TransportError:
+                if attempt == 4:
+                    raise
+            time.sleep(5)
+        resp.raise_for_status()
 
     def get(self, path: str):
-        resp = self.http.get(path)
-        resp.raise_for_status()
-        return resp.json()
+        return self._call("GET", path)
 
     def post(self, path: str, body: dict):
-        resp = self.http.post(path, json=body)
-        resp.raise_for_status()
-        return resp.json()
+        return self._call("POST", path, body)
 
     def wait(self, flow_run_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -62,18 +73,31 @@ class Api:
             time.sleep(2)
         raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout}s: {run['state']}")
 
+    def wait_logs(self, flow_run_id: str, timeout: float = 60) -> None:
+        """Logs reach the server in batches after the state does: wait for the engine's last line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(e["message"].startswith("Finished in state") and not e["task_run_id"]
+                   for e in self.log_entries([flow_run_id])):
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the logs of flow run {flow_run_id} did not arrive within {timeout}s")
+
     def flow_runs(self) -> list[dict]:
         return self.post("/flow_runs/filter", {"limit": 200})
 
-    def logs(self, flow_run_ids: list[str]) -> list[str]:
+    def log_entries(self, flow_run_ids: list[str]) -> list[dict]:
         out, offset = [], 0
         while True:
             page = self.post("/logs/filter", {"logs": {"flow_run_id": {"any_": flow_run_ids}},
                                               "limit": 200, "offset": offset, "sort": "TIMESTAMP_ASC"})
-            out += [entry["message"] for entry in page]
+            out += page
             if len(page) < 200:
                 return out
             offset += 200
+
+    def logs(self, flow_run_ids: list[str]) -> list[str]:
+        return [entry["message"] for entry in self.log_entries(flow_run_ids)]
 
 
 def _snapshot(repo: Path) -> dict:
@@ -132,6 +156,8 @@ def operated(tmp_path_factory):
                 (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
                 run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "new problems"], repo, env)
                 third = api.wait(_trigger(repo, env), timeout=900)
+                for run_id in (first_id, second_id, third["id"]):
+                    api.wait_logs(run_id)
                 runs = api.flow_runs()
                 logs = {r["id"]: api.logs([r["id"]]) for r in runs}
                 deployments = api.post("/deployments/filter", {"limit": 50})
@@ -263,7 +289,11 @@ def test_new_data_retrains_and_champion_moves_only_if_better(operated):
 
 
 def test_no_secret_leaks(operated):
-    """No OpenAI or AWS key in Prefect parameters or flow-run logs, MLflow, dvc.lock or .dvc/config."""
+    """No OpenAI or AWS key in Prefect parameters, flow-run logs or database, MLflow, dvc.lock or .dvc/config.
+
+    The keys were in the workers' environment for the whole run, and the AWS ones were used
+    (every stage pulled from and pushed to the S3 remote with them).
+    """
     repo = operated["repo"]
     places = {}
     for r in operated["runs"]:
@@ -271,6 +301,14 @@ def test_no_secret_leaks(operated):
         places[f"prefect job variables of {r['name']}"] = json.dumps(r.get("job_variables") or {})
         places[f"prefect logs of {r['name']}"] = "\n".join(operated["logs"][r["id"]])
     places["deployments"] = json.dumps(operated["deployments"])
+    # The workers' own output (every flow run's stdout) and everything the Prefect server and the
+    # runs stored: its database and the persisted flow results.
+    for name in ("worker-cpu.log", "worker-gpu.log"):
+        places[name] = (operated["tmp"] / name).read_text()
+    prefect_files = [p for p in (operated["tmp"] / "prefect-home").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in prefect_files)
+    for path in prefect_files:
+        places[f"prefect home: {path.name}"] = path.read_bytes().decode("latin-1")
     places["dvc.lock"] = (repo / "dvc.lock").read_text()
     places[".dvc/config"] = (repo / ".dvc" / "config").read_text()
     mlflow_files = [repo / "mlflow.db", *(p for p in (repo / "mlruns").rglob("*") if p.is_file())]
