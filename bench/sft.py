@@ -2,7 +2,8 @@
 
 Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
 same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
-* ours: `supercorrect.sft.sft_args` exactly as the stage builds them;
+* ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
+  (length-bucketed batches in random order, no gradient checkpointing);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
 Real tokens are counted in the collator (every example's tokens, never padding). The two
@@ -21,16 +22,16 @@ import tempfile
 import time
 
 
-def train_rate(kwargs: dict, base: str, rows: list[dict], steps: int) -> tuple[int, float]:
-    """(real tokens, seconds) of `steps` optimizer steps with these SFTConfig kwargs."""
+def train_rate(trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int) -> tuple[int, float]:
+    """(real tokens, seconds) of `steps` optimizer steps with this trainer class and SFTConfig kwargs."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from supercorrect.model import load_student
 
     model, tok = load_student(base)
     args = SFTConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     collate, seen = trainer.data_collator, [0]
 
     def counting(features):
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
     from supercorrect.config import Params
     from supercorrect.model import build_tiny
     from supercorrect.prompts import V1, solve_messages
-    from supercorrect.sft import sft_args, tiny_corpus
+    from trl import SFTTrainer
+
+    from supercorrect.sft import sft_args, tiny_corpus, trainer_class
     from supercorrect.synthetic import generate_problems
     from supercorrect.teacher import ReferenceTeacher
 
@@ -71,16 +74,17 @@ def main(argv: list[str] | None = None) -> dict:
         ours_kwargs = sft_args(p.sft, f"{tmp}/ours", len(rows))
         baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/baseline", "gradient_checkpointing": True,
                            "packing": False, "padding_free": False, "max_length": p.sft.max_length}
-        baseline_kwargs.pop("train_sampling_strategy", None)
+        ours_cls = trainer_class(p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free))
+        runs = (("baseline", SFTTrainer, baseline_kwargs), ("ours", ours_cls, ours_kwargs))
         print(f"tiny Qwen2, {len(rows)} examples, batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
               f"each; ours: gradient_checkpointing={p.sft.gradient_checkpointing}, "
               f"group_by_length={p.sft.group_by_length}, packing={p.sft.packing}, padding_free={p.sft.padding_free}")
-        for kwargs in (baseline_kwargs, ours_kwargs):  # warm-up, untimed: lazy imports, allocator
-            train_rate(kwargs, base, rows, 2)
+        for _, cls, kwargs in runs:  # warm-up, untimed: lazy imports, allocator
+            train_rate(cls, kwargs, base, rows, 2)
         totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}
         for round_ in range(args.rounds):
-            for name, kwargs in (("baseline", baseline_kwargs), ("ours", ours_kwargs)):
-                tokens, seconds = train_rate(kwargs, base, rows, args.steps)
+            for name, cls, kwargs in runs:
+                tokens, seconds = train_rate(cls, kwargs, base, rows, args.steps)
                 totals[name][0] += tokens
                 totals[name][1] += seconds
                 print(f"round {round_ + 1} {name:8s}: {tokens} real tokens in {seconds:.1f} s = {tokens / seconds:.0f}/s")
