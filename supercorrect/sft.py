@@ -12,9 +12,9 @@ Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. 
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
 after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints).
 
-Defaults (README "Training options"): full fine-tuning, no gradient checkpointing, batches
-grouped by length (TRL's padded collator, random order and gradient checkpointing are its
-defaults; bench.sft measures the difference). On GPUs set `sft.packing=true` (or
+Defaults (README "Training options"): full fine-tuning, no gradient checkpointing (TRL's
+default recomputes activations), padded batches in random order (length buckets,
+`sft.group_by_length`, pad less but cost the demo accuracy); bench.sft measures the speed. On GPUs set `sft.packing=true` (or
 `sft.padding_free=true`) with flash attention, and `sft.gradient_checkpointing=true` for 7B.
 
 Multi-process: `accelerate launch --config_file supercorrect/accelerate/<cfg>.yaml -m supercorrect sft`.
@@ -31,6 +31,9 @@ from supercorrect.io import InputError, atomic_dir, read_jsonl, write_json, writ
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
 
 LORA_DROPOUT = 0.05
+# sft.torch_compile: auto compiles only runs this long: compiling costs 20-50 s on CPU,
+# which a 40-step test run never earns back.
+COMPILE_MIN_STEPS = 500
 
 
 def load_verified(path: Path) -> list[dict]:
@@ -109,6 +112,8 @@ def sft_args(cfg, out, n_examples: int) -> dict:
         packing=cfg.packing,
         padding_free=cfg.padding_free,
     )
+    steps = -(-n_examples // cfg.batch_size) * cfg.epochs
+    args["torch_compile"] = cfg.torch_compile is True or (cfg.torch_compile == "auto" and steps >= COMPILE_MIN_STEPS)
     if cfg.padding_free and not cfg.packing:
         args["max_length"] = None  # TRL cannot truncate unpacked padding-free rows; run() drops long ones
     return args
