@@ -2,11 +2,16 @@
 
 Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
 same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
-* ours: `supercorrect.sft.sft_args` exactly as the stage builds them;
+* ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
+  (length-bucketed batches in random order, no gradient checkpointing);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
-Real tokens are counted in the collator (every example's tokens, never padding). The two
-configurations alternate in rounds of `--steps` steps each, so machine load hits both alike.
+Real tokens are counted in the collator (every example's tokens, never padding). Each
+configuration builds one trainer; a first, untimed round warms it up (with
+`sft.torch_compile` on this includes compiling, reported as ours_warmup_s). Then the two
+alternate in rounds of `--steps` steps, so machine load hits both alike; the figures are
+steady-state training throughput. Caveat: with torch.compile on in this process the
+uncompiled baseline ran ~30 % slower than alone, so compare compiled figures with care.
 
     python -m bench.sft [--steps 40] [--rounds 3] [--threads 1]
 
@@ -21,26 +26,34 @@ import tempfile
 import time
 
 
-def train_rate(kwargs: dict, base: str, rows: list[dict], steps: int) -> tuple[int, float]:
-    """(real tokens, seconds) of `steps` optimizer steps with these SFTConfig kwargs."""
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+class Run:
+    """One configuration: a trainer built once; `train(steps)` returns (real tokens, seconds)."""
 
-    from supercorrect.model import load_student
+    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int):
+        from datasets import Dataset
+        from trl import SFTConfig
 
-    model, tok = load_student(base)
-    args = SFTConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
-    collate, seen = trainer.data_collator, [0]
+        from supercorrect.model import load_student
 
-    def counting(features):
-        seen[0] += sum(len(f["input_ids"]) for f in features)
-        return collate(features)
+        model, tok = load_student(base)
+        args = SFTConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
+        self.trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                   processing_class=tok)
+        collate, self.seen = self.trainer.data_collator, 0
 
-    trainer.data_collator = counting
-    started = time.perf_counter()
-    trainer.train()
-    return seen[0], time.perf_counter() - started
+        def counting(features):
+            self.seen += sum(len(f["input_ids"]) for f in features)
+            return collate(features)
+
+        self.trainer.data_collator = counting
+
+    def train(self) -> tuple[int, float]:
+        self.seen, started = 0, time.perf_counter()
+        self.trainer.train()  # a fresh optimizer and schedule each call; the compiled model is kept
+        return self.seen, time.perf_counter() - started
+
+
+DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -49,7 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     from supercorrect.config import Params
     from supercorrect.model import build_tiny
     from supercorrect.prompts import V1, solve_messages
-    from supercorrect.sft import sft_args, tiny_corpus
+    from trl import SFTTrainer
+
+    from supercorrect.sft import sft_args, tiny_corpus, trainer_class
     from supercorrect.synthetic import generate_problems
     from supercorrect.teacher import ReferenceTeacher
 
@@ -68,19 +83,24 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         base = f"{tmp}/base"
         build_tiny(tiny_corpus(V1, records), p.student.tiny, base, seed=0)
-        ours_kwargs = sft_args(p.sft, f"{tmp}/ours", len(rows))
+        # The demo's run size decides what the stage does (e.g. torch_compile "auto").
+        ours_kwargs = sft_args(p.sft, f"{tmp}/ours", DEMO_EXAMPLES)
         baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/baseline", "gradient_checkpointing": True,
-                           "packing": False, "padding_free": False, "max_length": p.sft.max_length}
-        baseline_kwargs.pop("train_sampling_strategy", None)
+                           "packing": False, "padding_free": False, "max_length": p.sft.max_length,
+                           "torch_compile": False}
+        ours_cls = trainer_class(p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free))
+        runs = {"baseline": Run(SFTTrainer, baseline_kwargs, base, rows, args.steps),
+                "ours": Run(ours_cls, ours_kwargs, base, rows, args.steps)}
         print(f"tiny Qwen2, {len(rows)} examples, batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
-              f"each; ours: gradient_checkpointing={p.sft.gradient_checkpointing}, "
+              f"each; ours: torch_compile={ours_kwargs['torch_compile']}, "
+              f"gradient_checkpointing={p.sft.gradient_checkpointing}, "
               f"group_by_length={p.sft.group_by_length}, packing={p.sft.packing}, padding_free={p.sft.padding_free}")
-        for kwargs in (baseline_kwargs, ours_kwargs):  # warm-up, untimed: lazy imports, allocator
-            train_rate(kwargs, base, rows, 2)
+        warmup = {name: run.train()[1] for name, run in runs.items()}  # compiles ours when enabled
+        print("warm-up (one round, includes torch.compile): " + ", ".join(f"{k} {v:.1f} s" for k, v in warmup.items()))
         totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}
         for round_ in range(args.rounds):
-            for name, kwargs in (("baseline", baseline_kwargs), ("ours", ours_kwargs)):
-                tokens, seconds = train_rate(kwargs, base, rows, args.steps)
+            for name, run in runs.items():
+                tokens, seconds = run.train()
                 totals[name][0] += tokens
                 totals[name][1] += seconds
                 print(f"round {round_ + 1} {name:8s}: {tokens} real tokens in {seconds:.1f} s = {tokens / seconds:.0f}/s")
@@ -88,7 +108,8 @@ def main(argv: list[str] | None = None) -> dict:
     ours = totals["ours"][0] / totals["ours"][1]
     baseline = totals["baseline"][0] / totals["baseline"][1]
     result = {"ours_tokens_per_s": round(ours, 1), "baseline_tokens_per_s": round(baseline, 1),
-              "speedup_vs_padded": round(ours / baseline, 3), "steps": args.steps, "rounds": args.rounds,
+              "speedup_vs_padded": round(ours / baseline, 3), "torch_compile": ours_kwargs["torch_compile"],
+              "ours_warmup_s": round(warmup["ours"], 1), "baseline_warmup_s": round(warmup["baseline"], 1), "steps": args.steps, "rounds": args.rounds,
               "batch_size": p.sft.batch_size, "threads": args.threads}
     print(json.dumps(result))
     return result

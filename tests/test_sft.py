@@ -215,3 +215,21 @@ def test_sft_padding_free_drops_rows_over_max_length(in_tmp):
     write_jsonl(in_tmp / "annotate" / "hsft.jsonl", records + [long])
     metrics = sft.run(params(in_tmp, "sft.padding_free=true", "sft.epochs=1", "sft.save_steps=0"))
     assert metrics["n_train"] == 9 and metrics["n_dropped_too_long"] == 1 and metrics["steps"] == 2
+
+
+def test_length_buckets_batch_similar_lengths_in_random_order():
+    lengths = [random.Random(i).randint(10, 200) for i in range(400)]
+    sampler = sft.LengthBuckets(lengths, batch_size=4, seed=0, window=10)
+    order = list(sampler)
+    assert sorted(order) == list(range(400)) and list(sampler) == order  # a permutation, seeded
+    batches = [order[i:i + 4] for i in range(0, 400, 4)]
+    padded = sum(4 * max(lengths[i] for i in b) for b in batches)
+    shuffled = list(range(400))
+    random.Random(0).shuffle(shuffled)
+    padded_random = sum(4 * max(lengths[i] for i in shuffled[j:j + 4]) for j in range(0, 400, 4))
+    assert padded - sum(lengths) < 0.25 * (padded_random - sum(lengths))  # far less padding
+    # Not a long-to-short sweep: batch lengths along training are not sorted within windows.
+    means = [sum(lengths[i] for i in b) / 4 for b in batches]
+    assert means[:10] != sorted(means[:10]) and means[:10] != sorted(means[:10], reverse=True)
+    sampler.set_epoch(1)
+    assert list(sampler) != order
