@@ -151,8 +151,9 @@ class LengthBuckets:
         return iter([i for b in torch.randperm(len(batches), generator=g).tolist() for i in batches[b]])
 
 
-def trainer_class(group_by_length: bool):
-    """SFTTrainer, or a subclass whose training batches come from `LengthBuckets`."""
+def trainer_class(group_by_length: bool, window: int = 8):
+    """SFTTrainer, or a subclass whose training batches come from `LengthBuckets` (windows of
+    `window` batches)."""
     from trl import SFTTrainer
 
     if not group_by_length:
@@ -162,7 +163,8 @@ def trainer_class(group_by_length: bool):
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
             return LengthBuckets([len(x) for x in dataset["input_ids"]],
-                                 self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed)
+                                 self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed,
+                                 window=window)
 
     return BucketedSFTTrainer
 
@@ -235,7 +237,7 @@ def run(p) -> dict:
     if p.sft.padding_free and not p.sft.packing:
         rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
     grouped = p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free)
-    trainer = trainer_class(grouped)(model=model, args=args, train_dataset=Dataset.from_list(rows),
+    trainer = trainer_class(grouped, p.sft.length_window)(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                      processing_class=tokenizer, peft_config=lora_config(p.sft))
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
