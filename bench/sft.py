@@ -3,7 +3,8 @@
 Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
 same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
 * ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
-  (length-bucketed batches in random order, no gradient checkpointing);
+  (length buckets sorted within windows of `sft.length_window` batches, batches shuffled;
+  no gradient checkpointing);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
 Real tokens are counted in the collator (every example's tokens, never padding). Each
