@@ -233,3 +233,32 @@ def test_length_buckets_batch_similar_lengths_in_random_order():
     assert means[:10] != sorted(means[:10]) and means[:10] != sorted(means[:10], reverse=True)
     sampler.set_epoch(1)
     assert list(sampler) != order
+
+
+def test_length_window_keeps_batches_mixed_and_covers_every_example_once():
+    """The default window (sft.length_window batches) sorts only locally: every example once per
+    epoch, each window of W batches holds exactly W*batch_size examples of one shuffled chunk, and
+    batch lengths along the epoch are nowhere near sorted (no long-to-short sweep)."""
+    import torch
+
+    from supercorrect.config import SftConfig
+
+    window, bs, n = SftConfig().length_window, 4, 400
+    lengths = [random.Random(i).randint(150, 250) for i in range(n)]
+    sampler = sft.LengthBuckets(lengths, batch_size=bs, seed=3, window=window)
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        assert sorted(order) == list(range(n))  # each example exactly once
+        batches = [order[i:i + bs] for i in range(0, n, bs)]
+        # A batch is contiguous within one sorted window of the epoch's permutation.
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(3 + epoch)).tolist()
+        chunk_of = {i: k // (window * bs) for k, i in enumerate(perm)}
+        assert all(len({chunk_of[i] for i in b}) == 1 for b in batches)
+        means = [sum(lengths[i] for i in b) / bs for b in batches]
+        inversions = sum(a > b for a, b in zip(means, means[1:]))
+        assert 0.3 * len(means) < inversions < 0.7 * len(means)  # batch order is shuffled, not sorted
+        padded = sum(bs * max(lengths[i] for i in b) for b in batches)
+        shuffled = [perm[j:j + bs] for j in range(0, n, bs)]
+        padded_random = sum(bs * max(lengths[i] for i in b) for b in shuffled)
+        assert padded - sum(lengths) < 0.5 * (padded_random - sum(lengths))  # less than half the padding
