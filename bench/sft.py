@@ -3,8 +3,8 @@
 Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
 same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
 * ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
-  (length buckets sorted within windows of `sft.length_window` batches, batches shuffled;
-  no gradient checkpointing);
+  (params.yaml: padded random batches, no gradient checkpointing;
+  `--set sft.group_by_length=true` measures the length-bucketed batches instead);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
 Real tokens are counted in the collator (every example's tokens, never padding). Each
@@ -14,7 +14,7 @@ alternate in rounds of `--steps` steps, so machine load hits both alike; the fig
 steady-state training throughput. Caveat: with torch.compile on in this process the
 uncompiled baseline ran ~30 % slower than alone, so compare compiled figures with care.
 
-    python -m bench.sft [--steps 40] [--rounds 3] [--threads 1]
+    python -m bench.sft [--steps 40] [--rounds 3] [--threads 1] [--set sft.group_by_length=true]
 
 The last line is JSON: ours_tokens_per_s, baseline_tokens_per_s, speedup_vs_padded, ...
 """
@@ -60,7 +60,7 @@ DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
-    from supercorrect.config import Params
+    from supercorrect.config import load_params
     from supercorrect.model import build_tiny
     from supercorrect.prompts import V1, solve_messages
     from trl import SFTTrainer
@@ -73,10 +73,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per configuration and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a params.yaml key for ours, e.g. --set sft.group_by_length=true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    p = Params()
+    p = load_params("params.yaml", args.set)
     teacher = ReferenceTeacher()
     records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(800, seed=0)]
     rows = [{"prompt": solve_messages(V1, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}
