@@ -33,7 +33,7 @@ from supercorrect.grading import extract_answer, grade
 from supercorrect.io import read_jsonl, write_json, write_jsonl
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
 from supercorrect.teacher import make_teacher
-from supercorrect.templates import TemplateError, leading_steps, parse_correction
+from supercorrect.templates import leading_steps, parse_correction
 
 
 def build_pair(prompts: Prompts, problem: dict, rollout: dict, k: int, chosen: str, rejected: str,

@@ -8,7 +8,9 @@ so every test runs the real client against tests/openai_server.py with a realist
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 from supercorrect.config import load_params
@@ -63,3 +65,15 @@ def cached_server_keys(cache_dir: Path) -> set[str]:
     for path in Path(cache_dir).glob("responses/*/*.json"):
         keys.add(chat_key(json.loads(path.read_text())["request"]))
     return keys
+
+
+def annotate_cmd(tmp: Path, problems_file: Path, *extra: str) -> list[str]:
+    sets = [f"annotate.input={problems_file}", f"annotate.out_dir={tmp / 'out'}", "teacher.backend=openai",
+            "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01", *extra]
+    return [sys.executable, "-m", "supercorrect", "annotate", "--params", str(REPO / "params.yaml")] + \
+        [arg for s in sets for arg in ("--set", s)]
+
+
+def cli_env(server) -> dict:
+    return os.environ | {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key,
+                         "PYTHONPATH": str(REPO)}

@@ -15,8 +15,7 @@ import time
 from supercorrect import annotate
 from supercorrect.io import write_jsonl
 from tests.openai_server import MALFORMED, OpenAIServer
-from tests.teacher_helpers import good_teacher, make_problems, teacher_params
-from tests.test_teacher_kill import annotate_cmd, cli_env
+from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, teacher_params
 
 
 def test_batch_submit_poll_collect_with_a_reask_wave(in_tmp, monkeypatch):

@@ -11,26 +11,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from supercorrect.io import read_jsonl, write_jsonl
-from tests.conftest import REPO
 from tests.openai_server import OpenAIServer
-from tests.teacher_helpers import cached_server_keys, good_teacher, make_problems
-
-
-def annotate_cmd(tmp: Path, problems_file: Path, *extra: str) -> list[str]:
-    sets = [f"annotate.input={problems_file}", f"annotate.out_dir={tmp / 'out'}", "teacher.backend=openai",
-            "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01", *extra]
-    return [sys.executable, "-m", "supercorrect", "annotate", "--params", str(REPO / "params.yaml")] + \
-        [arg for s in sets for arg in ("--set", s)]
-
-
-def cli_env(server) -> dict:
-    return os.environ | {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key,
-                         "PYTHONPATH": str(REPO)}
+from tests.teacher_helpers import annotate_cmd, cached_server_keys, cli_env, good_teacher, make_problems
 
 
 def test_sigkill_midway_then_rerun_sends_nothing_twice(tmp_path):

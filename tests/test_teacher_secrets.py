@@ -17,8 +17,7 @@ from supercorrect.config import TinyConfig
 from supercorrect.io import write_json, write_jsonl
 from supercorrect.model import build_tiny
 from tests.openai_server import OpenAIServer
-from tests.teacher_helpers import good_teacher, make_problems, teacher_params
-from tests.test_teacher_kill import annotate_cmd, cli_env
+from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, teacher_params
 
 
 def test_key_is_nowhere_and_cost_reaches_mlflow(in_tmp, monkeypatch):
