@@ -191,18 +191,20 @@ class TeacherClient:
         worst = self.ledger.worst_case(request["model"], request["messages"], request["max_tokens"])
         reserved = False
         try:
-            async with self._slots:  # bounds requests in flight, not cache writes
+            # The slot is held until the answer is on disk, so a crash at any moment loses at
+            # most max_concurrency paid answers (in flight or not yet written), never a backlog.
+            async with self._slots:
                 if self.stats.budget_exhausted or not self.ledger.reserve(worst):
                     bar.update(1)
                     return Outcome(None, "budget exhausted")
                 reserved = True
                 outcome, usage = await self._send(request)
-            if outcome.text is not None:
-                # Durable before it is used; the reservation holds until the cost is recorded.
-                entry = await asyncio.get_running_loop().run_in_executor(
-                    self._writer, self.store, key, request, outcome.text, usage)
-                self.ledger.record(entry, cached=False)
-                self.proven.add(request["model"])
+                if outcome.text is not None:
+                    # Durable before it is used; the reservation holds until the cost is recorded.
+                    entry = await asyncio.get_running_loop().run_in_executor(
+                        self._writer, self.store, key, request, outcome.text, usage)
+                    self.ledger.record(entry, cached=False)
+                    self.proven.add(request["model"])
         finally:
             if reserved:
                 self.ledger.release(worst)
