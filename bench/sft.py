@@ -3,8 +3,9 @@
 Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
 same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
 * ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
-  (params.yaml: padded random batches, no gradient checkpointing;
-  `--set sft.group_by_length=true` measures the length-bucketed batches instead);
+  (params.yaml: padded random batches, the shared prefix run once per batch, no gradient
+  checkpointing; `--set sft.shared_prefix=false` or `--set sft.group_by_length=true` measure
+  the alternatives);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
 Real tokens are counted in the collator (every example's tokens, never padding). Each
@@ -91,13 +92,14 @@ def main(argv: list[str] | None = None) -> dict:
         baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/baseline", "gradient_checkpointing": True,
                            "packing": False, "padding_free": False, "max_length": p.sft.max_length,
                            "torch_compile": False}
-        ours_cls = trainer_class(p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free), p.sft.length_window)
+        ours_cls = trainer_class(p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free), p.sft.length_window,
+                                 p.sft.shared_prefix)
         runs = {"baseline": Run(SFTTrainer, baseline_kwargs, base, rows, args.steps),
                 "ours": Run(ours_cls, ours_kwargs, base, rows, args.steps)}
         print(f"tiny Qwen2, {len(rows)} examples, batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
               f"each; ours: torch_compile={ours_kwargs['torch_compile']}, "
               f"gradient_checkpointing={p.sft.gradient_checkpointing}, "
-              f"group_by_length={p.sft.group_by_length} (window {p.sft.length_window}), packing={p.sft.packing}, padding_free={p.sft.padding_free}")
+              f"shared_prefix={p.sft.shared_prefix}, group_by_length={p.sft.group_by_length} (window {p.sft.length_window}), packing={p.sft.packing}, padding_free={p.sft.padding_free}")
         warmup = {name: run.train()[1] for name, run in runs.items()}  # compiles ours when enabled
         print("warm-up (one round, includes torch.compile): " + ", ".join(f"{k} {v:.1f} s" for k, v in warmup.items()))
         totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> dict:
               "speedup_vs_padded": round(ours / baseline, 3), "torch_compile": ours_kwargs["torch_compile"],
               "ours_warmup_s": round(warmup["ours"], 1), "baseline_warmup_s": round(warmup["baseline"], 1), "steps": args.steps, "rounds": args.rounds,
               "batch_size": p.sft.batch_size, "threads": args.threads,
-              "group_by_length": p.sft.group_by_length, "length_window": p.sft.length_window}
+              "group_by_length": p.sft.group_by_length, "length_window": p.sft.length_window,
+              "shared_prefix": p.sft.shared_prefix}
     print(json.dumps(result))
     return result
 

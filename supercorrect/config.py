@@ -164,6 +164,7 @@ class SftConfig(_Section):
     gradient_checkpointing: bool = False         # recompute activations: less memory, ~1/3 more compute
     group_by_length: bool = False                # batches of similar length: faster, but cost demo accuracy (README)
     length_window: int = Field(8, gt=0)          # group_by_length: sort within windows of this many batches
+    shared_prefix: bool = True                   # run the tokens a batch's rows share (system prompt) once
     torch_compile: bool | Literal["auto"] = False  # auto: compile runs of >= 500 steps
     packing: bool = False                        # GPU + flash attention: pack sequences (TRL bfd)
     padding_free: bool = False                   # GPU + flash attention: one unpadded row per batch
