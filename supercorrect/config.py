@@ -45,6 +45,8 @@ class StudentConfig(_Section):
     max_new_tokens: int = Field(160, gt=0)
     batch_size: int = Field(64, gt=0)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    engine: Literal["auto", "transformers", "vllm"] = "auto"  # generation in mine/evaluate (supercorrect.engine)
+    vllm_gpu_memory: float = Field(0.85, gt=0, le=1)          # share of GPU memory vLLM may take
 
 
 class PriceConfig(_Section):

@@ -129,7 +129,7 @@ def localisation(cases: list[dict], second: list[str]) -> dict:
 
 
 def run(p: Params) -> dict:
-    from supercorrect.model import generate, load_student, resolve_model
+    from supercorrect.engine import load_generator
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
@@ -143,10 +143,10 @@ def run(p: Params) -> dict:
     details: dict[str, dict] = {}
     predictions, located = [], None
     for ckpt in cfg.checkpoints:
-        model, tokenizer = load_student(resolve_model(paths[ckpt]), p.student.dtype)
+        generate, _ = load_generator(paths[ckpt], p.student, seed=cfg.seed)
         for name, problems in benchmarks.items():
             chats = [solve_messages(prompts, q["problem"]) for q in problems]
-            responses = generate(model, tokenizer, chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
+            responses = generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
             summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **grading)
             summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
             results[name][ckpt] = summary
@@ -154,7 +154,7 @@ def run(p: Params) -> dict:
             if ckpt == final and cfg.self_correct:
                 first = [r for r in rows if r["sample"] == 0]
                 checks = [self_correct_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
-                second = generate(model, tokenizer, checks, temperature=0.0, desc=f"evaluate: self-correct {name}", **gen)
+                second = generate(checks, temperature=0.0, desc=f"evaluate: self-correct {name}", **gen)
                 _, second_rows = score(problems, [s[0] for s in second], desc=f"evaluate: grade self-correct {name}",
                                        **grading)
                 details[name] = compare_passes(first, second_rows)
@@ -162,9 +162,9 @@ def run(p: Params) -> dict:
                                 for r in second_rows]
         if ckpt == final and cfg.self_correct and (cases := localisation_cases(p, cfg.localise_limit)):
             chats = [self_correct_messages(prompts, c["problem"], c["response"]) for c in cases]
-            second = generate(model, tokenizer, chats, temperature=0.0, desc="evaluate: locate known errors", **gen)
+            second = generate(chats, temperature=0.0, desc="evaluate: locate known errors", **gen)
             located = localisation(cases, [s[0] for s in second])
-        del model
+        del generate  # frees the model (or the vLLM engine's GPU memory) before the next one
 
     metrics = {}
     for name, by_ckpt in results.items():

@@ -1,7 +1,8 @@
 """Stage `mine`: turn the SFT student's wrong solutions into cross-model DPO pairs (paper Eq. 8).
 
-1. The SFT student samples `mine.samples_per_problem` solutions per mining problem; each is
-   graded against the gold answer (rollouts.jsonl).
+1. The SFT student samples `mine.samples_per_problem` solutions per mining problem (batched, on
+   `student.engine`: our transformers decode loop, or vLLM on a GPU; supercorrect.engine); each
+   is graded against the gold answer (rollouts.jsonl).
 2. For every wrong one the teacher, grounded in the reference solution, names the first wrong
    step k and writes a cause and a correction (corrections.jsonl).
 3. The student, shown the same wrong solution and told step k is wrong but given no reference,
@@ -86,15 +87,15 @@ def prompt_is_token_prefix(tokenizer, pair: dict, end: str) -> bool:
 
 
 def run(p: Params) -> dict:
-    from supercorrect.model import generate, load_student
+    from supercorrect.engine import load_generator
 
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
     problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
-    model, tokenizer = load_student(p.sft.out_dir, p.student.dtype)
+    generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.sft.seed)
     gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.sft.seed)
 
-    samples = generate(model, tokenizer, [solve_messages(prompts, q["problem"]) for q in problems],
+    samples = generate([solve_messages(prompts, q["problem"]) for q in problems],
                        temperature=p.mine.temperature, num_samples=p.mine.samples_per_problem,
                        desc="mine: rollouts", **gen)
     all_rollouts = []
@@ -126,7 +127,7 @@ def run(p: Params) -> dict:
     rollout_by_id = {r["id"]: r for r in all_rollouts}
     requests = [correction_request(prompts, by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]["response"], c["k"])
                 for c in corrections]
-    own = generate(model, tokenizer, requests, temperature=0.0, desc="mine: student corrections", **gen)
+    own = generate(requests, temperature=0.0, desc="mine: student corrections", **gen)
 
     end = turn_end(tokenizer)
     lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version,

@@ -1,0 +1,87 @@
+"""The student's generation engine for `mine` and `evaluate`: our transformers decode loop or vLLM.
+
+`student.engine` picks it:
+* `transformers`: `supercorrect.model.generate` (batched, left padding; runs anywhere);
+* `vllm`: vLLM's offline `LLM.generate` (paged attention, continuous batching; needs a CUDA GPU
+  and `pip install vllm`); a clear error if vLLM is not installed;
+* `auto` (default): vLLM when it is installed and a GPU is present, else transformers.
+
+Both take the same chats and return `num_samples` texts per chat in input order. vLLM gets the
+prompts as token ids rendered and tokenised exactly as the transformers path does them (chat
+template, an open final assistant turn for `mine`'s corrections, no extra special tokens) and
+stops at the same end-of-turn ids, so the two engines see the same prompts. vLLM schedules its
+own batches, so `student.batch_size` does not apply to it; `student.vllm_gpu_memory` is the
+share of GPU memory it may take.
+
+    python -c "from supercorrect.config import load_params; from supercorrect.engine import load_generator; \
+gen, tok = load_generator('models/sft', load_params('params.yaml').student); \
+print(gen([[{'role': 'user', 'content': '1+1?'}]], max_new_tokens=40))"
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+from supercorrect.io import InputError
+
+
+def use_vllm(engine: str) -> bool:
+    """Whether `student.engine` means vLLM on this machine."""
+    installed = importlib.util.find_spec("vllm") is not None
+    if engine == "vllm" and not installed:
+        raise InputError("params.yaml: student.engine: vllm, but vllm is not installed "
+                         "(pip install vllm on a CUDA machine, or set student.engine: transformers)")
+    if engine == "auto":
+        import torch
+
+        return installed and torch.cuda.is_available()
+    return engine == "vllm"
+
+
+def load_generator(path, student, seed: int = 0):
+    """(generate(chats, *, max_new_tokens, temperature, num_samples, batch_size, seed, desc), tokenizer)
+    for the checkpoint at `path` (a dir, or a dir with pointer.json) on `student.engine`."""
+    from supercorrect.model import generate, load_student, resolve_model
+
+    if not use_vllm(student.engine):
+        model, tokenizer = load_student(path, student.dtype)
+        return functools.partial(generate, model, tokenizer), tokenizer
+    from vllm import LLM
+
+    llm = LLM(model=resolve_model(path), dtype=student.dtype, seed=seed,
+              gpu_memory_utilization=student.vllm_gpu_memory)
+    tokenizer = llm.get_tokenizer()
+    return functools.partial(vllm_generate, llm, tokenizer, stop_ids(resolve_model(path), tokenizer)), tokenizer
+
+
+def stop_ids(name: str, tokenizer) -> list[int]:
+    """The ids the transformers path stops at: the generation config's eos, else the tokenizer's."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(name).eos_token_id
+    except OSError:  # no generation_config.json
+        eos = None
+    eos = tokenizer.eos_token_id if eos is None else eos
+    return [eos] if isinstance(eos, int) else list(eos)
+
+
+def vllm_generate(llm, tokenizer, stop: list[int], conversations: list[list[dict]], *, max_new_tokens: int,
+                  temperature: float = 0.0, num_samples: int = 1, batch_size: int = 64, seed: int = 0,
+                  desc: str = "generate") -> list[list[str]]:
+    """`supercorrect.model.generate`'s contract on vLLM (`batch_size` and `seed` are vLLM's own:
+    it batches continuously, and the engine was seeded when it was built)."""
+    from vllm import SamplingParams
+
+    from supercorrect.model import render
+
+    sampling = temperature > 0
+    n = num_samples if sampling else 1  # greedy samples are identical: compute one, repeat it
+    params = SamplingParams(n=n, temperature=temperature, max_tokens=max_new_tokens, stop_token_ids=stop,
+                            skip_special_tokens=True)
+    prompts = [{"prompt_token_ids": tokenizer(render(tokenizer, c), add_special_tokens=False)["input_ids"]}
+               for c in conversations]
+    print(f"{desc}: {len(prompts)} prompts x {n} on vLLM", flush=True)
+    outputs = llm.generate(prompts, params, use_tqdm=True)
+    return [[o.text for o in out.outputs] * (1 if sampling else num_samples) for out in outputs]
