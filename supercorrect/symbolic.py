@@ -1,0 +1,211 @@
+"""math-verify (sympy) comparisons under a hard per-item time limit, for supercorrect.grading.
+
+sympy can run for ever in C (expanding `(x+1)^{99999}`), where no signal reaches it, so each
+comparison runs in a persistent worker subprocess: past the limit the worker is killed, the
+call raises SymbolicTimeout and a fresh worker replaces it on next use. A small pool of
+workers serves all threads; none starts until the first symbolic comparison, so importing
+this module costs nothing. Inputs that are obviously too expensive are refused up front.
+
+    from supercorrect.symbolic import symbolic_equivalent
+    symbolic_equivalent(r"\\sqrt{8}", r"2\\sqrt{2}", time_limit_s=5)   # True
+
+Plain numbers never come here: supercorrect.grading decides them exactly in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+# Hard limit for one symbolic comparison, enforced by killing its worker process, so it holds
+# in any thread. Plain numbers never get near it: they are decided exactly in-process.
+SYMBOLIC_TIME_LIMIT_S = 5.0
+# Longer answers are almost always extraction garbage (a whole paragraph) and are exactly the
+# inputs that make sympy crawl, so they never reach the symbolic path.
+MAX_SYMBOLIC_CHARS = 400
+
+
+class SymbolicTimeout(Exception):
+    """A symbolic comparison ran past its time limit; its worker process was killed."""
+
+
+def _too_expensive(s: str) -> bool:
+    """Inputs sympy would evaluate in C for a very long time (no signal can stop it)."""
+    if len(s) > MAX_SYMBOLIC_CHARS:
+        return True
+    # Towers like 10^{10^{10}} and huge exponents/factorials expand to enormous integers.
+    if re.search(r"\^\s*\{[^{}]*\^", s) or re.search(r"\^\s*\{?\s*\d{7,}", s):
+        return True
+    return bool(re.search(r"\d{5,}\s*!", s))
+
+
+def _quiet_math_verify_logs() -> None:
+    """Drop math-verify's "timeout is disabled" warning: the worker's kill is the limit."""
+
+    class _DropTimeoutNotice(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "Timeout is disabled" not in record.getMessage()
+
+    for name in ("math_verify.parser", "math_verify.grader"):
+        logging.getLogger(name).addFilter(_DropTimeoutNotice())
+
+
+def _math_verify_equal(pred: str, gold: str) -> bool:
+    """math-verify's verdict on two cleaned answers. Runs inside a worker process only.
+
+    math-verify's own timeouts use signal.alarm and cannot stop sympy's C loops; they are
+    off (None) because the parent kills the whole worker instead.
+    """
+    import math_verify
+
+    # Wrapping in $...$ makes math-verify treat the whole string as one LaTeX answer.
+    gold_parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
+    pred_parsed = math_verify.parse(f"${pred}$", parsing_timeout=None)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
+
+
+def serve() -> None:
+    """Worker loop: one JSON [pred, gold] per stdin line, one "1"/"0" per stdout line.
+
+    Started by _Worker as `python -c "from supercorrect.symbolic import serve; serve()"`.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; EOF ends us
+    import math_verify  # noqa: F401  (pay the ~1 s import before saying ready)
+
+    _quiet_math_verify_logs()
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        try:
+            pred, gold = json.loads(line)
+            verdict = _math_verify_equal(pred, gold)
+        except Exception:
+            verdict = False
+        out.write("1\n" if verdict else "0\n")
+        out.flush()
+
+
+# A fresh worker imports sympy and math-verify; that is not the item's fault, so it gets its
+# own, generous allowance before the first item is sent.
+_STARTUP_LIMIT_S = 120.0
+
+
+class _Worker:
+    """One persistent grading subprocess. Killing it is the only limit sympy cannot ignore."""
+
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from supercorrect.symbolic import serve; serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        if self._read_line(_STARTUP_LIMIT_S) != b"ready":
+            self.kill()
+            raise RuntimeError("grading worker failed to start")
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        return self.proc.stdout.readline().strip()
+
+    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+        """The verdict, or SymbolicTimeout after time_limit_s (the worker is then dead)."""
+        self.proc.stdin.write(json.dumps([pred, gold]).encode() + b"\n")
+        self.proc.stdin.flush()
+        line = self._read_line(time_limit_s)
+        if line is None:
+            self.kill()
+            raise SymbolicTimeout(f"symbolic comparison over {time_limit_s} s")
+        if line not in (b"0", b"1"):  # EOF: the worker crashed (e.g. out of memory)
+            self.kill()
+            return False
+        return line == b"1"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+class _Pool:
+    """Idle workers shared by all threads; at most `size` exist at once.
+
+    A thread takes a worker for one comparison and returns it; a timed-out worker is killed
+    and a new one is started the next time one is needed. Nothing starts until the first
+    symbolic comparison, so importing the grader or grading plain numbers costs nothing.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._at_exit = False
+        self.started = 0  # workers ever started (tests check a killed one is replaced)
+
+    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+        with self._slots:  # waiting for a free worker does not count against the item's limit
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+                if not self._at_exit:
+                    atexit.register(self.close)
+                    self._at_exit = True
+            if worker is None or not worker.alive():
+                worker = _Worker()
+                self.started += 1
+            verdict = worker.compare(pred, gold, time_limit_s)  # raises on timeout, worker dead
+            if worker.alive():
+                with self._lock:
+                    self._idle.append(worker)
+            return verdict
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = _Pool(max(2, os.cpu_count() or 2))
+        return _POOL
+
+
+def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """math-verify comparison of two cleaned answers under a hard per-item time limit.
+
+    The comparison runs in a persistent worker subprocess; past the limit the worker is killed
+    (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
+    thread or process, unlike signal.alarm. Obvious monsters are refused before any IPC.
+    """
+    if _too_expensive(pred) or _too_expensive(gold):
+        return False
+    limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    return _pool().compare(pred, gold, limit)
