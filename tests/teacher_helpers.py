@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def annotate_cmd(tmp: Path, problems_file: Path, *extra: str) -> list[str]:
             "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01", *extra]
     return [sys.executable, "-m", "supercorrect", "annotate", "--params", str(REPO / "params.yaml")] + \
         [arg for s in sets for arg in ("--set", s)]
+
+
+def problems_file(tmp: Path, n: int) -> tuple[list[dict], Path]:
+    """`n` problems, and the file `tmp/problems.jsonl` holding them, for CLI runs."""
+    problems = make_problems(n)
+    write_jsonl(tmp / "problems.jsonl", problems)
+    return problems, tmp / "problems.jsonl"
+
+
+def start_annotate(cmd: list[str], tmp: Path, server) -> subprocess.Popen:
+    """Start `cmd` (an annotate_cmd) in the background with its output discarded: a test kills it."""
+    return subprocess.Popen(cmd, cwd=tmp, env=cli_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cli_env(server) -> dict:

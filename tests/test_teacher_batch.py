@@ -13,9 +13,9 @@ import subprocess
 import time
 
 from supercorrect import annotate
-from supercorrect.io import write_jsonl
 from tests.openai_server import MALFORMED, OpenAIServer
-from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, teacher_params
+from tests.teacher_helpers import (annotate_cmd, cli_env, good_teacher, make_problems, problems_file, start_annotate,
+                                   teacher_params)
 
 
 def test_batch_submit_poll_collect_with_a_reask_wave(in_tmp, monkeypatch):
@@ -44,14 +44,11 @@ def test_batch_submit_poll_collect_with_a_reask_wave(in_tmp, monkeypatch):
 
 
 def test_batch_resumes_by_id_after_sigkill(tmp_path):
-    problems = make_problems(25)
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
+    problems, path = problems_file(tmp_path, 25)
     state_dir = tmp_path / "cache" / "batches"
     with OpenAIServer(good_teacher(problems), batch_delay_s=2.0) as server:
         cmd = annotate_cmd(tmp_path, path, "teacher.mode=batch", "teacher.batch_poll_s=0.1")
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(server), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = start_annotate(cmd, tmp_path, server)
         deadline = time.monotonic() + 60
         while not list(state_dir.glob("*.json")) and time.monotonic() < deadline:
             assert proc.poll() is None

@@ -13,20 +13,18 @@ import signal
 import subprocess
 import time
 
-from supercorrect.io import read_jsonl, write_jsonl
+from supercorrect.io import read_jsonl
 from tests.openai_server import OpenAIServer
-from tests.teacher_helpers import annotate_cmd, cached_server_keys, cli_env, good_teacher, make_problems
+from tests.teacher_helpers import (annotate_cmd, cached_server_keys, cli_env, good_teacher, problems_file,
+                                   start_annotate)
 
 
 def test_sigkill_midway_then_rerun_sends_nothing_twice(tmp_path):
-    problems = make_problems(300)
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
+    problems, path = problems_file(tmp_path, 300)
     responses = tmp_path / "cache" / "responses"
     with OpenAIServer(good_teacher(problems), latency_s=0.03) as server:
         cmd = annotate_cmd(tmp_path, path, "teacher.max_concurrency=4")
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(server), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = start_annotate(cmd, tmp_path, server)
         deadline = time.monotonic() + 60
         while len(list(responses.glob("*/*.json"))) < 150 and time.monotonic() < deadline:
             assert proc.poll() is None, "the run ended before it could be killed"
@@ -60,9 +58,7 @@ def test_sigkill_midway_then_rerun_sends_nothing_twice(tmp_path):
 
 
 def test_cli_wrong_key_one_request_one_line(tmp_path):
-    problems = make_problems(30)
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
+    problems, path = problems_file(tmp_path, 30)
     with OpenAIServer(good_teacher(problems)) as server:
         env = cli_env(server) | {"OPENAI_API_KEY": "sk-not-the-right-one-987"}
         done = subprocess.run(annotate_cmd(tmp_path, path), cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -73,9 +69,7 @@ def test_cli_wrong_key_one_request_one_line(tmp_path):
 
 
 def test_cli_budget_exhausted_exits_nonzero_and_names_the_budget(tmp_path):
-    problems = make_problems(30)
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
+    problems, path = problems_file(tmp_path, 30)
     prices = 'teacher.prices={"teacher-x": {"input": 10.0, "output": 30.0}}'
     with OpenAIServer(good_teacher(problems)) as server:
         cmd = annotate_cmd(tmp_path, path, prices, "teacher.max_tokens=200", "teacher.budget_usd=0.05")
