@@ -49,22 +49,24 @@ def load_generator(path, student, seed: int = 0):
         return functools.partial(generate, model, tokenizer), tokenizer
     from vllm import LLM
 
-    llm = LLM(model=resolve_model(path), dtype=student.dtype, seed=seed,
-              gpu_memory_utilization=student.vllm_gpu_memory)
+    name = resolve_model(path)
+    llm = LLM(model=name, dtype=student.dtype, seed=seed, gpu_memory_utilization=student.vllm_gpu_memory)
     tokenizer = llm.get_tokenizer()
-    return functools.partial(vllm_generate, llm, tokenizer, stop_ids(resolve_model(path), tokenizer)), tokenizer
+    return functools.partial(vllm_generate, llm, tokenizer, stop_ids(name, tokenizer)), tokenizer
 
 
 def stop_ids(name: str, tokenizer) -> list[int]:
-    """The ids the transformers path stops at: the generation config's eos, else the tokenizer's."""
-    from transformers import GenerationConfig
+    """The ids the transformers path stops at, read from the checkpoint's generation config
+    (or, without generation_config.json, the one transformers derives from config.json)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    from supercorrect.model import eos_ids
 
     try:
-        eos = GenerationConfig.from_pretrained(name).eos_token_id
-    except OSError:  # no generation_config.json
-        eos = None
-    eos = tokenizer.eos_token_id if eos is None else eos
-    return [eos] if isinstance(eos, int) else list(eos)
+        config = GenerationConfig.from_pretrained(name)
+    except OSError:
+        config = GenerationConfig.from_model_config(AutoConfig.from_pretrained(name))
+    return eos_ids(config, tokenizer)
 
 
 def vllm_generate(llm, tokenizer, stop: list[int], conversations: list[list[dict]], *, max_new_tokens: int,

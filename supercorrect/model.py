@@ -159,8 +159,9 @@ def render(tokenizer, conversation: list[dict]) -> str:
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 
-def _eos_ids(model, tokenizer) -> list[int]:
-    eos = model.generation_config.eos_token_id
+def eos_ids(generation_config, tokenizer) -> list[int]:
+    """The ids a completion ends at: the generation config's eos ids, else the tokenizer's eos."""
+    eos = generation_config.eos_token_id
     if eos is None:
         eos = tokenizer.eos_token_id
     return [eos] if isinstance(eos, int) else list(eos)
@@ -285,7 +286,7 @@ def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_token
     ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     # Longest first: similar lengths share a batch (less padding), and memory peaks early.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    eos_ids = _eos_ids(model, tokenizer)
+    stop = eos_ids(model.generation_config, tokenizer)
 
     results: list[list[str]] = [[] for _ in conversations]
     with torch.random.fork_rng(devices=[]), torch.inference_mode(), \
@@ -293,7 +294,7 @@ def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_token
         torch.manual_seed(seed)
         for start in range(0, len(order), per_batch):
             batch = order[start:start + per_batch]
-            new = decode_batch(model, [ids[i] for i in batch], pad_id=tokenizer.pad_token_id, eos_ids=eos_ids,
+            new = decode_batch(model, [ids[i] for i in batch], pad_id=tokenizer.pad_token_id, eos_ids=stop,
                                max_new_tokens=max_new_tokens, temperature=temperature, num_samples=n)
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(batch):

@@ -16,7 +16,7 @@ import pytest
 from supercorrect.config import load_params
 from supercorrect.engine import load_generator, use_vllm
 from supercorrect.io import InputError, write_jsonl
-from supercorrect.model import IM_END, _eos_ids, load_student
+from supercorrect.model import IM_END, eos_ids, load_student
 from supercorrect.prompts import V1, solve_messages
 from tests.conftest import REPO
 from tests.test_sft import hsft_records, one_thread  # noqa: F401  (fixture)
@@ -90,9 +90,9 @@ def test_vllm_engine_sees_the_same_prompts_and_returns_the_same_greedy_texts(bas
     assert call["prompts"] == len(chats())
     # Greedy asks for one sample, repeated; it stops where the transformers path stops.
     model, _ = load_student(base)
-    assert vtok.convert_tokens_to_ids(IM_END) in _eos_ids(model, tok)
+    assert vtok.convert_tokens_to_ids(IM_END) in eos_ids(model.generation_config, tok)
     assert call["params"] == {"n": 1, "temperature": 0.0, "max_tokens": 24,
-                              "stop_token_ids": _eos_ids(model, tok), "skip_special_tokens": True}
+                              "stop_token_ids": eos_ids(model.generation_config, tok), "skip_special_tokens": True}
 
 
 def test_vllm_sampling_returns_n_samples_per_prompt_in_order(base, fake_vllm):

@@ -187,12 +187,12 @@ def test_decode_loop_matches_transformers_generate(tiny):
     exactly what `model.generate` produces greedily, padding and early stops included."""
     import torch
 
-    from supercorrect.model import _eos_ids, decode_batch, render
+    from supercorrect.model import decode_batch, eos_ids, render
 
     model, tok = tiny
     prompts = [tok(render(tok, solve_messages(V1, "Tom has 3 apples." * k)), add_special_tokens=False)["input_ids"]
                for k in (1, 3, 2)]
-    eos = _eos_ids(model, tok)
+    eos = eos_ids(model.generation_config, tok)
     ours = decode_batch(model, prompts, pad_id=tok.pad_token_id, eos_ids=eos, max_new_tokens=12, num_samples=2)
     for i, p in enumerate(prompts):
         with torch.inference_mode():
