@@ -24,11 +24,10 @@ precompute off and full fine-tuning does TRL keep a second, frozen copy in memor
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from supercorrect.io import InputError, read_jsonl, write_json, write_jsonl
-from supercorrect.sft import (common_args, curve_metrics, loss_curve, lora_config, resume_point, save_student,
+from supercorrect.sft import (common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming,
                               write_curve)
 
 _SENTINEL = "\x00END-OF-CONTENT\x00"
@@ -77,7 +76,7 @@ def run(p) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from supercorrect.checkpoints import clear, resumed_step, run_dir
+    from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
@@ -114,11 +113,7 @@ def run(p) -> dict:
     reference_in_memory = trainer.ref_model is not None
     print(f"dpo: rank {args.process_index} of world size {args.world_size}; "
           f"reference model in memory: {reference_in_memory}", flush=True)
-    checkpoint = resume_point(trainer, out)
-    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    runtime = time.perf_counter() - started
+    result, runtime, start_step = train_resuming(trainer, out)
     history = trainer.state.log_history
     curve = loss_curve(history)
     save_student(trainer, tokenizer, p.dpo.out_dir)

@@ -184,14 +184,18 @@ def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = 
     return StageSFTTrainer
 
 
-def resume_point(trainer, out) -> str | None:
-    """The checkpoint to resume from (logged), or None for a fresh run."""
+def train_resuming(trainer, out) -> tuple[object, float, int]:
+    """Train, resuming from the newest complete checkpoint in `out` (logged) when there is one;
+    return (the Trainer's TrainOutput, wall seconds, the step resumed from or 0). sft and dpo."""
     from supercorrect.checkpoints import last_checkpoint, resumed_step
 
     checkpoint = last_checkpoint(out)
+    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
     if checkpoint and trainer.is_world_process_zero():
-        print(f"resuming from {checkpoint} (step {resumed_step(checkpoint)})", flush=True)
-    return checkpoint
+        print(f"resuming from {checkpoint} (step {start_step})", flush=True)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    return result, time.perf_counter() - started, start_step
 
 
 def save_student(trainer, tokenizer, out_dir) -> None:
@@ -231,7 +235,7 @@ def run(p) -> dict:
     from datasets import Dataset
     from trl import SFTConfig
 
-    from supercorrect.checkpoints import clear, resumed_step, run_dir
+    from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
@@ -258,11 +262,7 @@ def run(p) -> dict:
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
     world = args.world_size
     print(f"sft: rank {args.process_index} of world size {world}", flush=True)
-    checkpoint = resume_point(trainer, out)
-    start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    runtime = time.perf_counter() - started
+    result, runtime, start_step = train_resuming(trainer, out)
     curve = loss_curve(trainer.state.log_history)
     last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
     save_student(trainer, tokenizer, p.sft.out_dir)
