@@ -107,15 +107,14 @@ def run(p: Params) -> dict:
                 "extracted": extract_answer(response), "correct": grade(response, problem["answer"]),
             })
 
-    # Only the selected wrong rollouts go to the teacher (`rollouts` is what the loop localises).
-    rollouts, selection_drops = select_for_teacher(all_rollouts, p.mine)
+    # Only the selected wrong rollouts go to the teacher.
+    to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
     by_id = {q["id"]: q for q in problems}
     drops, corrections = Counter(), []
-    wrong_rollouts = [r for r in rollouts if not r["correct"]]
     # The teacher validates (and the openai one re-asks and inspects) every correction itself.
-    located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in wrong_rollouts])
+    located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in to_localise])
     teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
-    for rollout, result in zip(wrong_rollouts, located):
+    for rollout, result in zip(to_localise, located):
         if result["text"] is None:
             drops[f"teacher: {result['kind']}"] += 1
             continue
@@ -168,7 +167,7 @@ def run(p: Params) -> dict:
     wrong = sum(not r["correct"] for r in all_rollouts)
     # The report: counts at every step, and every drop with its reason (MLflow logs it in `register`).
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
-               "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(rollouts),
+               "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localise),
                "localised": len(corrections), "pairs": len(pairs), "drops": {**selection_drops, **drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()
