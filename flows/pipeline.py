@@ -6,8 +6,9 @@
 Run from a deployment, the GPU stages (sft, mine, dpo, evaluate) are started with
 `run_deployment` on their own deployments (`<stage>/gpu`, work pool `gpu`) and the parent waits
 for each (a GPU stage that DVC finds up to date is not sent to the pool at all); the CPU stages
-run in the parent on pool `cpu`. Started locally, everything runs in process. Each stage goes through DVC, so a stage whose inputs did not change is skipped; when
-none ran, the run reports "up to date". Every run is recorded in MLflow with its lineage.
+run in the parent on pool `cpu`. Started locally, everything runs in process. Each stage goes
+through DVC, so a stage whose inputs did not change is skipped; when none ran, the run reports
+"up to date". Every run is recorded in MLflow with its lineage.
 """
 
 from __future__ import annotations

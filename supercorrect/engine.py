@@ -76,14 +76,13 @@ def vllm_generate(llm, tokenizer, stop: list[int], conversations: list[list[dict
     it batches continuously, and the engine was seeded when it was built)."""
     from vllm import SamplingParams
 
-    from supercorrect.model import render
+    from supercorrect.model import prompt_ids
 
     sampling = temperature > 0
     n = num_samples if sampling else 1  # greedy samples are identical: compute one, repeat it
     params = SamplingParams(n=n, temperature=temperature, max_tokens=max_new_tokens, stop_token_ids=stop,
                             skip_special_tokens=True)
-    prompts = [{"prompt_token_ids": tokenizer(render(tokenizer, c), add_special_tokens=False)["input_ids"]}
-               for c in conversations]
+    prompts = [{"prompt_token_ids": ids} for ids in prompt_ids(tokenizer, conversations)]
     print(f"{desc}: {len(prompts)} prompts x {n} on vLLM", flush=True)
     outputs = llm.generate(prompts, params, use_tqdm=True)
     return [[o.text for o in out.outputs] * (1 if sampling else num_samples) for out in outputs]

@@ -159,6 +159,11 @@ def render(tokenizer, conversation: list[dict]) -> str:
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 
+def prompt_ids(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
+    """Each chat rendered for generation (`render`) and tokenised without extra special tokens."""
+    return [tokenizer(render(tokenizer, c), add_special_tokens=False)["input_ids"] for c in conversations]
+
+
 def eos_ids(generation_config, tokenizer) -> list[int]:
     """The ids a completion ends at: the generation config's eos ids, else the tokenizer's eos."""
     eos = generation_config.eos_token_id
@@ -282,8 +287,7 @@ def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_token
     # sequence against batch_size, so memory stays bounded whatever num_samples is.
     n = num_samples if sampling else 1
     per_batch = max(1, batch_size // n)
-    texts = [render(tokenizer, c) for c in conversations]
-    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    ids = prompt_ids(tokenizer, conversations)
     # Longest first: similar lengths share a batch (less padding), and memory peaks early.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     stop = eos_ids(model.generation_config, tokenizer)
