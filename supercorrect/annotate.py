@@ -4,7 +4,15 @@ Every template is parsed (supercorrect.templates) and its `<Answer>` checked aga
 answer; the openai teacher re-asks failures with the reason and, if `teacher.inspector` is
 set, has an inspector model check each accepted template (supercorrect.teacher_checks).
 Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with the
-reason, so nothing is dropped silently. Teacher requests, cache hits and cost go into the
+reason, so nothing is dropped silently.
+
+A share of the verified templates (`annotate.correction_share`) also becomes a correction-trace
+example, so the student meets the correction format before DPO (a departure from the paper,
+whose HSFT data holds templates only; set the share to 0 for the paper's recipe). Of those, a
+share (`annotate.correction_error_share`) gets a wrong step injected (supercorrect.errors) and the
+teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
+whose trace copies every step. These records have `kind: correction` and the solution shown in
+`shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
 `teacher` block of metrics/annotate.json.
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
@@ -14,15 +22,17 @@ reason, so nothing is dropped silently. Teacher requests, cache hits and cost go
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import Params
+from supercorrect.errors import copy_trace, inject_error
 from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect.pairs import correct_prefix
 from supercorrect.prompts import load_prompts
 from supercorrect.teacher import make_teacher
-from supercorrect.teacher_checks import check_template  # noqa: F401  (public here since v1)
-from supercorrect.templates import TemplateError, parse_template
+from supercorrect.templates import TemplateError, parse_correction, parse_template
 
 
 def _answer(text: str | None) -> str | None:
@@ -30,6 +40,33 @@ def _answer(text: str | None) -> str | None:
         return parse_template(text).answer if text else None
     except TemplateError:
         return None
+
+
+def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg) -> tuple[list[dict], Counter]:
+    """Correction-trace examples from a seeded share of the verified templates, and drops by reason."""
+    rng = random.Random(cfg.seed)
+    by_id = {q["id"]: q for q in problems}
+    wrong, right = [], []
+    for record in accepted:
+        if rng.random() >= cfg.correction_share:
+            continue
+        made = inject_error(record["template"], rng) if rng.random() < cfg.correction_error_share else None
+        (wrong if made else right).append((record, made[0] if made else record["template"]))
+    located = teacher.localize_all([(by_id[r["problem_id"]], shown) for r, shown in wrong])
+    examples, drops = [], Counter()
+    for (record, shown), result in zip(wrong, located):
+        if result["text"] is None:
+            drops[f"teacher: {result['kind']}"] += 1
+            continue
+        c = parse_correction(result["text"])
+        examples.append(_example(record, shown, correct_prefix(shown, c.k) + c.text, c.k))
+    examples += [_example(record, shown, copy_trace(shown), None) for record, shown in right]
+    return examples, drops
+
+
+def _example(record: dict, shown: str, trace: str, k: int | None) -> dict:
+    return {**record, "id": f"{record['problem_id']}-correction", "kind": "correction", "shown": shown,
+            "template": trace, "answer": record["gold"], "error_step": k}
 
 
 def run(p: Params) -> dict:
@@ -42,7 +79,7 @@ def run(p: Params) -> dict:
     for problem, result in zip(problems, results):
         template = result["text"] if result["text"] is not None else result["raw"]
         record = {
-            "id": f"{problem['id']}-hsft", "problem_id": problem["id"], "problem": problem["problem"],
+            "id": f"{problem['id']}-hsft", "kind": "template", "problem_id": problem["id"], "problem": problem["problem"],
             "gold": problem["answer"], "template": template, "answer": _answer(template),
             "teacher_model": teacher.model, "prompt_version": prompts.version,
             "verified": result["reason"] is None, "teacher_rounds": result["rounds"],
@@ -52,11 +89,15 @@ def run(p: Params) -> dict:
         else:
             rejected.append({**record, "reason": result["reason"]})
             reasons[result["kind"]] += 1
+    examples, correction_drops = correction_examples(teacher, problems, accepted, p.annotate)
+    teacher.check_budget()
     out = Path(p.annotate.out_dir)
-    write_jsonl(out / "hsft.jsonl", accepted)
+    write_jsonl(out / "hsft.jsonl", accepted + examples)
     write_jsonl(out / "rejected.jsonl", rejected)
     metrics = {"problems": len(problems), "verified": len(accepted), "rejected": len(rejected),
-               "rejected_by_reason": dict(reasons), "teacher_model": teacher.model,
+               "rejected_by_reason": dict(reasons), "correction_examples": len(examples),
+               "correction_examples_with_error": sum(e["error_step"] is not None for e in examples),
+               "correction_drops": dict(correction_drops), "teacher_model": teacher.model,
                "prompt_version": prompts.version}
     teacher_metrics = teacher.metrics()
     if teacher_metrics is not None:

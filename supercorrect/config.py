@@ -148,6 +148,9 @@ class AnnotateConfig(_Section):
     input: str = "data/prepare/train.jsonl"
     out_dir: str = "data/annotate"
     limit: int | None = Field(None, gt=0)
+    correction_share: float = Field(0.3, ge=0, le=1)  # share of templates that also give a correction-trace example
+    correction_error_share: float = Field(0.7, ge=0, le=1)  # of those: share with an injected wrong step (rest: all correct)
+    seed: int = 0                                # which templates, and which errors
 
 
 class SftConfig(_Section):
@@ -156,7 +159,8 @@ class SftConfig(_Section):
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(0.02, ge=0, lt=1)
     batch_size: int = Field(4, gt=0)
-    max_length: int = Field(320, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    max_length: int = Field(512, gt=0)
     lora: bool = False
     seed: int = 0
     out_dir: str = "models/sft"
@@ -182,6 +186,10 @@ class MineConfig(_Section):
     only_sometimes_solved: bool = False          # send only problems the student solves in some samples
     max_wrong_per_problem: int | None = Field(None, gt=0)  # cap on wrong rollouts sent to the teacher
     export: list[Literal["sharegpt"]] = ["sharegpt"]  # extra formats besides TRL's pairs.jsonl
+    rejected: Literal["blind", "told_k"] = "blind"  # blind: the student is not told k (paper); told_k: ablation
+    context: Literal["correction", "solve"] = "correction"  # DPO prompt: the correction-trace chat (paper) or the solve chat
+    heldout_fraction: float = Field(0.3, ge=0, lt=1)  # mining problems whose errors are kept for evaluation, not DPO
+    seed: int = 0                                # rollout sampling and the held-out split
 
 
 class DpoConfig(_Section):
@@ -189,7 +197,10 @@ class DpoConfig(_Section):
     epochs: float = Field(2, gt=0)
     learning_rate: float = Field(2e-5, gt=0)
     batch_size: int = Field(16, gt=0)
-    max_length: int = Field(384, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_length: int = Field(512, gt=0)
     lora: bool = False
     seed: int = 0
     out_dir: str = "models/dpo"
@@ -210,8 +221,7 @@ class EvaluateConfig(_Section):
     predictions: str = "data/evaluate/predictions.jsonl"
     samples: int = Field(1, ge=1)                # > 1: sampled at `temperature`, adds pass@k and maj@k
     temperature: float = Field(0.8, gt=0)        # only used when samples > 1 (one sample is greedy)
-    self_correct: bool = False                   # second pass on the final checkpoint: check own steps
-    localise_limit: int = Field(100, ge=1)       # mined errors with a teacher trace to test step-finding on
+    self_correct: list[Literal["base", "sft", "dpo"]] = ["sft", "dpo"]  # checkpoints that check their own work
     bootstrap: int = Field(1000, ge=100)         # resamples for the 95 % confidence intervals
     seed: int = 0                                # sampling and bootstrap seed
     grade_time_limit_s: float = Field(5.0, gt=0)  # hard limit per symbolic comparison

@@ -1,15 +1,12 @@
 """Stage `dpo`: cross-model collaborative DPO (stage 2 of the paper, Eq. 8).
 
-Trains the HSFT student (`sft.out_dir`) with TRL's DPOTrainer on `{mine.out_dir}/pairs.jsonl`:
-prompt = system + problem (+ the student's correct steps 1..k-1 as an assistant message),
-chosen = the teacher's cause/correction of step k, rejected = the student's own.
-
-TRL 1.16 renders a conversational prompt with `add_generation_prompt=True` and appends the
-chosen/rejected message as a *new* assistant turn, so a prompt ending in an assistant message
-would be closed with `<|im_end|>` and followed by a second, empty-context assistant turn. The
-pairs are therefore rendered to text here first: the prompt with `continue_final_message=True`
-(exactly what `model.generate` sees in `mine`/`evaluate`), each completion as its content plus
-the template's end-of-turn marker. Lineage columns stay in pairs.jsonl and are not trained on.
+Trains the HSFT student (`sft.out_dir`) with TRL's DPOTrainer on `{mine.out_dir}/pairs.jsonl`,
+which is TRL's conversational preference format as it is (supercorrect.pairs): the prompt is the
+correction-trace chat (problem + the student's solution), chosen = the student's correct steps
+1..k-1 then the teacher's cause/correction of step k and the rest, rejected = the same steps
+then the student's own trace. TRL renders and splits each pair itself; the lineage columns stay
+in pairs.jsonl and are not trained on. The shared steps 1..k-1 cancel in the DPO margin, so the
+loss is Eq. 8's. The reference policy is the SFT model (the paper's pi_ref).
 
 Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
 resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
@@ -24,40 +21,12 @@ precompute off and full fine-tuning does TRL keep a second, frozen copy in memor
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from supercorrect.io import InputError, read_jsonl, write_json, write_jsonl
 from supercorrect.sft import (common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming,
                               write_curve)
-
-_SENTINEL = "\x00END-OF-CONTENT\x00"
-
-
-def turn_end(tokenizer) -> str:
-    """What the chat template writes after an assistant message's content, e.g. `<|im_end|>`."""
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "q"}, {"role": "assistant", "content": _SENTINEL}], tokenize=False)
-    # Trailing whitespace after the end marker is never generated (generation stops at eos).
-    return text.split(_SENTINEL, 1)[1].rstrip()
-
-
-def to_text_pair(tokenizer, pair: dict, end: str | None = None) -> dict:
-    """One conversational pair as TRL's plain-text preference format, continuing any prefix."""
-    from supercorrect.model import render
-
-    end = turn_end(tokenizer) if end is None else end
-    messages = pair["prompt"]
-    if messages[-1]["role"] == "assistant":
-        # Open the assistant turn, then append the prefix verbatim: `continue_final_message`
-        # would strip its trailing newline, and SFT taught `</StepN>\n<StepN+1>`.
-        prompt = render(tokenizer, messages[:-1]) + messages[-1]["content"]
-    else:
-        prompt = render(tokenizer, messages)
-    return {
-        "prompt": prompt,
-        "chosen": pair["chosen"][-1]["content"] + end,
-        "rejected": pair["rejected"][-1]["content"] + end,
-    }
 
 
 def load_pairs(path: Path) -> list[dict]:
@@ -82,10 +51,10 @@ def run(p) -> dict:
     path = Path(p.mine.out_dir) / "pairs.jsonl"
     pairs = load_pairs(path)
     model, tokenizer = load_student(p.sft.out_dir, p.student.dtype)
-    end = turn_end(tokenizer)
-    rows = [to_text_pair(tokenizer, pair, end) for pair in pairs]
+    rows = [{side: pair[side] for side in ("prompt", "chosen", "rejected")} for pair in pairs]
     # TRL silently drops pairs whose prompt fills max_length; all of them dropped is an error.
-    if all(len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) >= p.dpo.max_length for r in rows):
+    texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
+    if min(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) >= p.dpo.max_length:
         raise InputError(f"{path}: every prompt is at least dpo.max_length={p.dpo.max_length} tokens long")
 
     out = run_dir(p.dpo.checkpoint_dir, "dpo", {"dpo": p.dpo.model_dump(), "student": p.student.model_dump()},
@@ -94,8 +63,9 @@ def run(p) -> dict:
         **common_args(p.dpo, out, len(pairs)),
         beta=p.dpo.beta,
         loss_type=[p.dpo.loss_type],
-        lr_scheduler_type="cosine",
-        warmup_steps=0.1,
+        lr_scheduler_type=p.dpo.lr_scheduler,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
+        warmup_steps=p.dpo.warmup_ratio,
         # The reference is the frozen SFT model: score every pair once up front instead of
         # running a second model on every step of every epoch.
         precompute_ref_log_probs=p.dpo.precompute_ref_log_probs,
@@ -121,7 +91,7 @@ def run(p) -> dict:
     rewards = [h for h in history if "rewards/margins" in h]
     metrics = {
         "n_pairs": len(pairs), "n_trained": len(trainer.train_dataset),
-        "n_continued": sum(pair["prompt"][-1]["role"] == "assistant" for pair in pairs),
+        "pairs_by_error_step": dict(sorted(Counter(str(pair["error_step"]) for pair in pairs).items())),
         "steps": trainer.state.global_step, "epochs": p.dpo.epochs, "beta": p.dpo.beta,
         **curve_metrics(curve), "train_loss": result.training_loss,
         "final_reward_accuracy": rewards[-1]["rewards/accuracies"] if rewards else None,

@@ -5,26 +5,30 @@ the final checkpoint's, plus `n`), with for the final checkpoint:
 - a seeded 95 % bootstrap interval (`ci95_low`, `ci95_high`), accuracy `by_subject` and `by_level`;
 - `no_answer` and grading `timeouts` counts;
 - `pass_at_k` / `maj_at_k` when `evaluate.samples > 1` (then `accuracy` is the mean over samples);
-- `self_correct`: accuracy before/after a second pass in which the model checks its own steps,
-  with wrong->right and right->wrong counts (`evaluate.self_correct`), and how often that pass
-  names the step the teacher found wrong in mined errors (`self_correct.localisation`);
-and `<ckpt>_accuracy` plus a `checkpoints` block for every checkpoint. Also writes the
+and `<ckpt>_accuracy` plus a `checkpoints` block for every checkpoint. For every checkpoint in
+`evaluate.self_correct`, `self_correction.<ckpt>` (contract) holds a second pass in which the
+model checks its own first answer under the correction-trace prompt it was trained in
+(paper Fig. 3): `accuracy_before`, `accuracy_after`, `wrong_to_right`, `right_to_wrong`,
+`net_gain` (after - before) with a seeded 95 % bootstrap `net_gain_ci`, and `heldout_errors`:
+on the erroneous solutions `mine` held out of DPO (`{mine.out_dir}/heldout.jsonl`), how often
+the model names the teacher's first wrong step (`locate_rate`) and reaches the right answer
+(`fix_rate`), paper Table 6. Also writes the
 per-sample predictions and, for `dvc plots show`, `plots/evaluate_accuracy.csv`,
 `plots/evaluate_by_subject.csv` and `plots/evaluate_by_level.csv`.
 
-    supercorrect evaluate [--params params.yaml] [--set evaluate.samples=8] [--set evaluate.self_correct=false]
+    supercorrect evaluate [--params params.yaml] [--set evaluate.samples=8] [--set 'evaluate.self_correct=[]']
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from supercorrect.config import Params
 from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 from supercorrect.grading import grade_batch
 from supercorrect.io import read_jsonl, write_json, write_jsonl, write_text
-from supercorrect.prompts import Prompts, load_prompts, solve_messages
+from supercorrect.pairs import flagged_step
+from supercorrect.prompts import correction_messages, load_prompts, solve_messages
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:
@@ -82,12 +86,6 @@ def breakdown(rows: list[dict], resamples: int = 1000, seed: int = 0) -> dict:
             "by_level": accuracy_by(per_problem, "level")}
 
 
-def self_correct_messages(prompts: Prompts, problem: str, response: str) -> list[dict]:
-    """The second-pass chat: the model's own solution back, asking it to check every step."""
-    return [{"role": "system", "content": prompts.system},
-            {"role": "user", "content": prompts.self_correct.format(problem=problem, student_solution=response)}]
-
-
 def compare_passes(first: list[dict], second: list[dict]) -> dict:
     """Before/after accuracy and flips between the first answer and the checked answer.
 
@@ -102,30 +100,22 @@ def compare_passes(first: list[dict], second: list[dict]) -> dict:
             "no_answer_after": sum(s["extracted"] is None for s in second), "n": n}
 
 
-def named_step(text: str) -> int | None:
-    """The step a self-correction blames: the first `<StepN>` that opens with a `<Cause>`."""
-    match = re.search(r"<Step(\d+)>\s*<Cause>", text)
-    return int(match.group(1)) if match else None
+def self_correction(first: list[dict], second: list[dict], resamples: int, seed: int) -> dict:
+    """The self-correction figures of one checkpoint: before/after, flips, net gain and its CI."""
+    out = compare_passes(first, second)
+    after = [s["correct"] if s["extracted"] is not None else f["correct"] for f, s in zip(first, second)]
+    gains = [float(a) - float(f["correct"]) for f, a in zip(first, after)]
+    out["net_gain"] = out["accuracy_after"] - out["accuracy_before"]
+    out["net_gain_ci"] = list(bootstrap_ci(gains, resamples=resamples, seed=seed))
+    return out
 
 
-def localisation_cases(p: Params, limit: int) -> list[dict]:
-    """Mined wrong solutions whose first wrong step the teacher located (empty before `mine`)."""
-    out = Path(p.mine.out_dir)
-    if not (out / "corrections.jsonl").exists():
-        return []
-    rollouts = {r["id"]: r for r in read_jsonl(out / "rollouts.jsonl")}
-    problems = {q["id"]: q for q in read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")}
-    return [{"problem": problems[c["problem_id"]]["problem"], "response": rollouts[c["rollout_id"]]["response"],
-             "k": c["k"]} for c in read_jsonl(out / "corrections.jsonl")[:limit]]
-
-
-def localisation(cases: list[dict], second: list[str]) -> dict:
-    """How often the self-correction pass names the step the teacher found wrong."""
-    named = [named_step(text) for text in second]
+def heldout_errors(cases: list[dict], traces: list[str], verdicts: list[bool]) -> dict:
+    """Locate and fix rates on held-out erroneous solutions whose first wrong step is known."""
     n = len(cases)
-    return {"n": n, "named_a_step": sum(k is not None for k in named),
-            "named_teacher_step": sum(k == c["k"] for k, c in zip(named, cases)),
-            "rate": _mean(k == c["k"] for k, c in zip(named, cases)) if n else 0.0}
+    located = [flagged_step(t) == c["k"] for c, t in zip(cases, traces)]
+    return {"n": n, "locate_rate": _mean(located), "fix_rate": _mean(verdicts),
+            "named_a_step": sum(flagged_step(t) is not None for t in traces)}
 
 
 def run(p: Params) -> dict:
@@ -134,16 +124,25 @@ def run(p: Params) -> dict:
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
     benchmarks = {name: read_jsonl(path) for name, path in cfg.benchmarks.items()}
+    heldout_file = Path(p.mine.out_dir) / "heldout.jsonl"
+    heldout = read_jsonl(heldout_file) if heldout_file.exists() else []
     paths = checkpoint_paths(p)
     final = cfg.checkpoints[-1]
     grading = dict(time_limit_s=cfg.grade_time_limit_s, workers=cfg.grade_workers, progress=True)
     sampling = dict(temperature=cfg.temperature, num_samples=cfg.samples) if cfg.samples > 1 else dict(temperature=0.0)
     gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=cfg.seed)
     results: dict[str, dict] = {name: {} for name in benchmarks}
-    details: dict[str, dict] = {}
-    predictions, located = [], None
+    corrected: dict[str, dict] = {name: {} for name in benchmarks}
+    predictions = []
     for ckpt in cfg.checkpoints:
         generate, _ = load_generator(paths[ckpt], p.student, seed=cfg.seed)
+        held = None
+        if ckpt in cfg.self_correct and heldout:
+            traces = [t[0] for t in generate([correction_messages(prompts, h["problem"], h["response"]) for h in heldout],
+                                             temperature=0.0, desc=f"evaluate: held-out errors {ckpt}", **gen)]
+            cases = [{"id": h["rollout_id"], "answer": h["answer"]} for h in heldout]
+            _, rows = score(cases, traces, desc=f"evaluate: grade held-out {ckpt}", **grading)
+            held = heldout_errors(heldout, traces, [r["correct"] for r in rows])
         for name, problems in benchmarks.items():
             chats = [solve_messages(prompts, q["problem"]) for q in problems]
             responses = generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
@@ -151,19 +150,17 @@ def run(p: Params) -> dict:
             summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
             results[name][ckpt] = summary
             predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "solve", **r} for r in rows]
-            if ckpt == final and cfg.self_correct:
+            if ckpt in cfg.self_correct:
                 first = [r for r in rows if r["sample"] == 0]
-                checks = [self_correct_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
-                second = generate(checks, temperature=0.0, desc=f"evaluate: self-correct {name}", **gen)
-                _, second_rows = score(problems, [s[0] for s in second], desc=f"evaluate: grade self-correct {name}",
+                checks = [correction_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
+                second = generate(checks, temperature=0.0, desc=f"evaluate: self-correct {ckpt}/{name}", **gen)
+                _, second_rows = score(problems, [s[0] for s in second], desc=f"evaluate: grade self-correct {ckpt}/{name}",
                                        **grading)
-                details[name] = compare_passes(first, second_rows)
+                corrected[name][ckpt] = self_correction(first, second_rows, cfg.bootstrap, cfg.seed)
+                if held is not None:  # model-level: the same held-out errors for every benchmark
+                    corrected[name][ckpt]["heldout_errors"] = held
                 predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r}
                                 for r in second_rows]
-        if ckpt == final and cfg.self_correct and (cases := localisation_cases(p, cfg.localise_limit)):
-            chats = [self_correct_messages(prompts, c["problem"], c["response"]) for c in cases]
-            second = generate(chats, temperature=0.0, desc="evaluate: locate known errors", **gen)
-            located = localisation(cases, [s[0] for s in second])
         del generate  # frees the model (or the vLLM engine's GPU memory) before the next one
 
     metrics = {}
@@ -174,11 +171,8 @@ def run(p: Params) -> dict:
                          **{k: v for k, v in last.items() if k not in ("accuracy", "n", "correct")},
                          "checkpoints": {ckpt: {k: s[k] for k in ("accuracy", "ci95_low", "ci95_high", "no_answer",
                                                                   "timeouts")} for ckpt, s in by_ckpt.items()}}
-        if name in details:
-            metrics[name]["self_correct"] = details[name]
-    for name in details:
-        if located is not None:  # known-error localisation is model-level; shown with each benchmark
-            metrics[name]["self_correct"]["localisation"] = located
+        if corrected[name]:
+            metrics[name]["self_correction"] = corrected[name]
     write_json(cfg.out, metrics)
     write_jsonl(cfg.predictions, predictions)
     write_plots(Path(cfg.plots_dir), results, final)

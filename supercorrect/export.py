@@ -4,13 +4,12 @@
 LLaMA-Factory preference format (`ranking: true`, ShareGPT style) plus the `dataset_info.json`
 entry LLaMA-Factory needs to find it:
 
-    {"system": ..., "conversations": [{"from": "human", "value": problem}],
-     "chosen": {"from": "gpt", "value": prefix + teacher correction},
-     "rejected": {"from": "gpt", "value": prefix + student correction}, "id": ...}
+    {"system": ..., "conversations": [{"from": "human", "value": correction prompt}],
+     "chosen": {"from": "gpt", "value": steps 1..k-1 + teacher trace from step k},
+     "rejected": {"from": "gpt", "value": steps 1..k-1 + student trace from step k}, "id": ...}
 
-ShareGPT cannot continue a half-written assistant turn, so the student's correct steps
-1..k-1 open both responses. Both sides share them token for token, so under DPO's loss their
-log-probability ratios cancel and the pair trains the same thing as Eq. 8.
+The records carry the same text as the TRL pairs (supercorrect.pairs): both responses open
+with the student's correct steps 1..k-1, whose log-probability ratios cancel in DPO's loss.
 
     python -c "from supercorrect.export import write_sharegpt; write_sharegpt(pairs, 'data/mine')"
 """
@@ -27,16 +26,14 @@ DATASET_NAME = "supercorrect_pairs"
 
 def to_sharegpt(pair: dict) -> dict:
     """One TRL conversational pair as a LLaMA-Factory ShareGPT preference record."""
-    messages = pair["prompt"]
-    prefix = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
-    turns = messages[:-1] if prefix else messages
+    turns = pair["prompt"]
     system = "\n".join(m["content"] for m in turns if m["role"] == "system")
     roles = {"user": "human", "assistant": "gpt"}
     conversations = [{"from": roles[m["role"]], "value": m["content"]} for m in turns if m["role"] != "system"]
     return {
         "system": system, "conversations": conversations,
-        "chosen": {"from": "gpt", "value": prefix + pair["chosen"][-1]["content"]},
-        "rejected": {"from": "gpt", "value": prefix + pair["rejected"][-1]["content"]},
+        "chosen": {"from": "gpt", "value": pair["chosen"][-1]["content"]},
+        "rejected": {"from": "gpt", "value": pair["rejected"][-1]["content"]},
         "id": pair.get("id"),
     }
 

@@ -1,64 +1,44 @@
 """Stage `mine`: turn the SFT student's wrong solutions into cross-model DPO pairs (paper Eq. 8).
 
-1. The SFT student samples `mine.samples_per_problem` solutions per mining problem (batched, on
-   `student.engine`: our transformers decode loop, or vLLM on a GPU; supercorrect.engine); each
-   is graded against the gold answer (rollouts.jsonl).
-2. For every wrong one the teacher, grounded in the reference solution, names the first wrong
-   step k and writes a cause and a correction (corrections.jsonl).
-3. The student, shown the same wrong solution and told step k is wrong but given no reference,
-   writes its own cause and correction.
-4. pair: prompt = system + problem + the student's steps 1..k-1 (an assistant message to continue),
-   chosen = teacher's correction, rejected = student's (pairs.jsonl, TRL conversational format).
+1. Rollouts: the SFT student samples `mine.samples_per_problem` solutions per mining problem
+   (batched, on `student.engine`: our decode loop, or vLLM on a GPU), each graded against the
+   gold answer (rollouts.jsonl).
+2. The selected wrong ones go to the teacher, which gets the correction-trace prompt grounded
+   in the reference solution and names the first wrong step k with a cause and a correction
+   (corrections.jsonl).
+3. A seeded `mine.heldout_fraction` of the mining problems never reaches DPO: their localised
+   errors go to heldout.jsonl, on which `evaluate` measures whether a checkpoint finds and fixes
+   errors it never trained on (paper Table 6).
+4. For the others the student answers the same correction prompt itself, blind: no reference,
+   not told k, its turn opened with its own correct steps 1..k-1 (`mine.rejected: told_k` is the
+   ablation that tells it k). Chosen = the teacher's trace from step k, rejected = the student's
+   (supercorrect.pairs), in the correction-trace context (`mine.context`).
 
-Which wrong rollouts reach the teacher: all of them, or with `mine.only_sometimes_solved` only
-those of problems the student solves in some samples, at most `mine.max_wrong_per_problem` per
-problem. A pair is dropped, with the reason counted in metrics/mine.json, when its rejected side
-reaches the right answer, when both sides are the same, when it duplicates another pair, when the
-problem already has `mine.max_pairs_per_problem` pairs, or when the prompt is not, token for
-token, the start of both `prompt + chosen` and `prompt + rejected` under the student's tokenizer
-(DPO would then split prompt and completion somewhere else than Eq. 8 says).
+A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
+is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
+the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
+than after the prompt, or when re-tokenising the student's side changes the context it was
+written in. metrics/mine.json also says what the blind student did at step k (`student_at_k`).
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
 
-    supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4]
+    supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from supercorrect.config import Params
-from supercorrect.dpo import to_text_pair, turn_end
 from supercorrect.export import write_sharegpt
 from supercorrect.grading import extract_answer, grade
 from supercorrect.io import read_jsonl, write_json, write_jsonl
-from supercorrect.prompts import Prompts, load_prompts, solve_messages
+from supercorrect.pairs import (boundary_ok, build_pair, generation_matches, student_request, student_side,
+                                verdict_at_step)
+from supercorrect.prompts import load_prompts, solve_messages
 from supercorrect.teacher import make_teacher
-from supercorrect.templates import leading_steps, parse_correction
-
-
-def build_pair(prompts: Prompts, problem: dict, rollout: dict, k: int, chosen: str, rejected: str,
-               lineage: dict) -> dict:
-    """One DPO pair per Eq. 8: the prompt ends with the student's correct steps 1..k-1."""
-    prefix = "\n".join(leading_steps(rollout["response"])[: k - 1])
-    prompt = solve_messages(prompts, problem["problem"])
-    if prefix:
-        # The correct prefix is the start of the assistant turn; both sides continue it.
-        prompt.append({"role": "assistant", "content": prefix + "\n"})
-    return {
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
-        "id": f"{rollout['id']}-pair", "problem_id": problem["id"], "rollout_id": rollout["id"],
-        "error_step": k, **lineage,
-    }
-
-
-def correction_request(prompts: Prompts, problem: dict, response: str, k: int) -> list[dict]:
-    """The student's own-correction chat: no reference, the assistant turn starts at step k."""
-    user = prompts.student_correct.format(problem=problem["problem"], student_solution=response, k=k)
-    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user},
-            {"role": "assistant", "content": f"<Step{k}><Cause>"}]
+from supercorrect.templates import parse_correction
 
 
 def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
@@ -78,12 +58,70 @@ def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
     return selected, +drops
 
 
-def prompt_is_token_prefix(tokenizer, pair: dict, end: str) -> bool:
-    """True when the rendered prompt's tokens open both `prompt + chosen` and `prompt + rejected`."""
-    row = to_text_pair(tokenizer, pair, end)
-    prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
-    return all(tokenizer(row["prompt"] + row[side], add_special_tokens=False)["input_ids"][: len(prompt)] == prompt
-               for side in ("chosen", "rejected"))
+def is_heldout(problem_id: str, fraction: float, seed: int) -> bool:
+    """A stable, seeded split of the mining problems: the same id is always on the same side."""
+    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < fraction
+
+
+def rollouts(generate, prompts, problems: list[dict], p: Params) -> list[dict]:
+    """`mine.samples_per_problem` graded solutions per problem."""
+    samples = generate([solve_messages(prompts, q["problem"]) for q in problems], temperature=p.mine.temperature,
+                       num_samples=p.mine.samples_per_problem, desc="mine: rollouts",
+                       max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.mine.seed)
+    return [{"id": f"{q['id']}-s{i}", "problem_id": q["id"], "sample": i, "model": p.sft.out_dir,
+             "response": text, "extracted": extract_answer(text), "correct": grade(text, q["answer"])}
+            for q, texts in zip(problems, samples) for i, text in enumerate(texts)]
+
+
+def localise(teacher, by_id: dict, wrong: list[dict]) -> tuple[list[dict], Counter]:
+    """The teacher's first wrong step, cause and correction for each wrong rollout it could locate."""
+    located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in wrong])
+    teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
+    corrections, drops = [], Counter()
+    for rollout, result in zip(wrong, located):
+        if result["text"] is None:
+            drops[f"teacher: {result['kind']}"] += 1
+            continue
+        c = parse_correction(result["text"])
+        corrections.append({"rollout_id": rollout["id"], "problem_id": rollout["problem_id"], "k": c.k,
+                            "teacher_cause": c.cause, "teacher_correction": c.correction, "teacher_text": c.text})
+    return corrections, drops
+
+
+def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict]], by_id: dict, rollout_by_id: dict,
+               tokenizer, prompts, p: Params, lineage: dict) -> tuple[list[dict], Counter, Counter]:
+    """Eq. 8 pairs from the teacher's and the student's sides; drops and the student's verdicts at k."""
+    pairs, drops, verdicts, seen, per_problem = [], Counter(), Counter(), set(), defaultdict(int)
+    for c, generated, request in zip(corrections, own, requests):
+        problem, rollout = by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]
+        rejected = student_side(request, generated, c["k"], rollout["response"])
+        c["student_text"], c["student_verdict"] = rejected, verdict_at_step(rejected, c["k"])
+        verdicts[c["student_verdict"]] += 1
+        pair = build_pair(prompts, problem, rollout, c["k"], c["teacher_text"], rejected, lineage, p.mine.context)
+        key = (pair["prompt"][-1]["content"], pair["chosen"][0]["content"], pair["rejected"][0]["content"])
+        if not rejected:
+            reason = "student's side is empty"
+        elif grade(rejected, problem["answer"]):
+            reason = "student's own correction is right"
+        elif rejected == c["teacher_text"].strip():
+            reason = "chosen and rejected are the same"
+        elif not boundary_ok(tokenizer, pair):
+            reason = "prompt is not a token prefix of chosen and rejected"
+        elif (p.mine.rejected == "blind" and p.mine.context == "correction"
+              and not generation_matches(tokenizer, request, pair)):
+            reason = "re-tokenised student side differs from what it generated"
+        elif key in seen:
+            reason = "duplicate pair"
+        elif per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
+            reason = "over max_pairs_per_problem"
+        else:
+            seen.add(key)
+            per_problem[problem["id"]] += 1
+            pairs.append(pair)
+            continue
+        drops[reason] += 1
+    return pairs, drops, verdicts
 
 
 def run(p: Params) -> dict:
@@ -92,75 +130,34 @@ def run(p: Params) -> dict:
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
     problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
-    generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.sft.seed)
-    gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.sft.seed)
-
-    samples = generate([solve_messages(prompts, q["problem"]) for q in problems],
-                       temperature=p.mine.temperature, num_samples=p.mine.samples_per_problem,
-                       desc="mine: rollouts", **gen)
-    all_rollouts = []
-    for problem, responses in zip(problems, samples):
-        for i, response in enumerate(responses):
-            all_rollouts.append({
-                "id": f"{problem['id']}-s{i}", "problem_id": problem["id"], "sample": i,
-                "model": p.sft.out_dir, "response": response,
-                "extracted": extract_answer(response), "correct": grade(response, problem["answer"]),
-            })
-
-    # Only the selected wrong rollouts go to the teacher.
-    to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
     by_id = {q["id"]: q for q in problems}
-    drops, corrections = Counter(), []
-    # The teacher validates (and the openai one re-asks and inspects) every correction itself.
-    located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in to_localise])
-    teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
-    for rollout, result in zip(to_localise, located):
-        if result["text"] is None:
-            drops[f"teacher: {result['kind']}"] += 1
-            continue
-        c = parse_correction(result["text"])
-        corrections.append({"rollout_id": rollout["id"], "problem_id": rollout["problem_id"], "k": c.k,
-                            "teacher_cause": c.cause, "teacher_correction": c.correction,
-                            "teacher_text": c.text})
+    generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.mine.seed)
 
+    all_rollouts = rollouts(generate, prompts, problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
-    requests = [correction_request(prompts, by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]["response"], c["k"])
-                for c in corrections]
-    own = generate(requests, temperature=0.0, desc="mine: student corrections", **gen)
+    to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
+    corrections, drops = localise(teacher, by_id, to_localise)
+    split = [is_heldout(c["problem_id"], p.mine.heldout_fraction, p.mine.seed) for c in corrections]
+    heldout = [c for c, out in zip(corrections, split) if out]
+    training = [c for c, out in zip(corrections, split) if not out]
 
-    end = turn_end(tokenizer)
-    lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version,
-               "student_checkpoint": p.sft.out_dir}
-    pairs, seen, per_problem = [], set(), defaultdict(int)
-    for c, (student_text,) in zip(corrections, own):
-        rejected = f"<Step{c['k']}><Cause>" + student_text.strip()
-        c["student_text"] = rejected
-        problem = by_id[c["problem_id"]]
-        if grade(rejected, problem["answer"]):
-            drops["student's own correction is right"] += 1
-            continue
-        if rejected.strip() == c["teacher_text"].strip():
-            drops["chosen and rejected are the same"] += 1
-            continue
-        pair = build_pair(prompts, problem, rollout_by_id[c["rollout_id"]], c["k"], c["teacher_text"],
-                          rejected, lineage)
-        if not prompt_is_token_prefix(tokenizer, pair, end):
-            drops["prompt is not a token prefix of chosen and rejected"] += 1
-            continue
-        key = (str(pair["prompt"]), pair["chosen"][0]["content"], rejected)
-        if key in seen:
-            drops["duplicate pair"] += 1
-            continue
-        if per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
-            drops["over max_pairs_per_problem"] += 1
-            continue
-        seen.add(key)
-        per_problem[problem["id"]] += 1
-        pairs.append(pair)
+    # The student's own side, from the same correction prompt without the reference.
+    requests = [student_request(prompts, by_id[c["problem_id"]]["problem"], rollout_by_id[c["rollout_id"]]["response"],
+                                c["k"], p.mine.rejected) for c in training]
+    own = [texts[0] for texts in generate(requests, temperature=0.0, desc="mine: student corrections",
+                                          max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size,
+                                          seed=p.mine.seed)]
+    lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version, "student_checkpoint": p.sft.out_dir,
+               "rejected_mode": p.mine.rejected}
+    pairs, pair_drops, verdicts = make_pairs(training, own, requests, by_id, rollout_by_id, tokenizer, prompts, p,
+                                             lineage)
 
     out = Path(p.mine.out_dir)
     write_jsonl(out / "rollouts.jsonl", all_rollouts)
-    write_jsonl(out / "corrections.jsonl", corrections)
+    write_jsonl(out / "corrections.jsonl", training)
+    write_jsonl(out / "heldout.jsonl", [{**c, "problem": by_id[c["problem_id"]]["problem"],
+                                         "answer": by_id[c["problem_id"]]["answer"],
+                                         "response": rollout_by_id[c["rollout_id"]]["response"]} for c in heldout])
     write_jsonl(out / "pairs.jsonl", pairs)
     if "sharegpt" in p.mine.export:
         write_sharegpt(pairs, out)
@@ -168,7 +165,9 @@ def run(p: Params) -> dict:
     # The report: counts at every step, and every drop with its reason (MLflow logs it in `register`).
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
                "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localise),
-               "localised": len(corrections), "pairs": len(pairs), "drops": {**selection_drops, **drops}}
+               "localised": len(corrections), "heldout_errors": len(heldout), "pairs": len(pairs),
+               "rejected": p.mine.rejected, "context": p.mine.context, "student_at_k": dict(verdicts),
+               "drops": {**selection_drops, **drops, **pair_drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()
     write_json("metrics/mine.json", metrics)

@@ -152,10 +152,22 @@ def load_student(path_or_id, dtype: str = "float32"):
     return model, tokenizer
 
 
+_CONTENT = "\x00CONTENT\x00"
+
+
 def render(tokenizer, conversation: list[dict]) -> str:
-    """Chat text for generation: continue a final assistant message, else open a new turn."""
+    """Chat text for generation: continue a final assistant message, else open a new turn.
+
+    A final assistant message is continued verbatim after the text the template itself writes
+    before assistant content, so the result is a string prefix of the finished turn that DPO
+    and SFT train on, whatever the template (`continue_final_message` strips trailing newlines,
+    and a template's generation prompt may differ from that text, e.g. `Assistant:` vs
+    `Assistant: `).
+    """
     if conversation and conversation[-1]["role"] == "assistant":
-        return tokenizer.apply_chat_template(conversation, tokenize=False, continue_final_message=True)
+        text = tokenizer.apply_chat_template(conversation[:-1] + [{"role": "assistant", "content": _CONTENT}],
+                                             tokenize=False)
+        return text[:text.index(_CONTENT)] + conversation[-1]["content"]
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 

@@ -1,6 +1,7 @@
 """Every prompt the pipeline sends, in one place, versioned and replaceable.
 
-The built-in texts are version `v1`. `prompts.file` in params.yaml may name a YAML file
+The built-in texts are version `v2` (v1 had separate student-correction and self-check
+prompts; v2 has one correction-trace prompt for both, as the paper does). `prompts.file` in params.yaml may name a YAML file
 that replaces any of them; it must carry its own `version`, which then goes into every
 record the prompts produce, so a dataset always says which wording made it.
 
@@ -22,15 +23,15 @@ class Prompts:
     system: str
     # Teacher: rewrite a reference solution into the template. Fields: problem, solution, answer.
     annotate: str
-    # Teacher: find the first wrong step of a student solution, grounded in the reference.
-    # Fields: problem, solution, answer, student_solution.
-    localize: str
-    # Student: correct step k of its own solution, without the reference.
-    # Fields: problem, student_solution, k.
-    student_correct: str
-    # Student, at evaluation: check its own solution, fix the first wrong step if any.
-    # Fields: problem, student_solution.
-    self_correct: str
+    # The correction-trace prompt (paper Appendix A), one context for three uses: the student
+    # checks its own solution at evaluation, the student writes its blind correction in `mine`,
+    # and DPO trains in it. Fields: problem, student_solution.
+    correct: str
+    # Appended to `correct` for the teacher only: the reference it grounds its trace in.
+    # Fields: solution, answer.
+    grounding: str
+    # Appended to `correct` for the student under `mine.rejected: told_k` only. Fields: k.
+    told_k: str
     # Teacher, after a reply failed validation or inspection: the reason and the problem again.
     # Fields: reason, problem, answer.
     reask: str = ""
@@ -39,8 +40,8 @@ class Prompts:
     inspect: str = ""
 
 
-V1 = Prompts(
-    version="v1",
+V2 = Prompts(
+    version="v2",
     system=(
         "Solve the math problem step by step. Write each step as <Step1>...</Step1>, "
         "<Step2>...</Step2> and so on, add <Key>...</Key> inside a step that is easy to get "
@@ -55,28 +56,17 @@ V1 = Prompts(
         "then <Answer>...</Answer> with only the final answer. Output nothing else.\n\n"
         "Problem:\n{problem}\n\nReference solution:\n{solution}\n\nFinal answer: {answer}"
     ),
-    localize=(
-        "A student solved the problem below and got it wrong. Using the reference solution, "
-        "find the FIRST wrong step k of the student's solution. Reply with exactly:\n"
-        "<Stepk><Cause>why step k is wrong</Cause><Correction>the corrected step k</Correction></Stepk>\n"
-        "followed by the remaining corrected steps as <StepN>...</StepN> and "
-        "<Answer>final answer</Answer>, where k is the step number.\n\n"
-        "Problem:\n{problem}\n\nReference solution:\n{solution}\n\nFinal answer: {answer}\n\n"
-        "Student solution:\n{student_solution}"
+    correct=(
+        "Check the solution step by step. Copy every correct step as it is. In the first wrong "
+        "step, write <Cause>why it is wrong</Cause><Correction>the right step</Correction> inside "
+        "its tags, then redo the steps after it. End with <Answer>...</Answer>.\n\n"
+        "Problem:\n{problem}\n\nSolution:\n{student_solution}"
     ),
-    student_correct=(
-        "Check your solution below. Step {k} is wrong. Explain the cause in "
-        "<Cause>...</Cause> and rewrite the step in <Correction>...</Correction> inside "
-        "<Step{k}>...</Step{k}>, then finish the solution and give <Answer>...</Answer>.\n\n"
-        "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
+    grounding=(
+        "\n\nReference solution (use it to find the first wrong step; do not mention it):\n"
+        "{solution}\n\nCorrect final answer: {answer}"
     ),
-    self_correct=(
-        "Check your solution below step by step. If a step is wrong, explain the cause in "
-        "<Cause>...</Cause> and rewrite it in <Correction>...</Correction> inside that step's "
-        "tags, then finish the solution. Either way, end with the final answer in "
-        "<Answer>...</Answer>.\n\n"
-        "Problem:\n{problem}\n\nYour solution:\n{student_solution}"
-    ),
+    told_k="\n\nHint: step {k} is the first wrong step.",
     reask=(
         "Your reply above cannot be used: {reason}.\n"
         "Here is the problem again.\n\nProblem:\n{problem}\n\nFinal answer: {answer}\n\n"
@@ -97,15 +87,15 @@ V1 = Prompts(
 def load_prompts(file: str | None = None) -> Prompts:
     """Built-in prompts, with any texts from the YAML `file` replacing them."""
     if file is None:
-        return V1
+        return V2
     data = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
     known = {f.name for f in fields(Prompts)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{file}: unknown prompt key {unknown[0]!r}; known: {sorted(known)}")
-    if not data.get("version") or data["version"] == V1.version:
+    if not data.get("version") or data["version"] == V2.version:
         raise ValueError(f"{file}: version: set a new version name for replaced prompts")
-    return replace(V1, **{k: str(v) for k, v in data.items()})
+    return replace(V2, **{k: str(v) for k, v in data.items()})
 
 
 def solve_messages(prompts: Prompts, problem: str) -> list[dict]:
@@ -114,3 +104,22 @@ def solve_messages(prompts: Prompts, problem: str) -> list[dict]:
         {"role": "system", "content": prompts.system},
         {"role": "user", "content": problem},
     ]
+
+
+def correction_messages(prompts: Prompts, problem: str, solution: str, told_k: int | None = None) -> list[dict]:
+    """The correction-trace chat: system prompt, then the problem and a solution to check.
+
+    The same chat serves the student's self-check at evaluation, its blind correction in
+    `mine` and the DPO context; `told_k` adds the hint of the `told_k` ablation.
+    """
+    user = prompts.correct.format(problem=problem, student_solution=solution)
+    if told_k is not None:
+        user += prompts.told_k.format(k=told_k)
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def teacher_correction_message(prompts: Prompts, problem: dict, solution: str) -> list[dict]:
+    """The teacher's chat: the same correction prompt, grounded in the reference solution."""
+    user = prompts.correct.format(problem=problem["problem"], student_solution=solution)
+    user += prompts.grounding.format(solution=problem["solution"], answer=problem["answer"])
+    return [{"role": "user", "content": user}]

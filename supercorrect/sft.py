@@ -1,8 +1,9 @@
 """Stage `sft`: hierarchical thought SFT (HSFT, stage 1 of the paper).
 
 The student learns to write the teacher's whole XML template (steps, keys, generalized
-strategy, answer) from the fixed system prompt and the problem. Only verified templates from
-`{annotate.out_dir}/hsft.jsonl` are used; the loss covers the completion only.
+strategy, answer) from the fixed system prompt and the problem, and, for annotate's correction
+examples, the correction trace of a solution under the correction-trace prompt. Only verified
+records from `{annotate.out_dir}/hsft.jsonl` are used; the loss covers the completion only.
 
 * student.model == "tiny": a tokenizer and a small Qwen2 are built from this data into
   `sft.base_dir` (the untrained "base" checkpoint evaluate compares against);
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 from supercorrect.io import InputError, atomic_dir, read_jsonl, write_json, write_text
-from supercorrect.prompts import Prompts, load_prompts, solve_messages
+from supercorrect.prompts import Prompts, correction_messages, load_prompts, solve_messages
 
 LORA_DROPOUT = 0.05
 # sft.torch_compile: auto compiles only runs this long: compiling costs 20-50 s on CPU,
@@ -46,20 +47,28 @@ def load_verified(path: Path) -> list[dict]:
     return verified
 
 
-def tiny_corpus(prompts: Prompts, records: list[dict]) -> list[str]:
-    """Tokenizer corpus in the proportions training sees: system prompt + problem + template."""
-    texts = [t for r in records for t in (prompts.system, r["problem"], r["template"])]
-    # The other prompts reach the student in `mine`; once each is enough to cover their words.
-    return texts + [prompts.localize, prompts.student_correct]
+def training_rows(prompts: Prompts, records: list[dict]) -> list[dict]:
+    """Prompt/completion chats: a template under the solve prompt, a correction trace under the
+    correction-trace prompt with the solution it checks (annotate's `kind: correction`)."""
+    return [{"prompt": correction_messages(prompts, r["problem"], r["shown"]) if r.get("kind") == "correction"
+             else solve_messages(prompts, r["problem"]),
+             "completion": [{"role": "assistant", "content": r["template"]}]} for r in records]
 
 
-def prepare_base(p, records: list[dict], prompts: Prompts) -> str:
+def tiny_corpus(rows: list[dict], prompts: Prompts) -> list[str]:
+    """Tokenizer corpus in the proportions training sees: every prompt and completion."""
+    texts = [m["content"] for r in rows for m in r["prompt"] + r["completion"]]
+    # The told_k hint reaches the student only in that ablation; once is enough for its words.
+    return texts + [prompts.told_k]
+
+
+def prepare_base(p, rows: list[dict], prompts: Prompts) -> str:
     """Build the tiny base model or write a pointer to the configured one; return its dir."""
     from supercorrect.model import build_tiny
 
     base = Path(p.sft.base_dir)
     if p.student.model == "tiny":
-        build_tiny(tiny_corpus(prompts, records), p.student.tiny, base, seed=p.sft.seed)
+        build_tiny(tiny_corpus(rows, prompts), p.student.tiny, base, seed=p.sft.seed)
     else:
         with atomic_dir(base) as tmp:
             write_json(tmp / "pointer.json", {"model": p.student.model})
@@ -92,7 +101,8 @@ def common_args(cfg, out: str, n_examples: int) -> dict:
         else dict(save_strategy="no")
     return dict(
         output_dir=str(out), num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length,
+        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_length=cfg.max_length,
         seed=cfg.seed, data_seed=cfg.seed, report_to="none", **saving,
         logging_steps=logging_steps(n_examples, cfg.batch_size, cfg.epochs),
         use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
@@ -241,15 +251,14 @@ def run(p) -> dict:
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
     prompts = load_prompts(p.prompts.file)
-    rows = [{"prompt": solve_messages(prompts, r["problem"]),
-             "completion": [{"role": "assistant", "content": r["template"]}]} for r in records]
+    rows = training_rows(prompts, records)
     out = run_dir(p.sft.checkpoint_dir, "sft", {"sft": p.sft.model_dump(), "student": p.student.model_dump(),
                                                 "prompts": prompts.version}, [path])
     # Built first: it sets up the distributed state (torchrun / accelerate launch).
     args = SFTConfig(**sft_args(p.sft, out, len(records)))
     # With several processes, one builds the base model and the others wait for it.
     if args.process_index == 0:
-        prepare_base(p, records, prompts)
+        prepare_base(p, rows, prompts)
     args.distributed_state.wait_for_everyone()
     base = p.sft.base_dir
     model, tokenizer = load_student(base, p.student.dtype)

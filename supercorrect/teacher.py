@@ -24,7 +24,7 @@ import os
 import re
 
 from supercorrect.grading import extract_answer
-from supercorrect.prompts import Prompts
+from supercorrect.prompts import Prompts, teacher_correction_message
 from supercorrect.synthetic import gold_steps
 from supercorrect.teacher_cache import BudgetError, Ledger, TeacherStats
 from supercorrect.teacher_checks import Item, check_annotation, check_localization, result, run_rounds
@@ -160,8 +160,7 @@ class OpenAITeacher:
 
     def localize_all(self, pairs: list[tuple[dict, str]]) -> list[dict]:
         items = [Item(p, lambda text, p=p, s=s: check_localization(text, p, s),
-                      [{"role": "user", "content": self.prompts.localize.format(student_solution=s, **p)}])
-                 for p, s in pairs]
+                      teacher_correction_message(self.prompts, p, s)) for p, s in pairs]
         return self._run(items, "mine")
 
     def metrics(self) -> dict:

@@ -22,7 +22,8 @@ from tests.conftest import REPO
 from tests.openai_server import chat_key
 
 _PROBLEM = re.compile(r"Problem:\n(.*?)\n\n", re.S)
-_STUDENT = re.compile(r"Student solution:\n(.*)$", re.S)
+# The solution to check sits between the correction prompt and the teacher's grounding.
+_STUDENT = re.compile(r"\n\nSolution:\n(.*?)\n\nReference solution", re.S)
 
 
 def make_problems(n: int, seed: int = 1) -> list[dict]:

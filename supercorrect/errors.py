@@ -1,0 +1,85 @@
+"""Erroneous solutions made on purpose, so the student meets the correction format before DPO.
+
+`inject_error(template, rng)` takes a verified template and returns a copy whose step k is
+wrong, and `copy_trace(template)` the trace of a solution that has nothing to correct. The
+`annotate` stage turns a share of its templates into correction-trace examples with them
+(`annotate.correction_share`): the teacher writes the trace for the erroneous copy, grounded in
+the reference, exactly as it does for the student's own errors in `mine`.
+
+The errors are the kind a student makes in a chain of calculations: one step arrives at a value
+off by a small amount or by a factor of ten, or applies the wrong operation, and every later
+step computes correctly from the wrong value (so the first wrong step is the one to find).
+Steps without an `a op b = c` calculation are left alone.
+
+    python -c "import random; from supercorrect.errors import inject_error as f; \
+print(f('<Step1>so 5+3=8 apples.</Step1>\\n<Generalized>g</Generalized>\\n<Answer>8</Answer>', random.Random(0)))"
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from supercorrect.templates import leading_steps
+
+# `a op b = c` with whole numbers: the calculations of GSM8K-style steps.
+_CALC = re.compile(r"(?<![\d.])(\d+)\s*([+\-*/])\s*(\d+)\s*=\s*(\d+)(?!\d|\.\d)")
+_ANSWER = re.compile(r"<Answer>.*?</Answer>", re.S)
+_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+
+
+def _wrong_value(rng: random.Random, a: int, op: str, b: int, value: int) -> int:
+    """A plausible wrong result for `a op b = value`: a slip, a factor of ten, or another op."""
+    candidates = {value + d for d in (-3, -2, -1, 1, 2, 3)} | {value * 10}
+    candidates |= {fn(a, b) for o, fn in _OPS.items() if o != op}
+    candidates = sorted(c for c in candidates if c >= 0 and c != value)
+    return rng.choice(candidates)
+
+
+def _recompute(step: str, old: int, new: int) -> tuple[str, int | None]:
+    """A later step redone from a wrong running value: its first operand `old` becomes `new`."""
+    match = _CALC.search(step)
+    if not match or int(match.group(1)) != old or match.group(2) not in _OPS:
+        return step, None
+    value = _OPS[match.group(2)](new, int(match.group(3)))
+    if value < 0:
+        return step, None
+    return _replace_calc(step, match.group(0), f"{new}{match.group(2)}{match.group(3)}={value}"), value
+
+
+def _replace_calc(step: str, calc: str, new_calc: str) -> str:
+    # Every occurrence: the step's body and its <Key> note, which repeats the calculation.
+    return re.sub(rf"(?<![\d.]){re.escape(calc)}(?!\d|\.\d)", new_calc, step)
+
+
+def inject_error(template: str, rng: random.Random) -> tuple[str, int] | None:
+    """(the template with its step k made wrong, k), or None when no step has a calculation."""
+    steps = leading_steps(template)
+    candidates = [i for i, s in enumerate(steps) if (m := _CALC.search(s)) and m.group(2) in _OPS]
+    if not candidates:
+        return None
+    i = rng.choice(candidates)
+    match = _CALC.search(steps[i])
+    a, op, b, value = int(match.group(1)), match.group(2), int(match.group(3)), int(match.group(4))
+    wrong = _wrong_value(rng, a, op, b, value)
+    new_steps = list(steps)
+    new_steps[i] = _replace_calc(steps[i], match.group(0), f"{a}{op}{b}={wrong}")
+    old, new = value, wrong
+    for j in range(i + 1, len(steps)):
+        new_steps[j], changed = _recompute(steps[j], old, new)
+        if changed is None:
+            break
+        old, new = int(_CALC.search(steps[j]).group(4)), changed
+    text = template
+    for before, after in zip(steps, new_steps):
+        text = text.replace(before, after, 1)
+    last_changed = new_steps[-1] != steps[-1]
+    if last_changed:
+        text = _ANSWER.sub(f"<Answer>{new}</Answer>", text)
+    return text, i + 1
+
+
+def copy_trace(template: str) -> str:
+    """The correction trace of a solution with no wrong step: its steps as they are, the answer."""
+    answer = _ANSWER.findall(template)
+    return "\n".join(leading_steps(template) + answer[-1:])
