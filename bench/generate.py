@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from supercorrect.config import Params
     from supercorrect.model import build_tiny, generate, load_student, render
-    from supercorrect.prompts import V1, solve_messages
+    from supercorrect.prompts import V2, solve_messages
     from supercorrect.synthetic import generate_problems
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,11 +46,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     p = Params()
     problems = generate_problems(args.problems, seed=1)
-    corpus = [t for q in generate_problems(300, seed=0) for t in (V1.system, q["problem"], q["solution"])]
+    corpus = [t for q in generate_problems(300, seed=0) for t in (V2.system, q["problem"], q["solution"])]
     with tempfile.TemporaryDirectory() as tmp:
         build_tiny(corpus, p.student.tiny, f"{tmp}/model", seed=0)
         model, tok = load_student(f"{tmp}/model")
-    chats = [solve_messages(V1, q["problem"]) for q in problems]
+    chats = [solve_messages(V2, q["problem"]) for q in problems]
     print(f"model: tiny Qwen2 {sum(x.numel() for x in model.parameters()) / 1e6:.2f}M params; "
           f"{args.problems} problems x {args.samples} samples, max_new_tokens={p.student.max_new_tokens}, "
           f"temperature={p.mine.temperature}, batch_size={p.student.batch_size}, threads={args.threads}")

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from supercorrect.config import load_params
     from supercorrect.model import build_tiny
-    from supercorrect.prompts import V1, solve_messages
+    from supercorrect.prompts import V2, solve_messages
     from trl import SFTTrainer
 
     from supercorrect.sft import sft_args, tiny_corpus, trainer_class
@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
     p = load_params("params.yaml", args.set)
     teacher = ReferenceTeacher()
     records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(800, seed=0)]
-    rows = [{"prompt": solve_messages(V1, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}
+    rows = [{"prompt": solve_messages(V2, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}
             for r in records]
     with tempfile.TemporaryDirectory() as tmp:
         base = f"{tmp}/base"
-        build_tiny(tiny_corpus(V1, records), p.student.tiny, base, seed=0)
+        build_tiny(tiny_corpus(rows, V2), p.student.tiny, base, seed=0)
         # The demo's run size decides what the stage does (e.g. torch_compile "auto").
         ours_kwargs = sft_args(p.sft, f"{tmp}/ours", DEMO_EXAMPLES)
         baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/baseline", "gradient_checkpointing": True,

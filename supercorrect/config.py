@@ -148,8 +148,8 @@ class AnnotateConfig(_Section):
     input: str = "data/prepare/train.jsonl"
     out_dir: str = "data/annotate"
     limit: int | None = Field(None, gt=0)
-    correction_share: float = Field(0.3, ge=0, le=1)  # share of templates that also give a correction-trace example
-    correction_error_share: float = Field(0.7, ge=0, le=1)  # of those: share with an injected wrong step (rest: all correct)
+    correction_share: float = Field(0.6, ge=0, le=1)  # share of templates that also give a correction-trace example
+    correction_error_share: float = Field(0.5, ge=0, le=1)  # of those: share with an injected wrong step (rest: all correct)
     seed: int = 0                                # which templates, and which errors
 
 

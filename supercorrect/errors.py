@@ -6,9 +6,10 @@ wrong, and `copy_trace(template)` the trace of a solution that has nothing to co
 (`annotate.correction_share`): the teacher writes the trace for the erroneous copy, grounded in
 the reference, exactly as it does for the student's own errors in `mine`.
 
-The errors are the kind a student makes in a chain of calculations: one step arrives at a value
-off by a small amount or by a factor of ten, or applies the wrong operation, and every later
-step computes correctly from the wrong value (so the first wrong step is the one to find).
+The errors are the kind a student makes in a chain of calculations: one step misreads an
+operand, or arrives at a value off by one or two, by a factor of ten or by the wrong operation,
+and every later step computes correctly from the wrong value (so the first wrong step is the
+one to find).
 Steps without an `a op b = c` calculation are left alone.
 
     python -c "import random; from supercorrect.errors import inject_error as f; \
@@ -29,11 +30,12 @@ _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * 
 
 
 def _wrong_value(rng: random.Random, a: int, op: str, b: int, value: int) -> int:
-    """A plausible wrong result for `a op b = value`: a slip, a factor of ten, or another op."""
-    candidates = {value + d for d in (-3, -2, -1, 1, 2, 3)} | {value * 10}
-    candidates |= {fn(a, b) for o, fn in _OPS.items() if o != op}
-    candidates = sorted(c for c in candidates if c >= 0 and c != value)
-    return rng.choice(candidates)
+    """A plausible wrong result for `a op b = value`: mostly a slip by one or two, sometimes
+    another operation or a factor of ten (the mix the demo student's own errors show)."""
+    slips = [value + d for d in (-2, -1, 1, 2) if value + d >= 0]
+    others = sorted({fn(a, b) for o, fn in _OPS.items() if o != op} | {value * 10} - {value} - set(slips))
+    others = [v for v in others if v >= 0]
+    return rng.choice(slips) if slips and (not others or rng.random() < 0.75) else rng.choice(others)
 
 
 def _recompute(step: str, old: int, new: int) -> tuple[str, int | None]:
@@ -61,8 +63,13 @@ def inject_error(template: str, rng: random.Random) -> tuple[str, int] | None:
     i = rng.choice(candidates)
     match = _CALC.search(steps[i])
     a, op, b, value = int(match.group(1)), match.group(2), int(match.group(3)), int(match.group(4))
-    wrong = _wrong_value(rng, a, op, b, value)
     new_steps = list(steps)
+    if rng.random() < 0.3 and b > 2:
+        # A misread operand: the step uses a number the problem does not give, computed right.
+        b = b + rng.choice([-1, 1])
+        wrong = _OPS[op](a, b)
+    else:
+        wrong = _wrong_value(rng, a, op, b, value)
     new_steps[i] = _replace_calc(steps[i], match.group(0), f"{a}{op}{b}={wrong}")
     old, new = value, wrong
     for j in range(i + 1, len(steps)):

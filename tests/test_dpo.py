@@ -1,4 +1,4 @@
-"""Tests for stage `dpo`: assistant-prefix continuation and a real (tiny) TRL DPO run."""
+"""Tests for stage `dpo`: TRL's own split of pairs.jsonl, the Eq. 8 cancellation, and a real (tiny) DPO run."""
 
 from __future__ import annotations
 
@@ -9,87 +9,110 @@ import pytest
 from supercorrect import dpo
 from supercorrect.config import load_params
 from supercorrect.io import InputError, write_jsonl
-from supercorrect.model import build_tiny, load_student, render
-from supercorrect.prompts import V1, solve_messages
+from supercorrect.model import build_tiny, load_student
+from supercorrect.pairs import build_pair
+from supercorrect.prompts import V2
 from tests.conftest import REPO
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401 (autouse fixture)
 
-PREFIX = "<Step1>Tom buys 3 more apples, so he has 5+3=8 apples.</Step1>\n"
+STEP1 = "Tom buys 3 more apples, so he has 5+3=8 apples."
 
 
-def pair(i: int, with_prefix: bool) -> dict:
-    """A pair in mine's format: the teacher's correction is chosen, the student's rejected."""
-    problem = f"Tom has 5 apples. He buys 3 more apples. Then he gives away {i % 4 + 2} apples. How many?"
-    prompt = solve_messages(V1, problem)
-    k = 2 if with_prefix else 1
-    if with_prefix:
-        prompt.append({"role": "assistant", "content": PREFIX})
-    right, wrong = 8 - (i % 4 + 2), 8 + (i % 4 + 2)
-    good = (f"<Step{k}><Cause>Subtract, do not add.</Cause><Correction>he has {right} apples.</Correction>"
-            f"</Step{k}>\n<Answer>{right}</Answer>")
-    bad = (f"<Step{k}><Cause>I added wrong.</Cause><Correction>he has {wrong} apples.</Correction>"
-           f"</Step{k}>\n<Answer>{wrong}</Answer>")
-    return {"prompt": prompt, "chosen": [{"role": "assistant", "content": good}],
-            "rejected": [{"role": "assistant", "content": bad}],
-            "id": f"r{i}-pair", "problem_id": f"p{i}", "rollout_id": f"r{i}", "error_step": k,
-            "teacher_model": "reference", "prompt_version": "v1", "student_checkpoint": "models/sft"}
+def pair(i: int, k: int = 2, context: str = "correction") -> dict:
+    """A pair as `mine` writes it: chosen = the teacher's trace from step k, rejected = the student's."""
+    n = i % 4 + 2
+    problem = {"id": f"p{i}", "problem": f"Tom has 5 apples. He buys 3 more apples. Then he gives away {n} apples. How many?"}
+    wrong_step = f"Tom gives away {n} apples, so he has 8+{n}={8 + n} apples."
+    response = (f"<Step1>{STEP1}</Step1>\n<Step2>{wrong_step}</Step2>\n<Answer>{8 + n}</Answer>" if k == 2
+                else f"<Step1>Tom buys 3 more apples, so he has 5+3=9 apples.</Step1>\n<Answer>9</Answer>")
+    good = (f"<Step{k}><Cause>Subtract, do not add.</Cause><Correction>he has {8 - n} apples.</Correction>"
+            f"</Step{k}>\n<Answer>{8 - n}</Answer>")
+    bad = f"<Step{k}>{wrong_step}</Step{k}>\n<Answer>{8 + n}</Answer>"  # blind: calls step k correct
+    return build_pair(V2, problem, {"id": f"r{i}", "response": response}, k, good, bad,
+                      {"teacher_model": "reference", "prompt_version": "v2"}, context)
 
 
 @pytest.fixture
 def tiny(tmp_path):
     out = tmp_path / "sft"
-    build_tiny(corpus(hsft_records(30)) + [pair(0, True)["chosen"][0]["content"]], SMALL, out, seed=0)
+    texts = [m["content"] for k in (1, 2) for side in ("prompt", "chosen") for m in pair(0, k)[side]]
+    build_tiny(corpus(hsft_records(30)) + texts, SMALL, out, seed=0)
     return out
 
 
-def test_text_pair_continues_the_assistant_prefix(tiny):
-    _, tok = load_student(tiny)
-    row = dpo.to_text_pair(tok, pair(1, with_prefix=True))
-    assert row["prompt"].endswith("<|im_start|>assistant\n" + PREFIX)
-    assert row["prompt"].count("<|im_start|>assistant") == 1  # continued, not a second turn
-    assert row["chosen"].startswith("<Step2><Cause>") and row["chosen"].endswith("</Answer><|im_end|>")
-    # TRL splits prompt and completion where their tokenizations diverge: that must be the seam.
-    prompt_ids = tok(row["prompt"], add_special_tokens=False)["input_ids"]
-    full_ids = tok(row["prompt"] + row["chosen"], add_special_tokens=False)["input_ids"]
-    assert full_ids[: len(prompt_ids)] == prompt_ids
-    # Without a prefix the prompt opens a fresh assistant turn, as at inference time.
-    plain = dpo.to_text_pair(tok, pair(1, with_prefix=False))
-    assert plain["prompt"] == render(tok, solve_messages(V1, pair(1, False)["prompt"][1]["content"]))
-    assert plain["prompt"].endswith("<|im_start|>assistant\n")
+@pytest.mark.parametrize("context", ["correction", "solve"])
+def test_trl_splits_pairs_jsonl_at_the_eq8_boundary(tiny, tmp_path, context):
+    """pairs.jsonl straight into TRL's DPOTrainer: the prompt ends where the assistant turn opens,
+    and chosen and rejected share exactly the student's steps 1..k-1 (then `<Stepk>`)."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    model, tok = load_student(tiny)
+    pairs = [pair(0, 2, context), pair(1, 1, context)]
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    args = DPOConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, max_length=None)
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_json(str(tmp_path / "pairs.jsonl")),
+                         processing_class=tok)
+    by_id = {p["id"]: p for p in pairs}
+    assert sorted(trainer.train_dataset["id"]) == sorted(by_id)  # TRL may reorder rows; lineage stays
+    for row in trainer.train_dataset:
+        original = by_id[row["id"]]
+        k = original["error_step"]
+        user = original["prompt"][1]["content"]
+        assert tok.decode(row["prompt_ids"]) == (f"<|im_start|>system\n{V2.system}<|im_end|>\n"
+                                                 f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+        assert tok.decode(row["chosen_ids"]) == original["chosen"][0]["content"] + "<|im_end|>\n"
+        assert tok.decode(row["rejected_ids"]) == original["rejected"][0]["content"] + "<|im_end|>\n"
+        shared = next(j for j, (a, b) in enumerate(zip(row["chosen_ids"], row["rejected_ids"])) if a != b)
+        prefix = f"<Step1>{STEP1}</Step1>\n" if k == 2 else ""
+        assert tok.decode(row["chosen_ids"][:shared]) == prefix + f"<Step{k}>"
+        assert tok.decode(row["chosen_ids"][shared:]).startswith("<Cause>")
 
 
-def completion_logp(model, tok, prompt: str, completion: str) -> float:
+def logps(model, tok, chat: list[dict], completion: list[dict]):
+    """Per-token log-probabilities of the completion, rendered as TRL renders it."""
     import torch
 
-    n = len(tok(prompt, add_special_tokens=False)["input_ids"])
-    ids = torch.tensor([tok(prompt + completion, add_special_tokens=False)["input_ids"]])
+    n = len(tok(tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False)["input_ids"])
+    ids = torch.tensor([tok(tok.apply_chat_template(chat + completion, tokenize=False),
+                            add_special_tokens=False)["input_ids"]])
     with torch.no_grad():
         logp = model(ids).logits[0, :-1].log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]
-    return logp[n - 1:].sum().item()
+    return logp[n - 1:]
+
+
+def test_shared_steps_cancel_in_the_dpo_margin(tiny):
+    """Eq. 8 conditions both sides on s1..s(k-1): the tokens they share score the same on both sides."""
+    model, tok = load_student(tiny)
+    p = pair(3, 2)
+    chosen, rejected = logps(model, tok, p["prompt"], p["chosen"]), logps(model, tok, p["prompt"], p["rejected"])
+    shared = len(tok(f"<Step1>{STEP1}</Step1>\n<Step2>", add_special_tokens=False)["input_ids"])
+    assert chosen[:shared].tolist() == pytest.approx(rejected[:shared].tolist(), abs=1e-5)
+    assert chosen[shared] != pytest.approx(rejected[shared].item(), abs=1e-5)
 
 
 def margins(model_dir, pairs) -> list[float]:
     model, tok = load_student(model_dir)
-    rows = [dpo.to_text_pair(tok, p) for p in pairs]
-    return [completion_logp(model, tok, r["prompt"], r["chosen"])
-            - completion_logp(model, tok, r["prompt"], r["rejected"]) for r in rows]
+    return [(logps(model, tok, p["prompt"], p["chosen"]).sum() - logps(model, tok, p["prompt"], p["rejected"]).sum()).item()
+            for p in pairs]
 
 
 def params(tmp_path, *extra):
     return load_params(REPO / "params.yaml", [
         f"mine.out_dir={tmp_path}/mine", f"sft.out_dir={tmp_path}/sft", f"dpo.out_dir={tmp_path}/dpo",
-        "dpo.batch_size=4", "dpo.epochs=4", "dpo.learning_rate=0.003", "dpo.max_length=320", *extra])
+        "dpo.batch_size=4", "dpo.epochs=4", "dpo.learning_rate=0.003", "dpo.max_length=1024", *extra])
 
 
 def test_dpo_run_prefers_chosen(tiny, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    pairs = [pair(i, with_prefix=i % 2 == 0) for i in range(8)]
+    pairs = [pair(i, k=1 + i % 2) for i in range(8)]
     write_jsonl(tmp_path / "mine" / "pairs.jsonl", pairs)
     before = margins(tiny, pairs)
     metrics = dpo.run(params(tmp_path))
     after = margins(tmp_path / "dpo", pairs)
 
-    assert metrics["n_pairs"] == 8 and metrics["n_trained"] == 8 and metrics["n_continued"] == 4
+    assert metrics["n_pairs"] == 8 and metrics["n_trained"] == 8 and metrics["pairs_by_error_step"] == {"1": 4, "2": 4}
     assert metrics["steps"] == 8 and metrics["final_loss"] < metrics["first_loss"]
     assert sum(after) / 8 > sum(before) / 8 + 1.0
     assert all(a > b for a, b in zip(after, before))
@@ -113,7 +136,7 @@ def test_dpo_options_reference_in_memory_only_without_precompute(tiny, tmp_path,
     """Precompute on (default): no reference model is held. Off with full fine-tuning: TRL keeps
     a frozen copy. loss_type reaches TRL (ipo trains too)."""
     monkeypatch.chdir(tmp_path)
-    write_jsonl(tmp_path / "mine" / "pairs.jsonl", [pair(i, with_prefix=True) for i in range(4)])
+    write_jsonl(tmp_path / "mine" / "pairs.jsonl", [pair(i) for i in range(4)])
     on = dpo.run(params(tmp_path, "dpo.epochs=1", "dpo.save_steps=0"))
     off = dpo.run(params(tmp_path, "dpo.epochs=1", "dpo.precompute_ref_log_probs=false", "dpo.loss_type=ipo"))
     assert on["reference_model_in_memory"] is False and on["precompute_ref_log_probs"] is True

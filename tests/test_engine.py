@@ -17,7 +17,7 @@ from supercorrect.config import load_params
 from supercorrect.engine import load_generator, use_vllm
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.model import IM_END, eos_ids, load_student
-from supercorrect.prompts import V1, solve_messages
+from supercorrect.prompts import V2, solve_messages
 from tests.conftest import REPO
 from tests.test_sft import hsft_records, one_thread  # noqa: F401  (fixture)
 
@@ -62,8 +62,8 @@ def student(*sets):
 def chats():
     """Solve prompts and a correction request that continues an open assistant turn (as mine's)."""
     problems = [r["problem"] for r in hsft_records(5, seed=3)]
-    open_turn = solve_messages(V1, problems[0]) + [{"role": "assistant", "content": "<Step1>Tom has"}]
-    return [solve_messages(V1, q) for q in problems] + [open_turn]
+    open_turn = solve_messages(V2, problems[0]) + [{"role": "assistant", "content": "<Step1>Tom has"}]
+    return [solve_messages(V2, q) for q in problems] + [open_turn]
 
 
 def test_engine_choice_and_a_clear_error_without_vllm():
@@ -109,7 +109,7 @@ def test_evaluate_stage_on_vllm_writes_the_transformers_predictions(base, fake_v
     problems = [{"id": f"t{i}", "problem": r["problem"], "answer": r["template"].split("<Answer>")[1].split("<")[0]}
                 for i, r in enumerate(hsft_records(6, seed=5))]
     write_jsonl(in_tmp / "test.jsonl", problems)
-    common = [f"sft.base_dir={base}", "evaluate.checkpoints=[base]", "evaluate.self_correct=false",
+    common = [f"sft.base_dir={base}", "evaluate.checkpoints=[base]", "evaluate.self_correct=[]",
               f"evaluate.benchmarks={{synthetic: {in_tmp}/test.jsonl}}", "student.max_new_tokens=32",
               "evaluate.bootstrap=100", f"evaluate.plots_dir={in_tmp}/plots"]
     outputs = {}

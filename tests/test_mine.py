@@ -1,11 +1,14 @@
-"""Tests for stage `mine`: error localisation by the reference teacher and Eq. 8 pair building."""
+"""Tests for stage `mine`: error localisation by the reference teacher, the blind student side and
+Eq. 8 pairs in the correction-trace context (supercorrect.pairs), with exact strings for k = 1,
+a middle k and the last step."""
 
 from __future__ import annotations
 
 import pytest
 
-from supercorrect import mine
-from supercorrect.prompts import load_prompts
+from supercorrect import mine, pairs
+from supercorrect.model import render
+from supercorrect.prompts import load_prompts, teacher_correction_message
 from supercorrect.teacher import ReferenceTeacher
 from supercorrect.templates import leading_steps, parse_correction
 
@@ -61,32 +64,93 @@ def test_reference_finds_nothing_when_steps_are_right():
     assert ReferenceTeacher().localize({**PROBLEM, "solution": "No notes. \\boxed{12}"}, "x") is None
 
 
+def prefix(k: int) -> str:
+    return "".join(f"<Step{i}>{s}</Step{i}>\n" for i, s in enumerate([S1, S2][: k - 1], 1))
+
+
+def correction_user(response: str) -> str:
+    return ("Check the solution step by step. Copy every correct step as it is. In the first wrong step, write "
+            "<Cause>why it is wrong</Cause><Correction>the right step</Correction> inside its tags, then redo the "
+            f"steps after it. End with <Answer>...</Answer>.\n\nProblem:\n{PROBLEM['problem']}\n\n"
+            f"Solution:\n{response}")
+
+
+# What a blind student writes from step k on when it calls the wrong step correct.
+CALLED_CORRECT = {1: "<Step1>Tom buys 3 more apples, so he has 5+3=9 apples.</Step1>\n<Answer>14</Answer>",
+                  2: "<Step2>Tom gives away 2 apples, so he has 8-2=5 apples.</Step2>\n<Answer>10</Answer>",
+                  3: "<Step3>Tom ends up with 2 times as many apples, so he has 6*2=11 apples.</Step3>\n<Answer>11</Answer>"}
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_pair_follows_eq8_exactly(k):
+    """Prompt = the correction-trace chat; both sides open with the student's steps 1..k-1."""
     prompts = load_prompts()
     response, _ = CASES[k]
-    chosen = ReferenceTeacher().localize(PROBLEM, response)
-    rejected = f"<Step{k}><Cause>I think it is fine.</Cause><Correction>same</Correction></Step{k}>\n<Answer>3</Answer>"
-    rollout = {"id": "p3-s0", "response": response}
-    pair = mine.build_pair(prompts, PROBLEM, rollout, k, chosen, rejected, {"teacher_model": "reference"})
-    system = {"role": "system", "content": prompts.system}
-    user = {"role": "user", "content": PROBLEM["problem"]}
-    prefix = "".join(f"<Step{i}>{s}</Step{i}>\n" for i, s in enumerate([S1, S2][: k - 1], 1))
-    expected_prompt = [system, user] + ([{"role": "assistant", "content": prefix}] if k > 1 else [])
-    assert pair["prompt"] == expected_prompt
-    assert pair["chosen"] == [{"role": "assistant", "content": chosen}]
-    assert pair["rejected"] == [{"role": "assistant", "content": rejected}]
-    assert pair["chosen"][0]["content"].startswith(f"<Step{k}><Cause>")
+    teacher = ReferenceTeacher().localize(PROBLEM, response)
+    pair = pairs.build_pair(prompts, PROBLEM, {"id": "p3-s0", "response": response}, k, teacher, CALLED_CORRECT[k],
+                            {"teacher_model": "reference"})
+    assert pair["prompt"] == [{"role": "system", "content": prompts.system},
+                              {"role": "user", "content": correction_user(response)}]
+    assert pair["chosen"] == [{"role": "assistant", "content": prefix(k) + teacher}]
+    assert pair["rejected"] == [{"role": "assistant", "content": prefix(k) + CALLED_CORRECT[k]}]
+    assert pair["chosen"][0]["content"][len(prefix(k)):].startswith(f"<Step{k}><Cause>")
     assert pair["error_step"] == k and pair["rollout_id"] == "p3-s0" and pair["teacher_model"] == "reference"
+    assert pair["context"] == "correction"
 
 
-def test_student_correction_request_has_no_reference():
+def test_solve_context_keeps_the_literal_solve_prompt():
     prompts = load_prompts()
     response, _ = CASES[2]
-    chat = mine.correction_request(prompts, PROBLEM, response, 2)
-    assert chat[-1] == {"role": "assistant", "content": "<Step2><Cause>"}
-    assert "Step 2 is wrong" in chat[1]["content"] and response in chat[1]["content"]
-    assert "<<" not in "".join(m["content"] for m in chat)  # the reference solution is withheld
+    pair = pairs.build_pair(prompts, PROBLEM, {"id": "r", "response": response}, 2, "<Step2><Cause>c</Cause>",
+                            CALLED_CORRECT[2], {}, context="solve")
+    assert pair["prompt"] == [{"role": "system", "content": prompts.system},
+                              {"role": "user", "content": PROBLEM["problem"]}]
+    assert pair["chosen"][0]["content"] == prefix(2) + "<Step2><Cause>c</Cause>"
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_student_request_is_blind(k):
+    """Same correction prompt as the teacher, without the reference and without k; the turn opens
+    with the student's own steps 1..k-1 (Eq. 8's conditioning)."""
+    prompts = load_prompts()
+    response, _ = CASES[k]
+    chat = pairs.student_request(prompts, PROBLEM["problem"], response, k)
+    opened = [{"role": "assistant", "content": prefix(k)}] if k > 1 else []
+    assert chat == [{"role": "system", "content": prompts.system},
+                    {"role": "user", "content": correction_user(response)}] + opened
+    text = "".join(m["content"] for m in chat)
+    assert "<<" not in text and "Reference" not in text and "Hint" not in text
+    # The teacher's request is the same prompt plus the reference.
+    [teacher] = teacher_correction_message(prompts, PROBLEM, response)
+    assert teacher["content"].startswith(correction_user(response)) and "<<5+3=8>>" in teacher["content"]
+
+
+def test_told_k_request_and_the_student_side():
+    prompts = load_prompts()
+    response, _ = CASES[2]
+    chat = pairs.student_request(prompts, PROBLEM["problem"], response, 2, mode="told_k")
+    assert chat[1]["content"] == correction_user(response) + "\n\nHint: step 2 is the first wrong step."
+    assert chat[2] == {"role": "assistant", "content": prefix(2) + "<Step2><Cause>"}
+    side = pairs.student_side(chat, "I subtracted wrong.</Cause><Correction>8-2=6</Correction></Step2>", 2, response)
+    assert side == "<Step2><Cause>I subtracted wrong.</Cause><Correction>8-2=6</Correction></Step2>"
+    blind = pairs.student_request(prompts, PROBLEM["problem"], response, 2)
+    assert pairs.student_side(blind, CALLED_CORRECT[2] + "\n", 2, response) == CALLED_CORRECT[2]
+
+
+def test_verdict_at_the_error_step():
+    assert pairs.verdict_at_step("<Step2><Cause>x</Cause><Correction>y</Correction></Step2>", 2) == "flagged step k"
+    assert pairs.verdict_at_step(CALLED_CORRECT[2], 2) == "called step k correct"
+    assert pairs.verdict_at_step("<Step2>ok</Step2>\n<Step3><Cause>x</Cause>", 2) == "flagged a later step"
+    assert pairs.flagged_step("<Step1>a</Step1>\n<Step2> <Cause>x</Cause>") == 2
+
+
+def test_heldout_split_is_stable_and_seeded():
+    ids = [f"p{i}" for i in range(1000)]
+    held = [i for i in ids if mine.is_heldout(i, 0.3, seed=0)]
+    assert 250 < len(held) < 350
+    assert held == [i for i in ids if mine.is_heldout(i, 0.3, seed=0)]
+    assert held != [i for i in ids if mine.is_heldout(i, 0.3, seed=1)]
+    assert not any(mine.is_heldout(i, 0.0, seed=0) for i in ids)
 
 
 def test_leading_steps_stops_at_first_malformed_step():
@@ -107,31 +171,33 @@ def tokenizer(tmp_path_factory):
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_pair_text_is_exact_and_splits_at_the_prefix(tokenizer, k):
-    """The strings DPO trains on, for k = 1, a middle k and the last step."""
-    from supercorrect.dpo import to_text_pair, turn_end
-
+def test_token_boundaries_of_both_contexts(tokenizer, k):
+    """TRL's split falls after the prompt in both contexts, and the blind student's context is,
+    token for token, the start of what DPO scores for its side."""
     prompts = load_prompts()
     response, _ = CASES[k]
-    chosen = ReferenceTeacher().localize(PROBLEM, response)
-    rejected = f"<Step{k}><Cause>I think it is fine.</Cause><Correction>same</Correction></Step{k}>\n<Answer>3</Answer>"
-    pair = mine.build_pair(prompts, PROBLEM, {"id": "p3-s0", "response": response}, k, chosen, rejected, {})
-    row = to_text_pair(tokenizer, pair, turn_end(tokenizer))
-    prefix = "".join(f"<Step{i}>{s}</Step{i}>\n" for i, s in enumerate([S1, S2][: k - 1], 1))
-    assert row["prompt"] == (f"<|im_start|>system\n{prompts.system}<|im_end|>\n"
-                             f"<|im_start|>user\n{PROBLEM['problem']}<|im_end|>\n<|im_start|>assistant\n{prefix}")
-    assert row["chosen"] == chosen + "<|im_end|>" and row["rejected"] == rejected + "<|im_end|>"
-    assert row["chosen"].startswith(f"<Step{k}><Cause>") and "<Correction>" in row["chosen"]
-    assert mine.prompt_is_token_prefix(tokenizer, pair, "<|im_end|>")
+    teacher = ReferenceTeacher().localize(PROBLEM, response)
+    request = pairs.student_request(prompts, PROBLEM["problem"], response, k)
+    rendered = render(tokenizer, request)
+    assert rendered.endswith("<|im_start|>assistant\n" + prefix(k))
+    for context in ("correction", "solve"):
+        pair = pairs.build_pair(prompts, PROBLEM, {"id": "r", "response": response}, k, teacher, CALLED_CORRECT[k], {},
+                                context)
+        assert pairs.boundary_ok(tokenizer, pair)
+        full = tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False)
+        assert full.startswith(rendered) == (context == "correction")
+        assert pairs.generation_matches(tokenizer, request, pair) == (context == "correction")
 
 
-def test_token_prefix_check_catches_a_prefix_that_merges(tokenizer):
-    """A prefix cut mid-word tokenises differently once the completion follows: drop it."""
+def test_drift_check_catches_a_side_that_merges_with_the_opened_turn(tokenizer):
+    """An opened turn cut mid-word tokenises differently once the student's text follows."""
     prompts = load_prompts()
-    pair = mine.build_pair(prompts, PROBLEM, {"id": "r", "response": "<Step1>Tom has 5 app</Step1>"}, 2,
-                           "les.<Answer>12</Answer>", "<Step2><Cause>x</Cause><Correction>y</Correction></Step2>", {})
-    pair["prompt"][-1]["content"] = "<Step1>Tom has 5 app"
-    assert not mine.prompt_is_token_prefix(tokenizer, pair, "<|im_end|>")
+    response = "<Step1>Tom has 5 apples.</Step1>\n<Step2>Tom has 5 app"
+    request = pairs.student_request(prompts, PROBLEM["problem"], response, 2)
+    request[-1]["content"] = "<Step1>Tom has 5 app"
+    pair = pairs.build_pair(prompts, PROBLEM, {"id": "r", "response": response}, 2, "x", "y", {})
+    pair["rejected"][0]["content"] = "<Step1>Tom has 5 apples."
+    assert not pairs.generation_matches(tokenizer, request, pair)
 
 
 def rollouts_of(problem_id: str, correct: list[bool]) -> list[dict]:
@@ -160,12 +226,11 @@ def test_sharegpt_export(tmp_path):
     prompts = load_prompts()
     response, _ = CASES[2]
     chosen = ReferenceTeacher().localize(PROBLEM, response)
-    pair = mine.build_pair(prompts, PROBLEM, {"id": "p3-s0", "response": response}, 2, chosen, "<Step2>bad", {})
+    pair = pairs.build_pair(prompts, PROBLEM, {"id": "p3-s0", "response": response}, 2, chosen, "<Step2>bad", {})
     path = write_sharegpt([pair], tmp_path)
     [record] = json.loads(path.read_text())
-    prefix = f"<Step1>{S1}</Step1>\n"
-    assert record == {"system": prompts.system, "conversations": [{"from": "human", "value": PROBLEM["problem"]}],
-                      "chosen": {"from": "gpt", "value": prefix + chosen},
-                      "rejected": {"from": "gpt", "value": prefix + "<Step2>bad"}, "id": "p3-s0-pair"}
+    assert record == {"system": prompts.system, "conversations": [{"from": "human", "value": correction_user(response)}],
+                      "chosen": {"from": "gpt", "value": prefix(2) + chosen},
+                      "rejected": {"from": "gpt", "value": prefix(2) + "<Step2>bad"}, "id": "p3-s0-pair"}
     info = json.loads((tmp_path / "dataset_info.json").read_text())["supercorrect_pairs"]
     assert info["file_name"] == path.name and info["ranking"] is True and info["formatting"] == "sharegpt"

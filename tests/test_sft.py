@@ -15,7 +15,7 @@ from supercorrect import sft
 from supercorrect.config import TinyConfig, load_params
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.model import IM_END, TAGS, build_tiny, generate, load_student, resolve_model
-from supercorrect.prompts import V1, solve_messages
+from supercorrect.prompts import V2, solve_messages
 from tests.conftest import REPO
 
 SMALL = TinyConfig(hidden_size=32, num_layers=2, num_heads=2, vocab_size=300)
@@ -48,7 +48,7 @@ def hsft_records(n: int, seed: int = 0) -> list[dict]:
 
 
 def corpus(records: list[dict]) -> list[str]:
-    return sft.tiny_corpus(V1, records)
+    return sft.tiny_corpus(sft.training_rows(V2, records), V2)
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,9 @@ def test_template_tags_are_single_tokens_and_text_round_trips(tiny):
 
 def test_chat_template_renders_chatml(tiny):
     _, tok = tiny
-    chat = solve_messages(V1, "What is 2+2?")
+    chat = solve_messages(V2, "What is 2+2?")
     text = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    assert text == (f"<|im_start|>system\n{V1.system}<|im_end|>\n"
+    assert text == (f"<|im_start|>system\n{V2.system}<|im_end|>\n"
                     "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n")
     full = tok.apply_chat_template(chat + [{"role": "assistant", "content": "<Answer>4</Answer>"}], tokenize=False)
     assert full == text + "<Answer>4</Answer><|im_end|>\n"
@@ -89,7 +89,7 @@ def test_chat_template_renders_chatml(tiny):
 def test_continue_final_message_leaves_the_assistant_turn_open(tiny):
     _, tok = tiny
     prefix = "<Step1>Tom has 5+3=8 apples.</Step1>\n"
-    chat = solve_messages(V1, "q") + [{"role": "assistant", "content": prefix}]
+    chat = solve_messages(V2, "q") + [{"role": "assistant", "content": prefix}]
     text = tok.apply_chat_template(chat, tokenize=False, continue_final_message=True)
     assert text.endswith("<|im_start|>assistant\n" + prefix)
     # The next step must tokenize the same with or without the prefix in front of it, or
@@ -120,8 +120,8 @@ def test_resolve_model_follows_a_pointer(tmp_path):
 
 def test_generate_shape_order_and_determinism(tiny):
     model, tok = tiny
-    convs = [solve_messages(V1, "Tom has 3 apples." * k) for k in (1, 4, 2)]
-    convs.append(solve_messages(V1, "q") + [{"role": "assistant", "content": "<Step1>"}])
+    convs = [solve_messages(V2, "Tom has 3 apples." * k) for k in (1, 4, 2)]
+    convs.append(solve_messages(V2, "q") + [{"role": "assistant", "content": "<Step1>"}])
     out = generate(model, tok, convs, max_new_tokens=6, num_samples=2, batch_size=2)
     assert len(out) == 4 and all(len(o) == 2 and o[0] == o[1] for o in out)  # greedy: samples agree
     # Batched, sorted and left-padded output matches each conversation generated alone.
@@ -171,7 +171,7 @@ def test_sft_lora_is_merged_before_saving(in_tmp):
 
 def test_non_tiny_student_gets_a_pointer(in_tmp):
     p = params(in_tmp, "student.model=Qwen/Qwen2.5-Math-7B-Instruct")
-    base = sft.prepare_base(p, hsft_records(2), V1)
+    base = sft.prepare_base(p, sft.training_rows(V2, hsft_records(2)), V2)
     assert resolve_model(base) == "Qwen/Qwen2.5-Math-7B-Instruct"
 
 
@@ -190,7 +190,7 @@ def test_decode_loop_matches_transformers_generate(tiny):
     from supercorrect.model import decode_batch, eos_ids, render
 
     model, tok = tiny
-    prompts = [tok(render(tok, solve_messages(V1, "Tom has 3 apples." * k)), add_special_tokens=False)["input_ids"]
+    prompts = [tok(render(tok, solve_messages(V2, "Tom has 3 apples." * k)), add_special_tokens=False)["input_ids"]
                for k in (1, 3, 2)]
     eos = eos_ids(model.generation_config, tok)
     ours = decode_batch(model, prompts, pad_id=tok.pad_token_id, eos_ids=eos, max_new_tokens=12, num_samples=2)

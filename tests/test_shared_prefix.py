@@ -10,7 +10,7 @@ import torch
 
 from supercorrect import sft
 from supercorrect.model import build_tiny, load_student
-from supercorrect.prompts import V1, solve_messages
+from supercorrect.prompts import V2, solve_messages
 from supercorrect.shared_prefix import shared_prefix_length, split_shared_prefix
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
 
@@ -39,7 +39,7 @@ def setup(tmp_path_factory):
     records = hsft_records(24)
     base = tmp_path_factory.mktemp("prefix") / "base"
     build_tiny(corpus(records), SMALL, base, seed=0)
-    rows = [{"prompt": solve_messages(V1, r["problem"]),
+    rows = [{"prompt": solve_messages(V2, r["problem"]),
              "completion": [{"role": "assistant", "content": r["template"]}]} for r in records]
     return base, Dataset.from_list(rows), tmp_path_factory.mktemp("runs")
 
@@ -60,7 +60,7 @@ def test_loss_and_gradients_equal_the_plain_forward(setup):
     plain, shared = trainer(setup, False), trainer(setup, True)
     batch = next(iter(plain.get_train_dataloader()))
     _, tok = load_student(setup[0])
-    system = tok.apply_chat_template([{"role": "system", "content": V1.system}], tokenize=False)
+    system = tok.apply_chat_template([{"role": "system", "content": V2.system}], tokenize=False)
     n = shared_prefix_length(batch["input_ids"], batch["attention_mask"], batch["labels"])
     assert n >= len(tok(system)["input_ids"])  # at least the whole system prompt is shared
     assert split_shared_prefix(shared.model, dict(batch))["input_ids"].size(1) == batch["input_ids"].size(1) - n
