@@ -188,6 +188,7 @@ class MineConfig(_Section):
     export: list[Literal["sharegpt"]] = ["sharegpt"]  # extra formats besides TRL's pairs.jsonl
     rejected: Literal["blind", "told_k"] = "blind"  # blind: the student is not told k (paper); told_k: ablation
     context: Literal["correction", "solve"] = "correction"  # DPO prompt: the correction-trace chat (paper) or the solve chat
+    false_alarm_pairs: bool = False              # beyond the paper: also pair right solutions the student wrongly flags
     heldout_fraction: float = Field(0.3, ge=0, lt=1)  # mining problems whose errors are kept for evaluation, not DPO
     seed: int = 0                                # rollout sampling and the held-out split
 

@@ -34,8 +34,8 @@ from supercorrect.config import Params
 from supercorrect.export import write_sharegpt
 from supercorrect.grading import extract_answer, grade
 from supercorrect.io import read_jsonl, write_json, write_jsonl
-from supercorrect.pairs import (boundary_ok, build_pair, generation_matches, student_request, student_side,
-                                verdict_at_step)
+from supercorrect.pairs import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
+                                student_request, student_side, verdict_at_step)
 from supercorrect.prompts import load_prompts, solve_messages
 from supercorrect.teacher import make_teacher
 from supercorrect.templates import parse_correction
@@ -124,6 +124,26 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
     return pairs, drops, verdicts
 
 
+def false_alarms(generate, rollouts: list[dict], by_id: dict, tokenizer, prompts, p: Params,
+                 lineage: dict) -> tuple[list[dict], Counter]:
+    """Pairs from right rollouts whose blind check flags a step (`mine.false_alarm_pairs`)."""
+    from supercorrect.prompts import correction_messages
+
+    checks = generate([correction_messages(prompts, by_id[r["problem_id"]]["problem"], r["response"]) for r in rollouts],
+                      temperature=0.0, desc="mine: checks of right solutions", max_new_tokens=p.student.max_new_tokens,
+                      batch_size=p.student.batch_size, seed=p.mine.seed)
+    pairs, counts = [], Counter()
+    for rollout, (check,) in zip(rollouts, checks):
+        if flagged_step(check) is None:
+            counts["right solution kept"] += 1
+            continue
+        pair = false_alarm_pair(prompts, by_id[rollout["problem_id"]], rollout, check, lineage)
+        ok = boundary_ok(tokenizer, pair) and pair["chosen"] != pair["rejected"]
+        counts["false alarm paired" if ok else "false alarm dropped at the token boundary"] += 1
+        pairs += [pair] if ok else []
+    return pairs, counts
+
+
 def run(p: Params) -> dict:
     from supercorrect.engine import load_generator
 
@@ -151,6 +171,12 @@ def run(p: Params) -> dict:
                "rejected_mode": p.mine.rejected}
     pairs, pair_drops, verdicts = make_pairs(training, own, requests, by_id, rollout_by_id, tokenizer, prompts, p,
                                              lineage)
+    checks = Counter()
+    if p.mine.false_alarm_pairs:
+        right = [r for r in all_rollouts if r["correct"] and not is_heldout(r["problem_id"], p.mine.heldout_fraction,
+                                                                            p.mine.seed)]
+        extra, checks = false_alarms(generate, right, by_id, tokenizer, prompts, p, lineage)
+        pairs += extra
 
     out = Path(p.mine.out_dir)
     write_jsonl(out / "rollouts.jsonl", all_rollouts)
@@ -166,7 +192,8 @@ def run(p: Params) -> dict:
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
                "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localise),
                "localised": len(corrections), "heldout_errors": len(heldout), "pairs": len(pairs),
-               "rejected": p.mine.rejected, "context": p.mine.context, "student_at_k": dict(verdicts),
+               "rejected": p.mine.rejected, "context": p.mine.context,
+               "student_at_k": dict(verdicts), **({"false_alarms": dict(checks)} if checks else {}),
                "drops": {**selection_drops, **drops, **pair_drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()

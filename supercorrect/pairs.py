@@ -20,6 +20,9 @@ with its own steps 1..k-1 (the conditioning of Eq. 8), and it goes on from there
 step k, call it correct by copying it, or flag a later step; whatever it wrote from step k on is
 the rejected side. `told_k` is the ablation that tells it k and opens `<Stepk><Cause>` for it.
 
+`false_alarm_pair` is an extension beyond the paper (`mine.false_alarm_pairs`): a right solution
+the student's blind check wrongly flags gives a pair that prefers keeping it as it is.
+
     python -c "from supercorrect.pairs import correct_prefix; print(correct_prefix('<Step1>a</Step1>', 2))"
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import re
 
+from supercorrect.errors import copy_trace
 from supercorrect.prompts import Prompts, correction_messages, solve_messages
 from supercorrect.templates import leading_steps
 
@@ -83,6 +87,19 @@ def build_pair(prompts: Prompts, problem: dict, rollout: dict, k: int, chosen: s
         "rejected": [{"role": "assistant", "content": prefix + rejected}],
         "id": f"{rollout['id']}-pair", "problem_id": problem["id"], "rollout_id": rollout["id"],
         "error_step": k, "context": context, **lineage,
+    }
+
+
+def false_alarm_pair(prompts: Prompts, problem: dict, rollout: dict, check: str, lineage: dict) -> dict:
+    """A pair from a right solution whose blind check flagged a step (`mine.false_alarm_pairs`):
+    chosen = the solution's steps kept as they are, rejected = the student's false flag. Both
+    sides share whatever the student copied before its flag, which cancels as in Eq. 8."""
+    return {
+        "prompt": correction_messages(prompts, problem["problem"], rollout["response"]),
+        "chosen": [{"role": "assistant", "content": copy_trace(rollout["response"])}],
+        "rejected": [{"role": "assistant", "content": check.strip()}],
+        "id": f"{rollout['id']}-false-alarm", "problem_id": problem["id"], "rollout_id": rollout["id"],
+        "error_step": None, "context": "correction", **lineage,
     }
 
 
