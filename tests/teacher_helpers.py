@@ -56,7 +56,8 @@ def teacher_params(tmp: Path, server, problems: list[dict] | None = None, **teac
     settings = {"backend": "openai", "model": "teacher-x", "cache_dir": str(tmp / "cache"), "backoff_s": 0.01,
                 "timeout_s": 5, "prices": {"teacher-x": {"input": 10.0, "output": 30.0},
                                            "inspector-x": {"input": 1.0, "output": 2.0}}} | teacher
-    overrides = [f"annotate.input={path}", f"annotate.out_dir={tmp / 'out'}"]
+    # Only templates: the correction-trace examples would add localisation requests to count.
+    overrides = [f"annotate.input={path}", f"annotate.out_dir={tmp / 'out'}", "annotate.correction_share=0"]
     overrides += [f"teacher.{k}={json.dumps(v)}" for k, v in settings.items()]
     return load_params(REPO / "params.yaml", overrides)
 
@@ -71,7 +72,8 @@ def cached_server_keys(cache_dir: Path) -> set[str]:
 
 def annotate_cmd(tmp: Path, problems_file: Path, *extra: str) -> list[str]:
     sets = [f"annotate.input={problems_file}", f"annotate.out_dir={tmp / 'out'}", "teacher.backend=openai",
-            "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01", *extra]
+            "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01",
+            "annotate.correction_share=0", *extra]
     return [sys.executable, "-m", "supercorrect", "annotate", "--params", str(REPO / "params.yaml")] + \
         [arg for s in sets for arg in ("--set", s)]
 

@@ -14,7 +14,8 @@ from supercorrect import annotate
 from supercorrect.config import load_params
 from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.teacher import GENERALIZED_ARITHMETIC, ReferenceTeacher
-from supercorrect.templates import TemplateError, parse_template
+from supercorrect.teacher_checks import check_template
+from supercorrect.templates import TemplateError, leading_steps, parse_template
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer
 
@@ -60,10 +61,10 @@ def test_malformed_templates_are_rejected_with_reason(text, reason):
 
 def test_check_template_rejects_wrong_answer():
     good = ReferenceTeacher().annotate(PROBLEM)
-    assert annotate.check_template(good, "6") == ("6", None)
-    answer, reason = annotate.check_template(good, "7")
+    assert check_template(good, "6") == ("6", None)
+    answer, reason = check_template(good, "7")
     assert answer == "6" and reason == "answer '6' != gold '7'"
-    assert annotate.check_template("no xml here", "6")[1].startswith("malformed")
+    assert check_template("no xml here", "6")[1].startswith("malformed")
 
 
 def _write_problems(tmp_path, problems):
@@ -75,15 +76,70 @@ def _write_problems(tmp_path, problems):
 def test_annotate_run_keeps_only_verified(in_tmp):
     wrong = {**PROBLEM, "id": "p2", "answer": "7"}  # gold disagrees with its own solution
     path = _write_problems(in_tmp, [PROBLEM, wrong])
-    p = load_params(REPO / "params.yaml", [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}"])
+    p = load_params(REPO / "params.yaml", [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}",
+                                           "annotate.correction_share=0"])
     metrics = annotate.run(p)
-    assert metrics["verified"] == 1 and metrics["rejected"] == 1
+    assert metrics["verified"] == 1 and metrics["rejected"] == 1 and metrics["correction_examples"] == 0
     kept = read_jsonl(in_tmp / "out" / "hsft.jsonl")
     assert [r["problem_id"] for r in kept] == ["p1"]
-    assert kept[0]["prompt_version"] == "v1" and kept[0]["teacher_model"] == "reference"
+    assert kept[0]["prompt_version"] == "v2" and kept[0]["teacher_model"] == "reference"
+    assert kept[0]["kind"] == "template"
     rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
     assert rejected[0]["reason"] == "answer '6' != gold '7'"
     assert json.loads((in_tmp / "metrics" / "annotate.json").read_text())["verified"] == 1
+
+
+S1 = "Tom buys 3 more apples, so he has 5+3=8 apples."
+S2 = "Tom gives away 2 apples, so he has 8-2=6 apples."
+GEN = f"<Generalized>{GENERALIZED_ARITHMETIC}</Generalized>"
+
+
+def test_injected_error_and_its_correction_trace_are_exact():
+    """A misread operand in step 1 carries into step 2; the teacher's trace fixes step 1 and
+    redoes step 2; a right solution's trace copies its steps."""
+    import random
+
+    from supercorrect.errors import copy_trace, inject_error
+
+    template = ReferenceTeacher().annotate(PROBLEM)
+    wrong, k = inject_error(template, random.Random(2))
+    assert k == 1
+    assert wrong == (f"<Step1>Tom buys 3 more apples, so he has 5+4=9 apples.</Step1>\n"
+                     f"<Step2>Tom gives away 2 apples, so he has 9-2=7 apples.<Key>Subtract: 9-2=7.</Key></Step2>\n"
+                     f"{GEN}\n<Answer>7</Answer>")
+    trace = ReferenceTeacher().localize(PROBLEM, wrong)
+    assert trace == (f"<Step1><Cause>Step 1 arrives at 9, but the correct value at this point is 8.</Cause>"
+                     f"<Correction>{S1}</Correction></Step1>\n<Step2>{S2}<Key>Subtract: 8-2=6.</Key></Step2>\n"
+                     f"<Answer>6</Answer>")
+    assert copy_trace(template) == (f"<Step1>{S1}</Step1>\n<Step2>{S2}<Key>Subtract: 8-2=6.</Key></Step2>\n"
+                                    f"<Answer>6</Answer>")
+    assert inject_error("<Step1>no calculation here</Step1><Answer>1</Answer>", random.Random(0)) is None
+
+
+def test_annotate_adds_correction_trace_examples(in_tmp):
+    from supercorrect.synthetic import generate_problems
+
+    problems = generate_problems(200, seed=4)
+    path = _write_problems(in_tmp, problems)
+    p = load_params(REPO / "params.yaml", [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}",
+                                           "annotate.correction_share=0.5", "annotate.correction_error_share=0.5"])
+    metrics = annotate.run(p)
+    records = read_jsonl(in_tmp / "out" / "hsft.jsonl")
+    corrections = [r for r in records if r["kind"] == "correction"]
+    assert metrics["correction_examples"] == len(corrections) and 70 < len(corrections) < 130
+    with_error = [r for r in corrections if r["error_step"] is not None]
+    assert metrics["correction_examples_with_error"] == len(with_error) and 0.3 < len(with_error) / len(corrections) < 0.7
+    for r in with_error:
+        k = r["error_step"]
+        # The trace keeps the shown steps before k, flags step k, and ends with the gold answer.
+        assert r["template"].startswith("".join(s + "\n" for s in leading_steps(r["shown"])[: k - 1]) + f"<Step{k}><Cause>")
+        assert r["template"].endswith(f"<Answer>{r['gold']}</Answer>") and r["shown"] != r["template"]
+    for r in corrections:
+        if r["error_step"] is None:
+            assert "<Cause>" not in r["template"] and parse_template(r["shown"]).answer == r["gold"]
+    # Same seed, same examples.
+    annotate.run(p)
+    assert read_jsonl(in_tmp / "out" / "hsft.jsonl") == records
 
 
 def test_openai_teacher_through_real_sdk_is_cached(in_tmp, monkeypatch):
@@ -93,7 +149,7 @@ def test_openai_teacher_through_real_sdk_is_cached(in_tmp, monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
         path = _write_problems(in_tmp, [PROBLEM])
         overrides = [f"annotate.input={path}", f"annotate.out_dir={in_tmp / 'out'}", "teacher.backend=openai",
-                     "teacher.model=teacher-x", f"teacher.cache_dir={in_tmp / 'cache'}"]
+                     "teacher.model=teacher-x", f"teacher.cache_dir={in_tmp / 'cache'}", "annotate.correction_share=0"]
         first = annotate.run(load_params(REPO / "params.yaml", overrides))
         assert first["verified"] == 1 and first["teacher"]["cache_misses"] == 1
         assert len(server.requests) == 1

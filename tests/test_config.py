@@ -62,3 +62,19 @@ def test_every_stage_has_help():
     for stage in STAGES:
         out = subprocess.run([sys.executable, "-m", "supercorrect", stage, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and f"Stage `{stage}`" in out.stdout and "--set KEY=VALUE" in out.stdout
+
+
+def test_paper_profile_carries_the_papers_numbers(tmp_path):
+    """params/paper.yaml: every figure the paper gives, at its key (docs/method.md maps them)."""
+    files = []
+    for name in ("gsm8k_train.jsonl", "math_train.jsonl", "math500_test.jsonl"):
+        (tmp_path / name).write_text("")
+        files.append(str(tmp_path / name))
+    p = load_params(REPO / "params" / "paper.yaml",
+                    [f"prepare.local.train={files[:2]}", f"prepare.local.test={files[2:]}"])
+    assert (p.sft.epochs, p.sft.learning_rate, p.sft.lr_scheduler, p.sft.warmup_ratio) == (4, 2e-5, "cosine", 0.02)
+    assert p.sft.batch_size * p.sft.gradient_accumulation_steps == 128
+    assert (p.dpo.epochs, p.dpo.learning_rate, p.dpo.lr_scheduler, p.dpo.warmup_ratio) == (8, 1e-6, "cosine", 0.05)
+    assert 8 * p.dpo.batch_size * p.dpo.gradient_accumulation_steps == 128  # global batch on 8 GPUs
+    assert (p.mine.rejected, p.mine.context, p.annotate.correction_share) == ("blind", "correction", 0.0)
+    assert p.teacher.inspector_rounds == 3 and p.evaluate.self_correct == ["sft", "dpo"]

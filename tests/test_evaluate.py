@@ -112,11 +112,29 @@ def test_self_correction_flips_are_counted_and_silence_keeps_the_first_answer():
                    "no_answer_after": 1, "n": 4}
 
 
-def test_self_correction_names_the_teacher_step():
-    from supercorrect.evaluate import localisation, named_step
+def test_self_correction_figures_for_one_checkpoint():
+    """Net gain is after - before over problems; its CI comes from the same seeded bootstrap."""
+    from supercorrect.evaluate import self_correction
+    from supercorrect.evaluate_metrics import bootstrap_ci
 
-    assert named_step("<Step1>ok</Step1>\n<Step2><Cause>added</Cause><Correction>8-2=6</Correction></Step2>") == 2
-    assert named_step("<Step1>ok</Step1><Answer>6</Answer>") is None
-    cases = [{"k": 2}, {"k": 1}, {"k": 3}]
-    second = ["<Step1>a</Step1><Step2><Cause>x</Cause>", "<Step2><Cause>y</Cause>", "<Answer>5</Answer>"]
-    assert localisation(cases, second) == {"n": 3, "named_a_step": 2, "named_teacher_step": 1, "rate": 1 / 3}
+    first = [{"correct": c, "extracted": "1"} for c in (False, False, True, True, False)]
+    second = [{"correct": c, "extracted": x} for c, x in ((True, "2"), (True, "3"), (True, "1"), (False, None), (False, "5"))]
+    got = self_correction(first, second, resamples=200, seed=3)
+    assert got["accuracy_before"] == 0.4 and got["accuracy_after"] == 0.8
+    assert got["wrong_to_right"] == 2 and got["right_to_wrong"] == 0 and got["no_answer_after"] == 1
+    assert got["net_gain"] == pytest.approx(0.4)
+    assert got["net_gain_ci"] == list(bootstrap_ci([1.0, 1.0, 0.0, 0.0, 0.0], resamples=200, seed=3))
+    assert got["net_gain_ci"][0] <= 0.4 <= got["net_gain_ci"][1]
+
+
+def test_heldout_locate_and_fix_rates():
+    """locate: the trace flags the teacher's k; fix: the corrected answer is right (graded outside)."""
+    from supercorrect.evaluate import heldout_errors
+
+    cases = [{"k": 2}, {"k": 1}, {"k": 3}, {"k": 1}]
+    traces = ["<Step1>a</Step1>\n<Step2><Cause>x</Cause><Correction>y</Correction></Step2>",
+              "<Step1>a</Step1>\n<Step2><Cause>x</Cause>", "<Step1>a</Step1><Answer>5</Answer>",
+              "<Step1><Cause>c</Cause><Correction>d</Correction></Step1><Answer>6</Answer>"]
+    got = heldout_errors(cases, traces, [True, False, False, True])
+    assert got == {"n": 4, "locate_rate": 0.5, "fix_rate": 0.5, "named_a_step": 3}
+
