@@ -43,6 +43,15 @@ GENERALIZED_GENERIC = (
 )
 
 
+_CALC = re.compile(r"\d+(?:\.\d+)?\s*[-+*/×x]\s*\d+(?:\.\d+)?\s*=\s*\d+(?:\.\d+)?")
+
+
+def _last_calc(body: str) -> str | None:
+    """The last `a op b = c` of a step, spaces removed, e.g. `8-2=6`."""
+    found = _CALC.findall(body)
+    return re.sub(r"\s+", "", found[-1]) if found else None
+
+
 def _same_number(a: str | None, b: str | None) -> bool:
     try:
         return a is not None and b is not None and float(a) == float(b)
@@ -100,7 +109,11 @@ class ReferenceTeacher:
             got = step_value(student[i].body)
             if not _same_number(got, g):
                 k = i + 1
-                cause = f"Step {k} arrives at {got}, but the correct value at this point is {g}."
+                theirs, ours = _last_calc(student[i].body), _last_calc(gold[i].body)
+                # The cause redoes the calculation right before its result, the way a step does,
+                # so a student learning from it computes the value instead of recalling it.
+                cause = (f"Step {k} has {theirs}, but {ours}." if theirs and ours else
+                         f"Step {k} arrives at {got}, but the correct value at this point is {g}.")
                 break
         if k is None:
             return None  # all values match the reference: the error is not in the steps
