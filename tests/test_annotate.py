@@ -108,7 +108,7 @@ def test_injected_error_and_its_correction_trace_are_exact():
                      f"<Step2>Tom gives away 2 apples, so he has 9-2=7 apples.<Key>Subtract: 9-2=7.</Key></Step2>\n"
                      f"{GEN}\n<Answer>7</Answer>")
     trace = ReferenceTeacher().localize(PROBLEM, wrong)
-    assert trace == (f"<Step1><Cause>Step 1 arrives at 9, but the correct value at this point is 8.</Cause>"
+    assert trace == (f"<Step1><Cause>Step 1 has 5+4=9, but 5+3=8.</Cause>"
                      f"<Correction>{S1}</Correction></Step1>\n<Step2>{S2}<Key>Subtract: 8-2=6.</Key></Step2>\n"
                      f"<Answer>6</Answer>")
     assert copy_trace(template) == (f"<Step1>{S1}</Step1>\n<Step2>{S2}<Key>Subtract: 8-2=6.</Key></Step2>\n"

@@ -33,13 +33,13 @@ def student(*steps, answer):
 CASES = {
     # k = 1: the very first value is wrong.
     1: (student("Tom buys 3 more apples, so he has 5+3=9 apples.", "he has 9-2=7 apples.", "he has 7*2=14.", answer=14),
-        "Step 1 arrives at 9, but the correct value at this point is 8."),
+        "Step 1 has 5+3=9, but 5+3=8."),
     # a middle k.
     2: (student(S1, "Tom gives away 2 apples, so he has 8-2=5 apples.", "he has 5*2=10.", answer=10),
-        "Step 2 arrives at 5, but the correct value at this point is 6."),
+        "Step 2 has 8-2=5, but 8-2=6."),
     # the last step.
     3: (student(S1, S2, "Tom ends up with 2 times as many apples, so he has 6*2=11 apples.", answer=11),
-        "Step 3 arrives at 11, but the correct value at this point is 12."),
+        "Step 3 has 6*2=11, but 6*2=12."),
 }
 
 

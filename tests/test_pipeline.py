@@ -33,6 +33,18 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert synthetic["n"] == 30
     for key in ("accuracy", "base_accuracy", "sft_accuracy", "dpo_accuracy"):
         assert 0.0 <= synthetic[key] <= 1.0
+    # The self-correction contract, for both checkpoints that check their own work.
+    for ckpt in ("sft", "dpo"):
+        sc = synthetic["self_correction"][ckpt]
+        assert set(sc) >= {"accuracy_before", "accuracy_after", "wrong_to_right", "right_to_wrong", "net_gain",
+                           "net_gain_ci", "heldout_errors"}
+        assert sc["net_gain"] == sc["accuracy_after"] - sc["accuracy_before"]
+        assert sc["net_gain_ci"][0] <= sc["net_gain"] <= sc["net_gain_ci"][1]
+        held = sc["heldout_errors"]
+        assert held["n"] > 0 and 0 <= held["locate_rate"] <= 1 and 0 <= held["fix_rate"] <= 1
+    mine = json.loads((repo / "metrics" / "mine.json").read_text())
+    assert mine["rejected"] == "blind" and mine["heldout_errors"] == held["n"]
+    heldout = {json.loads(line)["problem_id"] for line in (repo / "data" / "mine" / "heldout.jsonl").open()}
     sft = json.loads((repo / "metrics" / "sft.json").read_text())
     assert sft["final_loss"] < sft["first_loss"]
 
@@ -43,6 +55,7 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert len(pairs) > 0 and is_conversational(pairs[0])
     assert all("<Cause>" in p["chosen"][0]["content"] and "<Correction>" in p["chosen"][0]["content"] for p in pairs)
     assert all(p["chosen"] != p["rejected"] for p in pairs)
+    assert not heldout & set(pairs["problem_id"])  # held-out errors never reach DPO
 
     from mlflow import MlflowClient
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")

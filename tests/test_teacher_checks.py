@@ -117,7 +117,7 @@ def test_localize_all_through_the_openai_backend(in_tmp, env):
         right = student(S1, S2, "Tom ends up with 2 times as many apples, so he has 6*2=12 apples.", answer=12)
         results = teacher.localize_all([(PROBLEM, response), (PROBLEM, right)])
     assert results[0]["reason"] is None and results[0]["rounds"] == 2
-    assert results[0]["text"].startswith("<Step2><Cause>Step 2 arrives at 5")
+    assert results[0]["text"].startswith("<Step2><Cause>Step 2 has 8-2=5, but 8-2=6.")
     # The good teacher finds no wrong step in a right solution: re-asked, then failed with a reason.
     assert results[1]["text"] is None and results[1]["rounds"] == 3
     assert teacher.metrics()["failed"] == 1
