@@ -21,7 +21,6 @@ from supercorrect.config import Params
 from supercorrect.io import read_jsonl, write_json, write_jsonl
 from supercorrect.prompts import load_prompts
 from supercorrect.teacher import make_teacher
-from supercorrect.teacher_checks import check_template  # noqa: F401  (public here since v1)
 from supercorrect.templates import TemplateError, parse_template
 
 

@@ -177,6 +177,7 @@ class SftConfig(_Section):
 class MineConfig(_Section):
     samples_per_problem: int = Field(2, gt=0)
     temperature: float = Field(0.8, ge=0)
+    seed: int = 0                                # sampling seed of the rollouts
     max_pairs_per_problem: int = Field(2, gt=0)
     out_dir: str = "data/mine"
     only_sometimes_solved: bool = False          # send only problems the student solves in some samples
@@ -210,7 +211,7 @@ class EvaluateConfig(_Section):
     predictions: str = "data/evaluate/predictions.jsonl"
     samples: int = Field(1, ge=1)                # > 1: sampled at `temperature`, adds pass@k and maj@k
     temperature: float = Field(0.8, gt=0)        # only used when samples > 1 (one sample is greedy)
-    self_correct: bool = False                   # second pass on the final checkpoint: check own steps
+    self_correct: bool = True                    # second pass on the final checkpoint: check own steps
     localise_limit: int = Field(100, ge=1)       # mined errors with a teacher trace to test step-finding on
     bootstrap: int = Field(1000, ge=100)         # resamples for the 95 % confidence intervals
     seed: int = 0                                # sampling and bootstrap seed

@@ -14,6 +14,7 @@ from supercorrect import annotate
 from supercorrect.config import load_params
 from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.teacher import GENERALIZED_ARITHMETIC, ReferenceTeacher
+from supercorrect.teacher_checks import check_template
 from supercorrect.templates import TemplateError, parse_template
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer
@@ -60,10 +61,10 @@ def test_malformed_templates_are_rejected_with_reason(text, reason):
 
 def test_check_template_rejects_wrong_answer():
     good = ReferenceTeacher().annotate(PROBLEM)
-    assert annotate.check_template(good, "6") == ("6", None)
-    answer, reason = annotate.check_template(good, "7")
+    assert check_template(good, "6") == ("6", None)
+    answer, reason = check_template(good, "7")
     assert answer == "6" and reason == "answer '6' != gold '7'"
-    assert annotate.check_template("no xml here", "6")[1].startswith("malformed")
+    assert check_template("no xml here", "6")[1].startswith("malformed")
 
 
 def _write_problems(tmp_path, problems):

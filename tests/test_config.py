@@ -62,3 +62,17 @@ def test_every_stage_has_help():
     for stage in STAGES:
         out = subprocess.run([sys.executable, "-m", "supercorrect", stage, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and f"Stage `{stage}`" in out.stdout and "--set KEY=VALUE" in out.stdout
+
+
+def test_params_yaml_is_the_config_defaults():
+    # The demo params.yaml is the default: every key is written out, with the default's value.
+    import yaml
+
+    from supercorrect.config import Params
+
+    written = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    defaults = Params().model_dump()
+    differ = {f"{s}.{k}": (written.get(s, {}).get(k, "<missing>"), v)
+              for s, section in defaults.items() for k, v in section.items() if written.get(s, {}).get(k, "<missing>") != v}
+    extra = {f"{s}.{k}" for s, section in written.items() for k in section if k not in defaults.get(s, {})}
+    assert not differ and not extra, f"params.yaml vs config.py defaults (yaml, default): {differ}; only in yaml: {extra}"
