@@ -319,6 +319,34 @@ def test_no_import_cycles():
     assert not import_cycles(), "\n".join(" <-> ".join(c) for c in sorted(import_cycles()))
 
 
+def layers() -> tuple[dict[str, str], dict[str, set[str]]]:
+    """docs/architecture.md's table: module file -> layer, and layer -> the layers it may import."""
+    of, may = {}, {}
+    for line in (REPO / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not line.startswith("|") or cells[0] in ("layer", "---"):
+            continue
+        layer, modules, allowed = cells
+        for m in re.findall(r"`([\w.]+\.py)`", modules):
+            assert m not in of, f"docs/architecture.md: {m} is in two layers"
+            of[f"{PKG}/{m}"] = layer
+        may[layer] = {a.strip() for a in allowed.split(",")} - {"none"}
+    return of, may
+
+
+def test_imports_follow_the_architecture_table():
+    of, may = layers()
+    unplaced = set(all_modules()) - set(of)
+    assert not unplaced, f"modules missing from the table in docs/architecture.md: {sorted(unplaced)}"
+    crossing = []
+    for m in all_modules():
+        for dep in imports(m):
+            a, b = of[m], of[dep]
+            if a != b and "everything" not in may[a] and b not in may[a]:
+                crossing.append(f"{m} ({a}) -> {dep} ({b})")
+    assert not crossing, "imports the table in docs/architecture.md does not allow:\n" + "\n".join(crossing)
+
+
 # --- one stage list --------------------------------------------------------------------------
 
 def defines(path: Path, name: str) -> bool:
