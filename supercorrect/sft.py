@@ -10,7 +10,8 @@ strategy, answer) from the fixed system prompt and the problem. Only verified te
 
 Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
-after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints).
+after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints). The TRL wiring
+this stage shares with `dpo` (arguments, LoRA, resuming, saving, loss curves) is supercorrect.training.
 
 Defaults (README "Training options"): full fine-tuning, no gradient checkpointing (TRL's
 default recomputes activations), padded batches in random order, and the system prompt that
