@@ -13,6 +13,7 @@ through DVC, so a stage whose inputs did not change is skipped; when none ran, t
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from prefect import flow, get_run_logger
@@ -20,15 +21,10 @@ from prefect.deployments import run_deployment
 from prefect.runtime import deployment, flow_run
 
 from flows._stage import REPO, dvc_up_to_date, report
-from flows.annotate import annotate
-from flows.dpo import dpo
-from flows.evaluate import evaluate
-from flows.mine import mine
-from flows.prepare import prepare
-from flows.register import register
-from flows.sft import sft
+from supercorrect import STAGES
 
-STAGE_FLOWS = [prepare, annotate, sft, mine, dpo, evaluate, register]
+# flows/<stage>.py defines flow <stage>, for every stage in order.
+STAGE_FLOWS = [getattr(importlib.import_module(f"flows.{stage}"), stage) for stage in STAGES]
 GPU_STAGES = {"sft", "mine", "dpo", "evaluate"}
 GPU_DEPLOYMENT = "gpu"  # deployment name of each GPU stage in prefect.yaml: `<stage>/gpu`
 

@@ -25,8 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.io import InputError, read_jsonl, write_json, write_jsonl
-from supercorrect.sft import (common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming,
-                              write_curve)
+from supercorrect.training import (common_args, curve_metrics, loss_curve, lora_config, save_student,
+                                   train_resuming, write_curve)
 
 
 def load_pairs(path: Path) -> list[dict]:

@@ -185,11 +185,3 @@ def run(p: Params) -> dict:
     write_json(cfg.metrics, card)
     return card
 
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    from supercorrect.config import load_params
-
-    print(json.dumps(run(load_params(sys.argv[1] if len(sys.argv) > 1 else "params.yaml")), indent=2))

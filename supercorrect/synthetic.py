@@ -14,8 +14,7 @@ GSM8K calculator note, then the GSM8K final line:
 
 The shape is chosen for a tiny (about 1M-parameter, digit-level) student trained for minutes on
 CPU: few templates, small numbers, and steps that repeat their operands, so that a step is
-mostly copying plus one small calculation. `gold_steps` reads the notes back, for these and for
-real GSM8K solutions (the reference teacher compares a student's steps with them).
+mostly copying plus one small calculation. supercorrect.gsm8k_notes reads the notes back.
 
     python -m supercorrect.synthetic 3      # print three problems
 """
@@ -23,7 +22,6 @@ real GSM8K solutions (the reference teacher compares a student's steps with them
 from __future__ import annotations
 
 import random
-import re
 
 from supercorrect.data import normalize_text, problem_id
 
@@ -37,17 +35,6 @@ ACTIONS = {
     "-": ["gives away {n} {item}", "loses {n} {item}"],
     "*": ["ends up with {n} times as many {item}"],
 }
-
-_NOTE = re.compile(r"<<([^<>]*)=([^<>=]*)>>")
-
-
-def gold_steps(solution: str) -> list[tuple[str, str]]:
-    """The `(expr, value)` pairs of the solution's `<<expr=value>>` notes, in order.
-
-    >>> gold_steps("Natalia sold 48/2 = <<48/2=24>>24 clips in May.")
-    [('48/2', '24')]
-    """
-    return [(expr.strip(), value.strip()) for expr, value in _NOTE.findall(solution)]
 
 
 def _apply(op: str, a: int, n: int) -> int:

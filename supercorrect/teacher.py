@@ -24,14 +24,13 @@ import os
 import re
 
 from supercorrect.grading import extract_answer
+from supercorrect.gsm8k_notes import gold_steps, strip_notes
 from supercorrect.prompts import Prompts, teacher_correction_message
-from supercorrect.synthetic import gold_steps
 from supercorrect.teacher_cache import BudgetError, Ledger, TeacherStats
 from supercorrect.teacher_checks import Item, check_annotation, check_localization, result, run_rounds
 from supercorrect.teacher_client import TeacherClient, TeacherError
 from supercorrect.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
 
-_NOTE = re.compile(r"<<[^<>]*>>")
 _OPS = {"-": "Subtract", "*": "Multiply", "/": "Divide", "x": "Multiply", "×": "Multiply"}
 GENERALIZED_ARITHMETIC = (
     "Turn each event in the problem into one arithmetic operation on the running quantity, "
@@ -82,7 +81,7 @@ class ReferenceTeacher:
                 op = next((w for c, w in _OPS.items() if c in expr), None)
                 if op:  # addition is routine; other operations are where students slip
                     key = f"{op}: {expr}={value}."
-            steps.append(Step(i + 1, _NOTE.sub("", line), key))
+            steps.append(Step(i + 1, strip_notes(line), key))
         return steps
 
     def annotate(self, problem: dict) -> str:

@@ -69,9 +69,6 @@ class ResponseCache:
     def put(self, key: str, entry: dict) -> None:
         durable_write(self._path(key), json.dumps(entry, ensure_ascii=False))
 
-    def keys(self) -> set[str]:
-        return {p.stem for p in (self.dir / "responses").glob("*/*.json")}
-
 
 @dataclass
 class TeacherStats:

@@ -21,7 +21,9 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
-STAGES = ["prepare", "annotate", "sft", "mine", "dpo", "evaluate"]
+from supercorrect import STAGES
+
+RECORDED = [s for s in STAGES if s != "register"]  # register's own child run logs the model
 SAMPLES = {"annotate": "hsft.jsonl", "mine": "pairs.jsonl"}
 
 
@@ -125,7 +127,7 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
         mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
-        for stage in STAGES:
+        for stage in RECORDED:
             with mlflow.start_run(run_name=stage, nested=True):
                 _log_stage(mlflow, p, stage)
         with mlflow.start_run(run_name="register", nested=True):

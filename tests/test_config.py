@@ -78,3 +78,17 @@ def test_paper_profile_carries_the_papers_numbers(tmp_path):
     assert 8 * p.dpo.batch_size * p.dpo.gradient_accumulation_steps == 128  # global batch on 8 GPUs
     assert (p.mine.rejected, p.mine.context, p.annotate.correction_share) == ("blind", "correction", 0.0)
     assert p.teacher.inspector_rounds == 3 and p.evaluate.self_correct == ["sft", "dpo"]
+
+
+def test_params_yaml_is_the_config_defaults():
+    # The demo params.yaml is the default: every key is written out, with the default's value.
+    import yaml
+
+    from supercorrect.config import Params
+
+    written = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    defaults = Params().model_dump()
+    differ = {f"{s}.{k}": (written.get(s, {}).get(k, "<missing>"), v)
+              for s, section in defaults.items() for k, v in section.items() if written.get(s, {}).get(k, "<missing>") != v}
+    extra = {f"{s}.{k}" for s, section in written.items() for k in section if k not in defaults.get(s, {})}
+    assert not differ and not extra, f"params.yaml vs config.py defaults (yaml, default): {differ}; only in yaml: {extra}"

@@ -2,7 +2,7 @@
 
 Runs in a temporary copy of the repo with smaller demo params. Asserts that metrics have
 numbers, TRL loads the pairs file as is, MLflow holds the registered version with its aliases,
-and a second `dvc repro` finds nothing to do.
+and a second `dvc repro` finds nothing to do, nor does a change to a param no stage lists.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+import yaml
 
 from tests.harness import copy_repo
 from tests.harness import run as _run
@@ -71,3 +73,20 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert "Data and pipelines are up to date." in second
     status = _run([sys.executable, "-m", "dvc", "status"], repo, env)
     assert "Data and pipelines are up to date." in status
+
+    # dvc.yaml lists the params keys each stage reads, not whole sections: a key that never
+    # changes outputs (tests/test_layout.py NOT_RESULTS) reruns nothing, a listed one does.
+    written = (repo / "params.yaml").read_text()
+
+    def status_with(section: str, key: str, value) -> str:
+        params = yaml.safe_load(written)
+        params[section][key] = value
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        return _run([sys.executable, "-m", "dvc", "status"], repo, env)
+
+    for section, key, value in [("sft", "save_steps", 7), ("dpo", "checkpoint_dir", ".cache/elsewhere"),
+                                ("teacher", "rpm", 100), ("evaluate", "grade_workers", 1)]:
+        assert "Data and pipelines are up to date." in status_with(section, key, value), f"{section}.{key}"
+    changed = status_with("sft", "lr_scheduler", "linear")
+    assert "sft:" in changed and "sft.lr_scheduler" in changed and "mine:" not in changed
+    (repo / "params.yaml").write_text(written)

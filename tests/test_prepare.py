@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from supercorrect.config import ConfigError, Params
 from supercorrect.data import (DataError, NoAnswerError, detect_format, find_contamination,
                                find_overlaps, last_boxed, load_problems, normalize_text, problem_id)
+from supercorrect.gsm8k_notes import gold_steps
 from supercorrect.prepare import run
-from supercorrect.synthetic import generate_problems, gold_steps
+from supercorrect.synthetic import generate_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -40,7 +41,7 @@ def gsm(question: str, answer: str) -> dict:
     return {"question": question, "answer": f"It is {answer}.\n#### {answer}"}
 
 
-# --- synthetic.gold_steps ---------------------------------------------------------------
+# --- gsm8k_notes.gold_steps --------------------------------------------------------------
 
 def test_gold_steps_reads_gsm8k_notes_in_order():
     solution = ("In the beginning, Betty has only 100 / 2 = $<<100/2=50>>50.\n"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from supercorrect import register
+from supercorrect import STAGES, register
 from supercorrect.config import load_params
 from supercorrect.io import write_json
 from tests.conftest import REPO
@@ -67,8 +67,7 @@ def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 3
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert sorted(r.info.run_name for r in children) == sorted(
-        ["prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register"])
+    assert sorted(r.info.run_name for r in children) == sorted(STAGES)
     sft_run = next(r for r in children if r.info.run_name == "sft")
     assert sft_run.data.metrics["final_loss"] == 1.5
     assert [m.value for m in client.get_metric_history(sft_run.info.run_id, "train_loss")] == [3.0, 2.0]
