@@ -76,8 +76,31 @@ def _math_verify_equal(pred: str, gold: str) -> bool:
     return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
+def _same_equation(pred: str, gold: str) -> bool:
+    """True if two equations have the same solutions because one side-difference is a nonzero
+    constant times the other: `y = 2x + 3` and `2x - y + 3 = 0`. Runs inside a worker only.
+
+    math-verify is not asked: it compares equations by their sides, so `x = 5` would meet
+    `y = 5` and a line in slope form would miss its general form.
+    """
+    import math_verify
+    import sympy
+
+    exprs = []
+    for text in (pred, gold):
+        parsed = math_verify.parse(f"${text}$", parsing_timeout=None)
+        eq = parsed[0] if parsed else None
+        if not isinstance(eq, sympy.Equality) or not all(isinstance(side, sympy.Expr) for side in eq.args):
+            return False
+        exprs.append(eq.lhs - eq.rhs)
+    if any(e == 0 for e in exprs):
+        return False
+    ratio = sympy.simplify(exprs[0] / exprs[1])
+    return bool(ratio.is_number and ratio.is_finite and ratio != 0)
+
+
 def serve() -> None:
-    """Worker loop: one JSON [pred, gold] per stdin line, one "1"/"0" per stdout line.
+    """Worker loop: one JSON [pred, gold, equations] per stdin line, one "1"/"0" per stdout line.
 
     Started by _Worker as `python -c "from supercorrect.symbolic import serve; serve()"`.
     """
@@ -90,8 +113,8 @@ def serve() -> None:
     out.flush()
     for line in sys.stdin:
         try:
-            pred, gold = json.loads(line)
-            verdict = _math_verify_equal(pred, gold)
+            pred, gold, equations = json.loads(line)
+            verdict = _same_equation(pred, gold) if equations else _math_verify_equal(pred, gold)
         except Exception:
             verdict = False
         out.write("1\n" if verdict else "0\n")
@@ -123,9 +146,9 @@ class _Worker:
             return None
         return self.proc.stdout.readline().strip()
 
-    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, equations: bool = False) -> bool:
         """The verdict, or SymbolicTimeout after time_limit_s (the worker is then dead)."""
-        self.proc.stdin.write(json.dumps([pred, gold]).encode() + b"\n")
+        self.proc.stdin.write(json.dumps([pred, gold, equations]).encode() + b"\n")
         self.proc.stdin.flush()
         line = self._read_line(time_limit_s)
         if line is None:
@@ -163,7 +186,7 @@ class _Pool:
         self._at_exit = False
         self.started = 0  # workers ever started (tests check a killed one is replaced)
 
-    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, equations: bool = False) -> bool:
         with self._slots:  # waiting for a free worker does not count against the item's limit
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
@@ -173,7 +196,7 @@ class _Pool:
             if worker is None or not worker.alive():
                 worker = _Worker()
                 self.started += 1
-            verdict = worker.compare(pred, gold, time_limit_s)  # raises on timeout, worker dead
+            verdict = worker.compare(pred, gold, time_limit_s, equations)  # raises on timeout, worker dead
             if worker.alive():
                 with self._lock:
                     self._idle.append(worker)
@@ -198,8 +221,11 @@ def _pool() -> _Pool:
         return _POOL
 
 
-def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None) -> bool:
+def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
+                        equations: bool = False) -> bool:
     """math-verify comparison of two cleaned answers under a hard per-item time limit.
+
+    With equations=True both are equations and are compared as such (_same_equation).
 
     The comparison runs in a persistent worker subprocess; past the limit the worker is killed
     (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
@@ -208,4 +234,4 @@ def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None)
     if _too_expensive(pred) or _too_expensive(gold):
         return False
     limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
-    return _pool().compare(pred, gold, limit)
+    return _pool().compare(pred, gold, limit, equations)

@@ -239,7 +239,8 @@ def test_labelled_cases_have_no_false_rejects():
     [
         ("<Step1>7 apples</Step1><Answer>12</Answer>", "12"),
         ("<Step1>\\boxed{3}</Step1><Answer>4</Answer>", "4"),  # <Answer> beats an earlier box
-        ("\\boxed{\\frac{\\sqrt{3}}{2}} and \\boxed{\\{1,2\\}}", "\\{1,2\\}"),
+        ("\\boxed{\\frac{\\sqrt{3}}{2}} and \\boxed{\\{1,2\\}}", "\\frac{\\sqrt{3}}{2}, \\{1,2\\}"),  # both boxes
+        ("\\boxed{3}, so finally \\boxed{4}", "4"),  # a word between: the later box replaced it
         ("\\boxed{3} then \\boxed{4", "3"),  # unclosed last box is skipped
         ("\\boxed 7", "7"),
         ("x\n#### 1,000\n", "1000"),
@@ -255,7 +256,7 @@ def test_labelled_cases_have_no_false_rejects():
         ("The answer is -7", "-7"),
         ("The answer is \u22127", "-7"),  # Unicode minus
         ("so we get \u22123 in the end", "-3"),
-        ("It went from 5-3 to", "3"),  # binary minus, not -3
+        ("It went from 5-3 to", "5-3"),  # an expression is never cut to its last digit
         ("It is 4\\frac{2}{3} cups.", "4\\frac{2}{3}"),
         ("Total: $1,234.50.", "1234.50"),
         ("No numbers here at all.", None),
