@@ -12,17 +12,23 @@ Try it from a shell:
 
     .venv/bin/python -c "from supercorrect.grading import grade; print(grade('#### 1,000', '1000'))"
 
+The rules, in order, and the deliberate decisions (rounded decimals, decimal commas, list
+order, differing units) with their reasons are in docs/grading.md. In short: the last
+<Answer> block, else the latest of the last box (with the boxes joined to it), `####` and
+"the answer is"; else the last math or number, never cut out of a unit, fraction or LaTeX.
 Comparison is layered from cheap and exact to expensive and symbolic:
-1. normalised string equality;
-2. exact rational comparison (fractions.Fraction) when both sides are plain numbers,
-   fractions, mixed numbers, decimals or percentages; that decides the case outright;
-3. math-verify (sympy) for radicals, intervals, sets, tuples, matrices and expressions.
+1. normalised string equality; differing units are unequal;
+2. labels (`f(x) =`, `|AB| =`, `x = 1, y = 2`) and equations, read by their structure;
+3. exact rational comparison (fractions.Fraction) when both sides are plain numbers,
+   fractions, mixed numbers, decimals or percentages (or lists of them); that decides the case;
+4. math-verify (sympy) for radicals, intervals, sets, tuples, matrices and expressions, and
+   sympy for equations against equations (same solutions up to a constant factor).
 
-Step 3 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
+Step 4 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
 returns, and no signal interrupts its C loops). So it runs in a small pool of persistent
 worker subprocesses (supercorrect.symbolic): past the per-item limit the worker is killed, the item counts as wrong
 (and as a timeout), and a fresh worker replaces it. This works from any thread or process.
-Steps 1-2 stay in-process, which keeps the common case fast.
+Steps 1-3 stay in-process, which keeps the common case fast.
 
 Many answers at once, in parallel, with the timeout count:
 
@@ -241,7 +247,7 @@ def _final_of_chain(s: str) -> str:
     An equation whose left side has variables (`2x - y + 3 = 0`) is kept whole.
     """
     items = _split_top(re.sub(r"\s+and\s+", ",", s), ",;")
-    if len(items) > 1:  # `x = 1, y = 2`: each item is its own chain
+    if sum("=" in item for item in items) > 1:  # `x = 1, y = 2`: each item is its own chain
         return ", ".join(_final_of_chain(item.strip()) for item in items)
     parts = [p.strip() for p in _split_equals(s)]
     if len(parts) < 2 or not all(parts):
@@ -301,12 +307,12 @@ def _clean_parts(ans: str) -> tuple[str, str | None]:
     m = _NUM_THEN_WORDS.match(s)
     if m and not (set(w.lower() for w in m.group(2).split()) & _MATH_WORDS):
         s = m.group(1)
+    if "=" in s:
+        s = _final_of_chain(s)
     # A bare comma counts as a thousands separator only when the whole answer is one number:
     # "1,000" is a thousand, "1,2" or "3, 5, 7" are lists of solutions.
     if _THOUSANDS_WHOLE.match(s):
         s = s.replace(",", "")
-    if "=" in s:
-        s = _final_of_chain(s)
     return s, unit
 
 
@@ -342,6 +348,8 @@ def _math_segments(text: str) -> list[tuple[int, int, str]]:
     found = []
     for m in re.finditer(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", text, re.S):
         found.append((m.start(), m.end(), m.group(1) if m.group(1) is not None else m.group(2)))
+    for m in _DISPLAY_ENV.finditer(text):
+        found.append((m.start(), m.end(), m.group(2)))
     i = 0
     while (start := text.find("$", i)) != -1:
         if start > 0 and text[start - 1] == "\\":
@@ -364,6 +372,11 @@ def _math_segments(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
+# Display environments outside `$`, aligned derivations inside them, and Asymptote figures.
+_DISPLAY_ENV = re.compile(r"\\begin\s*\{((?:align|equation|gather|eqnarray|multline)\*?)\}(.+?)\\end\s*\{\1\}", re.S)
+_ALIGN_WRAPPER = re.compile(
+    r"\\(?:begin|end)\s*\{(?:aligned|gathered|split|(?:align|equation|gather|eqnarray|multline)\*?)\}")
+_ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
 _NUM = r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
 _NUM_TOKEN = re.compile(r"(?P<num>" + _NUM + r"(?:/\d+(?:\.\d+)?)?)(?P<pct>\s*%)?(?P<unit>[A-Za-z]+(?:/[A-Za-z]+)?\.?)?")
 _RELATION = {"<", ">", "<=", ">=", "≤", "≥", "\\le", "\\leq", "\\lt", "\\ge", "\\geq", "\\gt", "\\neq", "≠"}
@@ -426,25 +439,38 @@ def _prose_numbers(text: str, last: bool) -> str | None:
     return None
 
 
+def _segment_answer(body: str) -> str:
+    """The answer a math span ends on: the last row of an aligned derivation, chain-cut."""
+    body = _ALIGN_WRAPPER.sub(" ", body)
+    if "\\begin" not in body:
+        rows = [row for row in re.split(r"\\\\", body) if row.strip()]
+        body = (rows[-1] if rows else body).replace("&", " ")
+    body = re.sub(r"^(?:\s*(?:=|\\(?:Rightarrow|Longrightarrow|implies|therefore|q?quad)(?![A-Za-z])))+", "", body)
+    return _clean(body)
+
+
 def _last_number(text: str) -> str | None:
     """The answer a response ends on when it names none: its last math or its last number.
 
-    Whichever comes later wins: the last inline math span (taken whole, so `$x^{2}$` is x^2,
-    not 2) or the last number-bearing token of the prose around the math.
+    Whichever comes later wins: the last math span (taken whole, so `$x^{2}$` is x^2, not 2;
+    a span that is one letter, as in "the value of $x$", only names a variable) or the
+    last number-bearing token of the prose around the math. Asymptote figures are skipped.
     """
+    text = _ASY.sub(" ", text)
     segments = _math_segments(text)
     prose = list(text)
     for start, end, _ in segments:
         prose[start:end] = " " * (end - start)
     prose_text = "".join(prose)
-    last_seg = segments[-1] if segments else None
+    answers = [seg for seg in segments if not re.fullmatch(r"\s*[A-Za-z]\s*", seg[2])]
+    last_seg = max(answers, key=lambda seg: (seg[1], seg[0])) if answers else None
     tail = prose_text[last_seg[1]:] if last_seg else prose_text
-    if re.search(r"\d", tail) or last_seg is None:
-        got = _prose_numbers(tail if last_seg else prose_text, last=True)
+    if re.search(r"\d", tail):
+        got = _prose_numbers(tail, last=True)
         if got:
             return got
     if last_seg is not None:
-        return _clean(last_seg[2]) or None
+        return _segment_answer(last_seg[2]) or None
     return None
 
 
@@ -578,6 +604,7 @@ _FRAC_ARG = r"(?:\{\s*([+-]?(?:" + _INT_OR_DEC + r"))\s*\}|(\d))"
 _LATEX_FRAC = re.compile(r"\\frac\s*" + _FRAC_ARG + r"\s*" + _FRAC_ARG)
 _PLAIN_NUM = re.compile(r"[+-]?(?:" + _INT_OR_DEC + r")")
 _SLASH_FRAC = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")
+_BASE_NUM = re.compile(r"([0-9A-Fa-f]+)\s*_\s*\{?\s*(\d+)\s*\}?")
 _CHOICE = re.compile(r"^\(\s*([A-Za-z])\s*\)$")
 _MEMBER = re.compile(r"^(?:" + _LABEL_SRC + r")\s*\\in\s*")
 
@@ -716,6 +743,11 @@ def _list_items(s: str) -> tuple[str, list[str]] | None:
     return kind, items
 
 
+def _is_compound(s: str) -> bool:
+    """A tuple, interval, set or list: brackets around, or commas at the top level."""
+    return len(_split_top(s, ",")) > 1 or bool(re.fullmatch(r"[(\[].*,.*[)\]]|\\\{.*\\\}", s))
+
+
 def _compare_lists(p: str, g: str) -> bool | None:
     """Verdict on two lists of plain numbers, or None when either is not one.
 
@@ -783,6 +815,10 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
         if not _is_label(lhs):
             return False
         return _compare(rhs, g, time_limit_s) if p_eq else _compare(p, rhs, time_limit_s)
+    p_base, g_base = _BASE_NUM.fullmatch(p), _BASE_NUM.fullmatch(g)
+    if p_base or g_base:
+        # `13_5` is thirteen in base 5 (eight): equal only to the same digits in the same base.
+        return bool(p_base and g_base) and (p_base[1].lower(), p_base[2]) == (g_base[1].lower(), g_base[2])
     p_num, g_num = _to_number(p), _to_number(g)
     if p_num is not None and g_num is not None:
         # Both exact: the rational comparison is the verdict. Falling through to math-verify
@@ -791,6 +827,8 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
     lists = _compare_lists(p, g)
     if lists is not None:
         return lists
+    if (p_num is None) != (g_num is None) and _is_compound(p if g_num is not None else g):
+        return False  # a number never equals a tuple, an interval, a set or a list
     if _is_word_answer(p) or _is_word_answer(g):
         return p.lower() == g.lower()
     return _symbolic_equivalent(p, g, time_limit_s)

@@ -95,7 +95,10 @@ def _same_equation(pred: str, gold: str) -> bool:
         exprs.append(eq.lhs - eq.rhs)
     if any(e == 0 for e in exprs):
         return False
-    ratio = sympy.simplify(exprs[0] / exprs[1])
+    # cancel() decides rational functions exactly and fast; simplify() only for the rest (trig, roots).
+    ratio = sympy.cancel(exprs[0] / exprs[1])
+    if ratio.free_symbols and not all(e.is_polynomial() for e in exprs):
+        ratio = sympy.simplify(ratio)
     return bool(ratio.is_number and ratio.is_finite and ratio != 0)
 
 

@@ -485,6 +485,9 @@ CASES += _group("whole_responses", [
     ("Total cost: 3 × $4.50 = $13.50.", "4.5", False, "unit price"),
     ("The perimeter is 2(5 + 3) = 16 cm.", "16", True, "prose computation with unit"),
     ("The perimeter is 2(5 + 3) = 16 cm.", "3", False, "a side"),
+    (r"In base five the result is $\boxed{13_5}$.", "13", False, "a base-5 numeral is not the decimal number"),
+    (r"In base five the result is $\boxed{13_5}$.", "13_{5}", True, "same numeral, braced base"),
+    (r"In base five the result is $\boxed{13_5}$.", "13_6", False, "same digits, other base"),
     ("", "0", False, "empty response"),
     ("I could not solve this problem.", "1", False, "no answer at all"),
 ])
