@@ -807,7 +807,7 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
     if p_eq and g_eq:
         if _squash(p_eq[0]) == _squash(g_eq[0]) and _is_label(p_eq[0]):
             return _compare(p_eq[1], g_eq[1], time_limit_s)
-        return _symbolic_equivalent(p, g, time_limit_s, equations=True)
+        return _symbolic_equivalent(p, g, time_limit_s, mode="equations")
     if p_eq or g_eq:
         # `f(x) = x^2` against `x^2`: the left side is a name. `5x - 7y + 4 = 0` against `0`
         # is not "the right-hand side is 0", which is what math-verify would compare.
@@ -831,6 +831,14 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
         return False  # a number never equals a tuple, an interval, a set or a list
     if _is_word_answer(p) or _is_word_answer(g):
         return p.lower() == g.lower()
+    if (p_num is None) != (g_num is None):
+        # A plain number against an expression (`1.41421356` against `\sqrt2`, `0.5` against
+        # `\sin 30^\circ`): exact values only; math-verify's float rounding would accept the
+        # first.
+        num, other = (p_num, g) if p_num is not None else (g_num, p)
+        values = [num.value] + ([num.value / 100] if num.percent else [])
+        return any(_symbolic_equivalent(f"\\frac{{{v.numerator}}}{{{v.denominator}}}", other, time_limit_s,
+                                        mode="exact") for v in values)
     return _symbolic_equivalent(p, g, time_limit_s)
 
 

@@ -102,8 +102,32 @@ def _same_equation(pred: str, gold: str) -> bool:
     return bool(ratio.is_number and ratio.is_finite and ratio != 0)
 
 
+def _exactly_equal(pred: str, gold: str) -> bool:
+    """True if two closed expressions have exactly the same value. Runs inside a worker only.
+
+    One side is a plain number written as an exact fraction. math-verify is not asked:
+    it rounds floats, so 1.41421356 would equal the square root of 2.
+    """
+    import math_verify
+    import sympy
+
+    values = []
+    for text in (pred, gold):
+        parsed = math_verify.parse(f"${text}$", parsing_timeout=None)
+        if not parsed or not isinstance(parsed[0], sympy.Expr):
+            return False
+        values.append(parsed[0])
+    diff = values[0] - values[1]
+    if diff.free_symbols:
+        return False
+    return bool(sympy.simplify(diff) == 0)
+
+
+_MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _exactly_equal}
+
+
 def serve() -> None:
-    """Worker loop: one JSON [pred, gold, equations] per stdin line, one "1"/"0" per stdout line.
+    """Worker loop: one JSON [pred, gold, mode] per stdin line, one "1"/"0" per stdout line.
 
     Started by _Worker as `python -c "from supercorrect.symbolic import serve; serve()"`.
     """
@@ -116,8 +140,8 @@ def serve() -> None:
     out.flush()
     for line in sys.stdin:
         try:
-            pred, gold, equations = json.loads(line)
-            verdict = _same_equation(pred, gold) if equations else _math_verify_equal(pred, gold)
+            pred, gold, mode = json.loads(line)
+            verdict = _MODES[mode](pred, gold)
         except Exception:
             verdict = False
         out.write("1\n" if verdict else "0\n")
@@ -149,9 +173,9 @@ class _Worker:
             return None
         return self.proc.stdout.readline().strip()
 
-    def compare(self, pred: str, gold: str, time_limit_s: float, equations: bool = False) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, mode: str = "verify") -> bool:
         """The verdict, or SymbolicTimeout after time_limit_s (the worker is then dead)."""
-        self.proc.stdin.write(json.dumps([pred, gold, equations]).encode() + b"\n")
+        self.proc.stdin.write(json.dumps([pred, gold, mode]).encode() + b"\n")
         self.proc.stdin.flush()
         line = self._read_line(time_limit_s)
         if line is None:
@@ -189,7 +213,7 @@ class _Pool:
         self._at_exit = False
         self.started = 0  # workers ever started (tests check a killed one is replaced)
 
-    def compare(self, pred: str, gold: str, time_limit_s: float, equations: bool = False) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, mode: str = "verify") -> bool:
         with self._slots:  # waiting for a free worker does not count against the item's limit
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
@@ -199,7 +223,7 @@ class _Pool:
             if worker is None or not worker.alive():
                 worker = _Worker()
                 self.started += 1
-            verdict = worker.compare(pred, gold, time_limit_s, equations)  # raises on timeout, worker dead
+            verdict = worker.compare(pred, gold, time_limit_s, mode)  # raises on timeout, worker dead
             if worker.alive():
                 with self._lock:
                     self._idle.append(worker)
@@ -225,10 +249,11 @@ def _pool() -> _Pool:
 
 
 def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
-                        equations: bool = False) -> bool:
+                        mode: str = "verify") -> bool:
     """math-verify comparison of two cleaned answers under a hard per-item time limit.
 
-    With equations=True both are equations and are compared as such (_same_equation).
+    mode "verify" asks math-verify; "equations" compares two equations (_same_equation);
+    "exact" compares closed values without rounding (_exactly_equal).
 
     The comparison runs in a persistent worker subprocess; past the limit the worker is killed
     (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
@@ -237,4 +262,6 @@ def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
     if _too_expensive(pred) or _too_expensive(gold):
         return False
     limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
-    return _pool().compare(pred, gold, limit, equations)
+    if mode not in _MODES:
+        raise ValueError(f"unknown symbolic mode {mode!r}")
+    return _pool().compare(pred, gold, limit, mode)

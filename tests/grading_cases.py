@@ -389,6 +389,11 @@ CASES += _group("decision_rounding", [
     (r"\boxed{0.75}", r"75\%", True, "percent of the same value"),
     (r"\boxed{33\%}", r"\frac13", False, "rounded percent"),
     (r"\boxed{66.7}", r"66\frac23", False, "rounded mixed number"),
+    (r"\boxed{1.41421356}", r"\sqrt2", False, "eight decimals of a root are still rounded"),
+    (r"\boxed{2.718281828}", "e", False, "nine decimals of e are still rounded"),
+    (r"\boxed{0.7071}", r"\frac{\sqrt2}{2}", False, "rounded half-root"),
+    (r"\boxed{2}", r"\sqrt{4}", True, "an exact number against a radical with that value"),
+    (r"\boxed{1.5}", r"\frac{\sqrt{9}}{2}", True, "an exact decimal against an exact expression"),
 ])
 
 # Decision: decimal commas. `{,}` before 1-2 digits is a decimal comma; a bare comma is a list.
