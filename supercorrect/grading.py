@@ -377,6 +377,7 @@ _DISPLAY_ENV = re.compile(r"\\begin\s*\{((?:align|equation|gather|eqnarray|multl
 _ALIGN_WRAPPER = re.compile(
     r"\\(?:begin|end)\s*\{(?:aligned|gathered|split|(?:align|equation|gather|eqnarray|multline)\*?)\}")
 _ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*>")  # template tags: the 1 of <Step1> is no answer
 _NUM = r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
 _NUM_TOKEN = re.compile(r"(?P<num>" + _NUM + r"(?:/\d+(?:\.\d+)?)?)(?P<pct>\s*%)?(?P<unit>[A-Za-z]+(?:/[A-Za-z]+)?\.?)?")
 _RELATION = {"<", ">", "<=", ">=", "≤", "≥", "\\le", "\\leq", "\\lt", "\\ge", "\\geq", "\\gt", "\\neq", "≠"}
@@ -414,9 +415,8 @@ def _prose_answer(prose: str, tokens: list[re.Match], k: int) -> str:
         return f"{num}\\text{{ {m['unit']}}}"
     if prev and prev[-1] in _RELATION:
         return f"{prev[0] if len(prev) > 1 else ''} {prev[-1]} {num}".strip()
-    if "/" not in num and not m["pct"] and prev and re.fullmatch(r"\d+/\d+", num) is None:
-        if len(prev) == 2 and prev[-1] == "/" and re.fullmatch(r"\d+", prev[0]):
-            return f"{prev[0]}/{num}"  # "3 / 4"
+    if "/" not in num and len(prev) == 2 and prev[-1] == "/" and re.fullmatch(r"\d+", prev[0]):
+        return f"{prev[0]}/{num}"  # "3 / 4"
     if re.fullmatch(r"\d+/\d+", num) and prev and re.fullmatch(r"\d+", prev[-1]):
         return f"{prev[-1]} {num}"  # mixed number "4 2/3"
     out = num + ("%" if m["pct"] else "")
@@ -456,7 +456,7 @@ def _last_number(text: str) -> str | None:
     a span that is one letter, as in "the value of $x$", only names a variable) or the
     last number-bearing token of the prose around the math. Asymptote figures are skipped.
     """
-    text = _ASY.sub(" ", text)
+    text = _TAG.sub(" ", _ASY.sub(" ", text))
     segments = _math_segments(text)
     prose = list(text)
     for start, end, _ in segments:

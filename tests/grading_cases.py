@@ -493,6 +493,8 @@ CASES += _group("whole_responses", [
     (r"In base five the result is $\boxed{13_5}$.", "13", False, "a base-5 numeral is not the decimal number"),
     (r"In base five the result is $\boxed{13_5}$.", "13_{5}", True, "same numeral, braced base"),
     (r"In base five the result is $\boxed{13_5}$.", "13_6", False, "same digits, other base"),
+    ("<Step1>no idea</Step1>", "1", False, "a template tag's digit is no answer"),
+    ("<Step1>7 + 5 = 12</Step1><Step2>so 12 in all</Step2>", "12", True, "steps without an answer tag"),
     ("", "0", False, "empty response"),
     ("I could not solve this problem.", "1", False, "no answer at all"),
 ])
