@@ -744,8 +744,8 @@ def _list_items(s: str) -> tuple[str, list[str]] | None:
 
 
 def _is_compound(s: str) -> bool:
-    """A tuple, interval, set or list: brackets around, or commas at the top level."""
-    return len(_split_top(s, ",")) > 1 or bool(re.fullmatch(r"[(\[].*,.*[)\]]|\\\{.*\\\}", s))
+    """A tuple, interval, set or list: brackets around, commas at the top level, or a ±."""
+    return len(_split_top(s, ",")) > 1 or "\\pm" in s or "\\mp" in s or bool(re.fullmatch(r"[(\[].*,.*[)\]]|\\\{.*\\\}", s))
 
 
 def _compare_lists(p: str, g: str) -> bool | None:
@@ -815,6 +815,12 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
         if not _is_label(lhs):
             return False
         return _compare(rhs, g, time_limit_s) if p_eq else _compare(p, rhs, time_limit_s)
+    for many, one in ((p, g), (g, p)):
+        items = _split_top(many, ",")
+        if len(items) > 1 and not _is_compound(one):
+            # `15\frac{39}{40}, or \frac{639}{40}`: one value written twice is that value;
+            # a list with any other member is not a single answer.
+            return all(_compare(item.strip(), one, time_limit_s) for item in items if item.strip())
     p_base, g_base = _BASE_NUM.fullmatch(p), _BASE_NUM.fullmatch(g)
     if p_base or g_base:
         # `13_5` is thirteen in base 5 (eight): equal only to the same digits in the same base.

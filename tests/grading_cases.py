@@ -310,6 +310,8 @@ CASES += _group("coverage_multi_box", [
     (r"$\boxed{1}$, $\boxed{2}$, $\boxed{3}$", r"\{1,2,3\}", True, "three boxes against a set"),
     (r"$\boxed{1}$, $\boxed{2}$, $\boxed{3}$", r"\{1,2\}", False, "three boxes against a smaller set"),
     (r"The answer is \boxed{7}", "7", True, "one box stays one answer"),
+    (r"So $d = \boxed{15\frac{39}{40}}$, or $\boxed{\frac{639}{40}}$ inches.", r"\frac{639}{40}", True, "one value boxed twice"),
+    (r"So $d = \boxed{15\frac{39}{40}}$, or $\boxed{\frac{639}{40}}$ inches.", r"\frac{39}{40}", False, "one value boxed twice, wrong gold"),
     (r"$x=\boxed{\sqrt2}$ or $x=\boxed{-\sqrt2}$", r"\pm\sqrt2", True, "plus-minus pair"),
     (r"$x=\boxed{\sqrt2}$ or $x=\boxed{-\sqrt2}$", r"\sqrt2", False, "plus-minus pair, one only"),
 ])
