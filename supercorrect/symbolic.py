@@ -76,8 +76,58 @@ def _math_verify_equal(pred: str, gold: str) -> bool:
     return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
+def _same_equation(pred: str, gold: str) -> bool:
+    """True if two equations have the same solutions because one side-difference is a nonzero
+    constant times the other: `y = 2x + 3` and `2x - y + 3 = 0`. Runs inside a worker only.
+
+    math-verify is not asked: it compares equations by their sides, so `x = 5` would meet
+    `y = 5` and a line in slope form would miss its general form.
+    """
+    import math_verify
+    import sympy
+
+    exprs = []
+    for text in (pred, gold):
+        parsed = math_verify.parse(f"${text}$", parsing_timeout=None)
+        eq = parsed[0] if parsed else None
+        if not isinstance(eq, sympy.Equality) or not all(isinstance(side, sympy.Expr) for side in eq.args):
+            return False
+        exprs.append(eq.lhs - eq.rhs)
+    if any(e == 0 for e in exprs):
+        return False
+    # cancel() decides rational functions exactly and fast; simplify() only for the rest (trig, roots).
+    ratio = sympy.cancel(exprs[0] / exprs[1])
+    if ratio.free_symbols and not all(e.is_polynomial() for e in exprs):
+        ratio = sympy.simplify(ratio)
+    return bool(ratio.is_number and ratio.is_finite and ratio != 0)
+
+
+def _exactly_equal(pred: str, gold: str) -> bool:
+    """True if two closed expressions have exactly the same value. Runs inside a worker only.
+
+    One side is a plain number written as an exact fraction. math-verify is not asked:
+    it rounds floats, so 1.41421356 would equal the square root of 2.
+    """
+    import math_verify
+    import sympy
+
+    values = []
+    for text in (pred, gold):
+        parsed = math_verify.parse(f"${text}$", parsing_timeout=None)
+        if not parsed or not isinstance(parsed[0], sympy.Expr):
+            return False
+        values.append(parsed[0])
+    diff = values[0] - values[1]
+    if diff.free_symbols:
+        return False
+    return bool(sympy.simplify(diff) == 0)
+
+
+_MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _exactly_equal}
+
+
 def serve() -> None:
-    """Worker loop: one JSON [pred, gold] per stdin line, one "1"/"0" per stdout line.
+    """Worker loop: one JSON [pred, gold, mode] per stdin line, one "1"/"0" per stdout line.
 
     Started by _Worker as `python -c "from supercorrect.symbolic import serve; serve()"`.
     """
@@ -85,13 +135,17 @@ def serve() -> None:
     import math_verify  # noqa: F401  (pay the ~1 s import before saying ready)
 
     _quiet_math_verify_logs()
+    # The first parse and comparison load grammars and sympy modules lazily; that start-up
+    # is not the first item's fault, so it is paid here, inside the start-up allowance.
+    for warm_up in _MODES.values():
+        warm_up("\\sqrt{2} + x = 1", "1 = x + \\sqrt{2}")
     out = sys.stdout
     out.write("ready\n")
     out.flush()
     for line in sys.stdin:
         try:
-            pred, gold = json.loads(line)
-            verdict = _math_verify_equal(pred, gold)
+            pred, gold, mode = json.loads(line)
+            verdict = _MODES[mode](pred, gold)
         except Exception:
             verdict = False
         out.write("1\n" if verdict else "0\n")
@@ -123,9 +177,9 @@ class _Worker:
             return None
         return self.proc.stdout.readline().strip()
 
-    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, mode: str = "verify") -> bool:
         """The verdict, or SymbolicTimeout after time_limit_s (the worker is then dead)."""
-        self.proc.stdin.write(json.dumps([pred, gold]).encode() + b"\n")
+        self.proc.stdin.write(json.dumps([pred, gold, mode]).encode() + b"\n")
         self.proc.stdin.flush()
         line = self._read_line(time_limit_s)
         if line is None:
@@ -163,7 +217,7 @@ class _Pool:
         self._at_exit = False
         self.started = 0  # workers ever started (tests check a killed one is replaced)
 
-    def compare(self, pred: str, gold: str, time_limit_s: float) -> bool:
+    def compare(self, pred: str, gold: str, time_limit_s: float, mode: str = "verify") -> bool:
         with self._slots:  # waiting for a free worker does not count against the item's limit
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
@@ -173,7 +227,7 @@ class _Pool:
             if worker is None or not worker.alive():
                 worker = _Worker()
                 self.started += 1
-            verdict = worker.compare(pred, gold, time_limit_s)  # raises on timeout, worker dead
+            verdict = worker.compare(pred, gold, time_limit_s, mode)  # raises on timeout, worker dead
             if worker.alive():
                 with self._lock:
                     self._idle.append(worker)
@@ -198,8 +252,12 @@ def _pool() -> _Pool:
         return _POOL
 
 
-def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None) -> bool:
+def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
+                        mode: str = "verify") -> bool:
     """math-verify comparison of two cleaned answers under a hard per-item time limit.
+
+    mode "verify" asks math-verify; "equations" compares two equations (_same_equation);
+    "exact" compares closed values without rounding (_exactly_equal).
 
     The comparison runs in a persistent worker subprocess; past the limit the worker is killed
     (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
@@ -208,4 +266,6 @@ def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None)
     if _too_expensive(pred) or _too_expensive(gold):
         return False
     limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
-    return _pool().compare(pred, gold, limit)
+    if mode not in _MODES:
+        raise ValueError(f"unknown symbolic mode {mode!r}")
+    return _pool().compare(pred, gold, limit, mode)

@@ -1,8 +1,11 @@
 """Tests for supercorrect.grading: answer extraction, equivalence and the full grade().
 
-A labelled table of responses is graded and every false accept / false reject is listed in
-the failure message; false accepts must be zero because a grader that accepts wrong answers
-silently poisons mining (wrong solutions look right) and inflates evaluation.
+Two labelled tables of responses are graded and every false accept / false reject is listed
+in the failure message: the regression table below and the classed suite of
+tests/grading_cases.py (units, fractions, LaTeX, late cues, labels, equations, boxes, CJK,
+and the documented decisions of docs/grading.md). False accepts must be zero because a
+grader that accepts wrong answers silently poisons mining (wrong solutions look right) and
+inflates evaluation.
 When the real datasets exist in ../shared/data (or $SUPERCORRECT_DATA_DIR), every GSM8K test
 solution and every MATH500 reference solution is also graded against its own gold answer.
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +29,7 @@ import pytest
 
 from supercorrect import grading
 from supercorrect.grading import extract_answer, grade, is_equivalent, last_boxed
+from tests.grading_cases import CASES as SUITE
 
 DATA_DIR = Path(
     os.environ.get("SUPERCORRECT_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -234,12 +239,82 @@ def test_labelled_cases_have_no_false_rejects():
     assert not false_rejects, f"{len(false_rejects)} false rejects: {false_rejects}"
 
 
+# Every class named in docs/grading.md; each needs right and wrong pairs.
+_SUITE_CLASSES = {
+    "extract_decimal_unit", "extract_slash_fraction", "extract_thousands_unit", "extract_latex_digits",
+    "extract_late_cue", "equiv_trig_degrees", "equiv_equations", "equiv_function_label",
+    "equiv_labelled_tuple", "equiv_label", "coverage_multi_box", "coverage_cjk", "coverage_inline_math",
+    "decision_rounding", "decision_decimal_comma", "decision_list_order", "decision_units",
+    "whole_responses",
+}
+
+
+def _is_whole_response(response: str) -> bool:
+    """A response with prose or several statements, not a bare (possibly boxed) answer."""
+    return bool(re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}|[\u3400-\u9fff\uac00-\ud7af]{2}|\n", response))
+
+
+def test_suite_covers_every_class_both_ways_in_both_forms():
+    assert len(SUITE) >= 300
+    assert len({(c.response, c.gold) for c in SUITE}) == len(SUITE), "duplicate cases"
+    assert all(c.reason.strip() and "\n" not in c.reason for c in SUITE)
+    assert {c.cls for c in SUITE} == _SUITE_CLASSES
+    for cls in _SUITE_CLASSES:
+        rows = [c for c in SUITE if c.cls == cls]
+        assert {c.correct for c in rows} == {True, False}, cls
+    whole = [c for c in SUITE if _is_whole_response(c.response)]
+    assert 100 <= len(whole) <= len(SUITE) - 100, "both whole responses and bare answers"
+
+
+def _suite_misgraded(expected_verdict: bool) -> list[tuple]:
+    return [(c.cls, c.response, c.gold, extract_answer(c.response), c.reason) for c in SUITE
+            if c.correct is expected_verdict and grade(c.response, c.gold) is not expected_verdict]
+
+
+def test_suite_has_no_false_accepts():
+    false_accepts = _suite_misgraded(False)
+    assert not false_accepts, "\n".join(map(repr, false_accepts))
+
+
+def test_suite_has_no_false_rejects():
+    false_rejects = _suite_misgraded(True)
+    assert not false_rejects, "\n".join(map(repr, false_rejects))
+
+
+def test_suite_batch_path_agrees_with_one_by_one():
+    # grade_batch runs the same rules in threads; it must reach the same verdict on every case.
+    got = grading.grade_batch([c.response for c in SUITE], [c.gold for c in SUITE], workers=2)
+    assert list(got) == [c.correct for c in SUITE]
+    assert got.timeouts == 0
+
+
+@pytest.mark.parametrize(
+    "pred, gold, expected",
+    [
+        ("10", "10\\text{ cm}", True),          # one side without a unit: the unit is presentation
+        ("10\\text{ cm}", "10\\text{ m}", False),  # both with units that differ
+        ("x = 1, y = 2", "(1, 2)", True),
+        ("x = 2, x = 3", "3, 2", True),         # one name for all items: a list of solutions
+        ("y = 2x + 3", "2x - y + 3 = 0", True),
+        ("x = 5", "y = 5", False),
+        ("2x + 3 = 11", "11", False),           # the left side is not a name
+        ("3{,}5", "3.5", True),
+        ("3,5", "3.5", False),
+        ("0.33", "\\frac13", False),
+    ],
+)
+def test_is_equivalent_decisions(pred, gold, expected):
+    assert is_equivalent(pred, gold) is expected
+    assert is_equivalent(gold, pred) is expected  # the rules are symmetric
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
         ("<Step1>7 apples</Step1><Answer>12</Answer>", "12"),
         ("<Step1>\\boxed{3}</Step1><Answer>4</Answer>", "4"),  # <Answer> beats an earlier box
-        ("\\boxed{\\frac{\\sqrt{3}}{2}} and \\boxed{\\{1,2\\}}", "\\{1,2\\}"),
+        ("\\boxed{\\frac{\\sqrt{3}}{2}} and \\boxed{\\{1,2\\}}", "\\frac{\\sqrt{3}}{2}, \\{1,2\\}"),  # both boxes
+        ("\\boxed{3}, so finally \\boxed{4}", "4"),  # a word between: the later box replaced it
         ("\\boxed{3} then \\boxed{4", "3"),  # unclosed last box is skipped
         ("\\boxed 7", "7"),
         ("x\n#### 1,000\n", "1000"),
@@ -255,7 +330,7 @@ def test_labelled_cases_have_no_false_rejects():
         ("The answer is -7", "-7"),
         ("The answer is \u22127", "-7"),  # Unicode minus
         ("so we get \u22123 in the end", "-3"),
-        ("It went from 5-3 to", "3"),  # binary minus, not -3
+        ("It went from 5-3 to", "5-3"),  # an expression is never cut to its last digit
         ("It is 4\\frac{2}{3} cups.", "4\\frac{2}{3}"),
         ("Total: $1,234.50.", "1234.50"),
         ("No numbers here at all.", None),
