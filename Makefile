@@ -20,7 +20,7 @@ LOCK ?= requirements.lock
 # the lock pins, so `uv pip sync` keeps it).
 UV ?= uv
 UV_VERSION = $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
-BOOTSTRAP_UV = command -v $(UV) >/dev/null || { test -x $(PY) || python3 -m venv $(VENV); $(PY) -m pip install -q uv==$(UV_VERSION); }
+BOOTSTRAP_UV = command -v $(UV) >/dev/null || { test -x $(PY) || python3 -m venv $(VENV); $(PY) -m pip install -q uv$(if $(UV_VERSION),==$(UV_VERSION)) 2>&1 | { grep -v "^WARNING: Location" || true; }; }
 # torch==2.13.0+cpu is not on PyPI. uv looks for it where pip's find-links point (on this machine
 # a wheel directory on disk), else on PyTorch's CPU index page.
 TORCH_CPU_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell python3 -m pip config get global.find-links 2>/dev/null),https://download.pytorch.org/whl/cpu/torch/)
