@@ -9,16 +9,41 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install mlflow-ui clean mlflow-server prefect-server worker
+.PHONY: demo test install lock mlflow-ui clean mlflow-server prefect-server worker
+
+# The locks (docs/install.md): every package pinned with hashes, resolved by `make lock` from
+# pyproject.toml. requirements.lock has CPU torch (this venv, the CPU image); requirements-cuda.lock
+# has PyPI's CUDA torch (the GPU image).
+LOCK_DIR ?= .
+LOCK ?= requirements.lock
+# uv installs from the lock; when it is not on PATH, pip bootstraps it into the venv (the version
+# the lock pins, so `uv pip sync` keeps it).
+UV ?= uv
+UV_VERSION = $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
+BOOTSTRAP_UV = command -v $(UV) >/dev/null || { test -x $(PY) || python3 -m venv $(VENV); $(PY) -m pip install -q uv$(if $(UV_VERSION),==$(UV_VERSION)) 2>&1 | { grep -v "^WARNING: Location" || true; }; }
+# torch==2.13.0+cpu is not on PyPI. uv looks for it where pip's find-links point (on this machine
+# a wheel directory on disk), else on PyTorch's CPU index page.
+TORCH_CPU_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell python3 -m pip config get global.find-links 2>/dev/null),https://download.pytorch.org/whl/cpu/torch/)
+LOCK_FLAGS = --all-extras --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.lock
-	test -x $(PY) || python3 -m venv $(VENV)
-	@echo "installing pinned dependencies into $(VENV) (a few minutes the first time)"
-	$(PY) -m pip install -q -r requirements.lock 2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	$(BOOTSTRAP_UV)
+	test -x $(PY) || $(UV) venv -q --python 3.11 $(VENV)
+	$(UV) pip sync -q --python $(PY) --require-hashes --compile-bytecode \
+		$(addprefix --find-links ,$(TORCH_CPU_LINKS)) $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-resolve both locks after editing pyproject.toml; existing pins are kept where they still fit
+# (make lock UPGRADE=--upgrade moves everything to the newest releases).
+lock:
+	$(BOOTSTRAP_UV)
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(addprefix --find-links ,$(TORCH_CPU_LINKS)) \
+		-o $(LOCK_DIR)/requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o $(LOCK_DIR)/requirements-cuda.lock
 
 demo: install
 	dvc repro

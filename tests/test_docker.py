@@ -6,8 +6,9 @@ What is checked, so that a broken edit fails here rather than at `docker compose
   existing services, named volumes are declared;
 - the gpu worker (and only it) requests NVIDIA GPUs; the workers' pools are prefect.yaml's pools;
 - every ${VAR} compose reads is documented in docker/.env.example, and no secret has a literal value;
-- the Dockerfiles use pinned bases (a CUDA runtime for the GPU image), pin torch to
-  requirements.lock's version, install requirements.lock, and start a Prefect worker.
+- the Dockerfiles use pinned bases (a CUDA runtime for the GPU image), install exactly their lock
+  (requirements.lock with CPU torch, requirements-cuda.lock with CUDA torch) with hashes checked and
+  the uv the lock pins, install no torch of their own, and start a Prefect worker.
 """
 
 from __future__ import annotations
@@ -96,6 +97,15 @@ def test_env_vars_documented_and_secrets_not_literal(compose):
     assert "docker/.env" in (REPO / ".gitignore").read_text()
 
 
+LOCK_OF = {"Dockerfile.cpu": "requirements.lock", "Dockerfile.gpu": "requirements-cuda.lock"}
+
+
+def _runs(text: str) -> list[str]:
+    """The Dockerfile's RUN instructions, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [x.removeprefix("RUN").strip() for x in joined.splitlines() if x.startswith("RUN")]
+
+
 def _entrypoint(dockerfile) -> list[str]:
     line = next(x for x in dockerfile.read_text().splitlines() if x.startswith("ENTRYPOINT"))
     return yaml.safe_load(line.removeprefix("ENTRYPOINT").strip())
@@ -108,10 +118,17 @@ def test_dockerfiles_are_pinned(dockerfile):
     assert bases and all(_pinned(b) for b in bases), bases
     if dockerfile == "Dockerfile.gpu":
         assert bases[0].startswith("nvidia/cuda:") and "runtime" in bases[0]
-    lock = (REPO / "requirements.lock").read_text()
-    torch_pin = re.search(r"^torch==(\S+)", lock, re.M).group(1)
-    assert f"ARG TORCH_VERSION={torch_pin}" in text
-    assert "pip install -r requirements.lock" in text
+    # Everything from the lock (CPU torch for the CPU image, CUDA torch for the GPU one), hashes
+    # checked, with the uv the lock pins; nothing installed past the lock but the optional vLLM.
+    lock = LOCK_OF[dockerfile]
+    assert re.search(rf"^COPY {lock} ", text, re.M), f"{dockerfile} does not copy {lock}"
+    sync = next(x for x in _runs(text) if "uv pip sync" in x)
+    assert "--require-hashes" in sync and sync.endswith(f" {lock}"), sync
+    uv_pin = re.search(r"^uv==(\S+)", (REPO / lock).read_text(), re.M).group(1)
+    assert f"ARG UV_VERSION={uv_pin}" in text and 'pip install "uv==${UV_VERSION}"' in sync
+    installs = [x for x in _runs(text) if re.search(r"pip install", x)]
+    assert all(x == sync or "--no-deps" in x or "VLLM_VERSION" in x for x in installs), installs
+    assert not re.search(r"\btorch\b(?!/)", " ".join(installs)), f"{dockerfile}: torch must come from the lock"
     for args in re.findall(r"^COPY\s+(.+)$", text, re.M):
         for copied in args.split()[:-1]:
             assert (REPO / copied).exists(), f"{dockerfile}: COPY {copied} does not exist"
