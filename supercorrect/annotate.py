@@ -5,7 +5,9 @@ answer; the openai teacher re-asks failures with the reason and, if `teacher.ins
 set, has an inspector model check each accepted template (supercorrect.teacher_checks).
 Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with the
 reason, so nothing is dropped silently. Teacher requests, cache hits and cost go into the
-`teacher` block of metrics/annotate.json.
+`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs when
+`annotate.out_dir` is not the default). The input is validated first (supercorrect.validate,
+`annotate.on_error`), so a bad record costs no teacher request.
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
@@ -18,7 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import Params
-from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect import validate
+from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.prompts import load_prompts
 from supercorrect.teacher import make_teacher
 from supercorrect.teacher_checks import check_template  # noqa: F401  (public here since v1)
@@ -35,7 +38,8 @@ def _answer(text: str | None) -> str | None:
 def run(p: Params) -> dict:
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
-    problems = read_jsonl(p.annotate.input)[: p.annotate.limit]
+    skipped: list[dict] = []  # annotate.on_error=skip: defective input records, with the reason
+    problems = validate.load(p.annotate.input, "problems", p.annotate.on_error, skipped)[: p.annotate.limit]
     results = teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()
@@ -56,10 +60,10 @@ def run(p: Params) -> dict:
     write_jsonl(out / "hsft.jsonl", accepted)
     write_jsonl(out / "rejected.jsonl", rejected)
     metrics = {"problems": len(problems), "verified": len(accepted), "rejected": len(rejected),
-               "rejected_by_reason": dict(reasons), "teacher_model": teacher.model,
+               "rejected_by_reason": dict(reasons), "skipped_input": len(skipped), "teacher_model": teacher.model,
                "prompt_version": prompts.version}
     teacher_metrics = teacher.metrics()
     if teacher_metrics is not None:
         metrics["teacher"] = teacher_metrics
-    write_json("metrics/annotate.json", metrics)
+    write_json(metrics_path(p.annotate, "annotate"), metrics)
     return metrics

@@ -78,6 +78,9 @@ class TeacherConfig(_Section):
     }
     batch_discount: float = Field(0.5, gt=0, le=1)  # Batch API price factor
     batch_poll_s: float = Field(30.0, gt=0)
+    max_prompt_tokens: int | None = Field(32000, gt=0)  # estimated (chars / 4); longer items fail unsent
+    rate_limit_wait_s: float = Field(600.0, ge=0)  # Retry-After wait per request that costs no retry
+    circuit_breaker: int = Field(8, ge=0)  # items in a row failing on the endpoint stop the stage; 0 = off
 
 
 class PromptsConfig(_Section):
@@ -148,6 +151,7 @@ class AnnotateConfig(_Section):
     input: str = "data/prepare/train.jsonl"
     out_dir: str = "data/annotate"
     limit: int | None = Field(None, gt=0)
+    on_error: Literal["fail", "skip"] = "fail"  # skip: drop defective input records, count them
 
 
 class SftConfig(_Section):
@@ -217,6 +221,7 @@ class EvaluateConfig(_Section):
     grade_time_limit_s: float = Field(5.0, gt=0)  # hard limit per symbolic comparison
     grade_workers: int | None = Field(None, ge=1)  # grading threads; None = CPU count
     plots_dir: str = "plots"                     # evaluate_by_subject.csv, evaluate_by_level.csv
+    on_error: Literal["fail", "skip"] = "fail"   # skip: drop defective benchmark records (logged)
 
 
 class RegisterConfig(_Section):

@@ -23,7 +23,8 @@ from pathlib import Path
 from supercorrect.config import Params
 from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 from supercorrect.grading import grade_batch
-from supercorrect.io import read_jsonl, write_json, write_jsonl, write_text
+from supercorrect import validate
+from supercorrect.io import write_json, write_jsonl, write_text
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
 
 
@@ -113,10 +114,10 @@ def localisation_cases(p: Params, limit: int) -> list[dict]:
     out = Path(p.mine.out_dir)
     if not (out / "corrections.jsonl").exists():
         return []
-    rollouts = {r["id"]: r for r in read_jsonl(out / "rollouts.jsonl")}
-    problems = {q["id"]: q for q in read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")}
+    rollouts = {r["id"]: r for r in validate.load(out / "rollouts.jsonl", "rollouts")}
+    problems = {q["id"]: q for q in validate.load(Path(p.prepare.out_dir) / "mine.jsonl", "problems")}
     return [{"problem": problems[c["problem_id"]]["problem"], "response": rollouts[c["rollout_id"]]["response"],
-             "k": c["k"]} for c in read_jsonl(out / "corrections.jsonl")[:limit]]
+             "k": c["k"]} for c in validate.load(out / "corrections.jsonl", "corrections")[:limit]]
 
 
 def localisation(cases: list[dict], second: list[str]) -> dict:
@@ -133,7 +134,7 @@ def run(p: Params) -> dict:
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
-    benchmarks = {name: read_jsonl(path) for name, path in cfg.benchmarks.items()}
+    benchmarks = {name: validate.load_benchmark(path, cfg.on_error) for name, path in cfg.benchmarks.items()}
     paths = checkpoint_paths(p)
     final = cfg.checkpoints[-1]
     grading = dict(time_limit_s=cfg.grade_time_limit_s, workers=cfg.grade_workers, progress=True)

@@ -95,11 +95,17 @@ def read_json(path: str | Path):
 
 
 def metrics_path(section, stage: str) -> Path:
-    """Where a stage writes its metrics: `metrics/<stage>.json` (the file dvc.yaml tracks) while
-    the section's `out_dir` is its default, else `<out_dir>/metrics.json`, beside the side run's
-    own outputs, so a side run never overwrites the tracked metric."""
-    default = type(section).model_fields["out_dir"].default
-    if section.out_dir == default:
+    """Where stage `stage` (params section `section`) writes its metrics.
+
+    A section's own setting wins (`prepare.metrics`, `evaluate.out`). Otherwise it is
+    `metrics/<stage>.json`, the file dvc.yaml tracks, while the section's `out_dir` is its
+    default, and `<out_dir>/metrics.json` when it is not, so a side run writes beside its own
+    outputs and never overwrites the tracked metric."""
+    own = getattr(section, "metrics", None) if stage != "evaluate" else section.out
+    if isinstance(own, str):
+        return Path(own)
+    field = type(section).model_fields.get("out_dir")
+    if field is None or section.out_dir == field.default:
         return Path("metrics") / f"{stage}.json"
     return Path(section.out_dir) / "metrics.json"
 

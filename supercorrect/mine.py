@@ -31,7 +31,8 @@ from supercorrect.config import Params
 from supercorrect.dpo import to_text_pair, turn_end
 from supercorrect.export import write_sharegpt
 from supercorrect.grading import extract_answer, grade
-from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect import validate
+from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.prompts import Prompts, load_prompts, solve_messages
 from supercorrect.teacher import make_teacher
 from supercorrect.templates import leading_steps, parse_correction
@@ -91,7 +92,7 @@ def run(p: Params) -> dict:
 
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
-    problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
+    problems = validate.load(Path(p.prepare.out_dir) / "mine.jsonl", "problems")
     generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.sft.seed)
     gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.sft.seed)
 
@@ -171,5 +172,5 @@ def run(p: Params) -> dict:
                "localised": len(corrections), "pairs": len(pairs), "drops": {**selection_drops, **drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()
-    write_json("metrics/mine.json", metrics)
+    write_json(metrics_path(p.mine, "mine"), metrics)
     return metrics

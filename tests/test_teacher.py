@@ -74,16 +74,20 @@ def test_500_items_with_20_percent_faults_are_all_accounted_for(in_tmp, serve):
     repeats = len(answered) - len(set(answered))
     assert repeats <= t["timeouts"] - faults["stall"] and repeats <= 3
     # A rerun is served entirely from the cache: not one request reaches the server.
+    time.sleep(2.1)  # a stalled request the client gave up on is logged when its 2 s stall ends
     before = len(server.log)
     again = annotate.run(p)
     assert len(server.log) == before and again["teacher"]["requests"] == 0
     assert again["verified"] == metrics["verified"]
 
 
-@pytest.mark.parametrize("case, match", [
-    ("key", "HTTP 401"), ("model", "HTTP 404"), ("request", "HTTP 400"),
+@pytest.mark.parametrize("case, match, sent", [
+    ("key", "HTTP 401", 1), ("model", "HTTP 404", 1),
+    # A 400 may be about the item (its length, a content filter): three refused canaries in a row
+    # are needed to call it a setting.
+    ("request", "refused the first 3 requests, the last for item .*HTTP 400: temperature must be at most 2", 3),
 ])
-def test_fatal_answers_fail_fast_after_one_request(in_tmp, serve, monkeypatch, case, match):
+def test_fatal_answers_fail_fast_after_one_request(in_tmp, serve, monkeypatch, case, match, sent):
     problems = make_problems(40)
     server = serve(problems, models={"teacher-x"})
     options = {"max_concurrency": 16}
@@ -95,7 +99,7 @@ def test_fatal_answers_fail_fast_after_one_request(in_tmp, serve, monkeypatch, c
         options["temperature"] = 3.0
     with pytest.raises(TeacherError, match=match) as err:
         annotate.run(teacher_params(in_tmp, server, problems, **options))
-    assert len(server.log) == 1  # one request, not one per item, and no retries
+    assert len(server.log) == sent  # not one request per item, and no retries
     assert "\n" not in str(err.value) and "not retried" in str(err.value)
     assert "sk-wrong-key-123" not in str(err.value)
 
@@ -125,18 +129,20 @@ def test_truncated_body_is_retried(in_tmp, serve):
     problems = make_problems(2)
     server = serve(problems, faults=lambda body, n: "badjson" if n == 1 else None)
     metrics = annotate.run(teacher_params(in_tmp, server, problems))
-    assert metrics["verified"] == 2 and metrics["teacher"]["server_errors"] == 1
+    assert metrics["verified"] == 2 and metrics["teacher"]["malformed"] == 1
     assert metrics["teacher"]["requests"] == 3
 
 
 def test_server_errors_exhaust_retries_into_a_reason(in_tmp, serve):
     problems = make_problems(3)
-    server = serve(problems, faults=lambda body, n: "500")
+    # The first request is answered, then 500s: each later item fails with the reason, and two
+    # in a row are below the circuit breaker's count.
+    server = serve(problems, faults=lambda body, n: "500" if n > 1 else None)
     metrics = annotate.run(teacher_params(in_tmp, server, problems, max_retries=2))
     rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
-    assert metrics["rejected"] == 3 and len(server.log) == 3 * 3
+    assert metrics["rejected"] == 2 and len(server.log) == 1 + 2 * 3
     assert {r["reason"] for r in rejected} == {"request failed: HTTP 500 after 2 retries"}
-    assert metrics["teacher"]["failed"] == 3 and metrics["teacher"]["server_errors"] == 9
+    assert metrics["teacher"]["failed"] == 2 and metrics["teacher"]["server_errors"] == 6
 
 
 def test_client_rpm_limit_keeps_under_the_server_cap(in_tmp, serve):
