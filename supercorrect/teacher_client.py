@@ -56,6 +56,8 @@ class Outcome:
     # Why there is no text: "endpoint" (connection errors, timeouts, 5xx: what the circuit breaker
     # counts), "refused" (a 4xx for this item), "unsent" (too long or over budget), "other".
     kind: str | None = None
+    last: str | None = None  # the last attempt's error, and how many attempts there were
+    tries: int = 0
 
 
 # Canaries refused in a row before a refusal counts as a setting, not an item.
@@ -248,8 +250,8 @@ class TeacherClient:
                 if outcome.kind == "endpoint":
                     raise TeacherError(
                         f"teacher endpoint {endpoint(self.sdk)} is not answering: the first request failed "
-                        f"({outcome.error}); stopped before sending the other {len(items)} requests; check "
-                        f"OPENAI_BASE_URL and that the server is up")
+                        f"{outcome.tries} times (last: {outcome.last}); stopped before sending the other "
+                        f"{len(items)} requests; check OPENAI_BASE_URL and that the server is up")
                 if outcome.kind == "refused":
                     refused += 1
                     if refused >= CANARY_REFUSALS:
@@ -277,8 +279,8 @@ class TeacherClient:
             if self.cfg.circuit_breaker and self._failing >= self.cfg.circuit_breaker:
                 raise TeacherError(
                     f"teacher endpoint {endpoint(self.sdk)} stopped answering: {self._failing} items in a row "
-                    f"failed (last: {outcome.error}); stopped with every answer so far cached in "
-                    f"{self.cfg.cache_dir}: rerun to resume")
+                    f"failed {outcome.tries} times each (last: {outcome.last}); stopped with every answer so "
+                    f"far cached in {self.cfg.cache_dir}: rerun to resume")
         elif outcome.kind != "unsent":
             self._failing = 0
         return key, outcome
@@ -328,8 +330,9 @@ class TeacherClient:
         o = self.openai
         estimate = estimate_tokens(request["messages"]) + request["max_tokens"]
         last, kind = "no attempt", "other"
-        attempt, waited = 0, 0.0
+        attempt, waited, tries = 0, 0.0, 0
         while True:
+            tries += 1
             await self.limiter.acquire(estimate)
             self.stats.requests += 1
             wait, free = None, False
@@ -382,7 +385,7 @@ class TeacherClient:
                 self.stats.retries += 1
             backoff = random.uniform(0, min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** max(0, attempt - 1)))
             await asyncio.sleep(max(backoff, wait or 0.0))
-        return Outcome(None, f"request failed: {last} after {self.cfg.max_retries} retries", kind), {}
+        return Outcome(None, f"request failed: {last} after {self.cfg.max_retries} retries", kind, last, tries), {}
 
 
 def server_reason(exc) -> str:

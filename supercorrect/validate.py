@@ -119,7 +119,7 @@ def load(path: str | Path, kind: str, on_error: str = "fail", dropped: list | No
             continue
         records.append(record)
     if not records:
-        raise InputError(f"{path}: no {kind} records" + (f" ({skipped} skipped)" if skipped else " (empty file)"),
+        raise InputError(f"{path}: no valid records ({skipped} skipped)" if skipped else f"{path}: empty file: no records",
                          "file")
     return records
 
