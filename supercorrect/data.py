@@ -31,6 +31,7 @@ from typing import Iterable
 from supercorrect import grading
 from supercorrect.decontam import find_contamination, find_overlaps, normalize_text
 from supercorrect.io import InputError, check_file, iter_jsonl
+from supercorrect.validate import drop
 
 __all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", "load_hub",
            "load_problems", "normalize_text", "parse_records", "problem_id"]
@@ -165,16 +166,6 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
 ON_ERROR = ("fail", "skip")
 
 
-def _skip(exc: DataError, on_error: str, dropped: list | None) -> None:
-    """Re-raise `exc` under on_error=fail; else log it and add it to `dropped`."""
-    if on_error == "fail":
-        raise exc
-    where, _, message = str(exc).partition(": ")
-    log.warning("%s; skipped", exc)
-    if dropped is not None:
-        dropped.append({"where": where, "reason": exc.reason, "message": message})
-
-
 def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | None = None,
                   source: str | None = None, split: str | None = None,
                   fallback_split: str = "train", on_error: str = "fail",
@@ -224,7 +215,7 @@ def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | No
                                     "message": f"same problem as {first}"})
                 continue
         except DataError as exc:
-            _skip(exc, on_error, dropped)
+            drop(exc, on_error, dropped)
             continue
         seen[problem["id"]] = (where, problem["answer"])
         problems.append(problem)

@@ -140,7 +140,8 @@ async def run_rounds(client, cfg, prompts, items: list[Item], stage: str) -> lis
         if inspect:
             chats = [[{"role": "user", "content": prompts.inspect.format(
                 problem=it.problem["problem"], answer=it.problem["answer"], output=it.raw)}] for it in inspect]
-            verdicts = await client.complete_all([(cfg.inspector, c) for c in chats], f"{stage} inspector {wave}")
+            verdicts = await client.complete_all([(cfg.inspector, c) for c in chats], f"{stage} inspector {wave}",
+                                                 [str(it.problem.get("id")) for it in inspect])
             for it, verdict in zip(inspect, verdicts):
                 if verdict.text is None:
                     it.finish(None, f"inspector: {verdict.error}")

@@ -85,7 +85,8 @@ def check_record(record: dict, kind: str, where: str) -> None:
             raise InputError(f"{where}: {field}: {problem}", "missing_field" if problem == "missing" else "wrong_type")
 
 
-def _drop(exc: InputError, on_error: str, dropped: list | None) -> None:
+def drop(exc: InputError, on_error: str, dropped: list | None) -> None:
+    """Re-raise `exc` under on_error=fail; else log it and add `{where, reason, message}` to `dropped`."""
     if on_error == "fail":
         raise exc
     where, _, message = str(exc).partition(": ")
@@ -115,7 +116,7 @@ def load(path: str | Path, kind: str, on_error: str = "fail", dropped: list | No
                 seen[key] = where.rsplit(":", 1)[1]
         except InputError as exc:
             skipped += 1
-            _drop(exc, on_error, dropped)
+            drop(exc, on_error, dropped)
             continue
         records.append(record)
     if not records:

@@ -16,25 +16,7 @@ import pytest
 from supercorrect import annotate
 from supercorrect.io import read_jsonl
 from supercorrect.teacher_client import TeacherError
-from tests.openai_server import OpenAIServer
-from tests.teacher_helpers import cached_server_keys, good_teacher, make_problems, teacher_params
-
-
-@pytest.fixture
-def serve(monkeypatch):
-    """Start a server with the given options and point OPENAI_* at it."""
-    servers = []
-
-    def start(problems, **options):
-        server = OpenAIServer(good_teacher(problems), **options).__enter__()
-        servers.append(server)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        return server
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
+from tests.teacher_helpers import cached_server_keys, make_problems, serve, teacher_params  # noqa: F401 (serve: fixture)
 
 
 def test_unknown_inspector_model_fails_fast_too(in_tmp, serve):

@@ -24,26 +24,10 @@ from supercorrect.cli import main
 from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.prompts import V1
 from tests.conftest import REPO
-from tests.openai_server import OpenAIServer
-from tests.teacher_helpers import annotate_cmd, cached_server_keys, good_teacher, make_problems, problems_file
+from tests.teacher_helpers import (annotate_cmd, cached_server_keys, good_teacher, make_problems, problems_file,  # noqa: F401
+                                   serve)
 
 SETTING = "check OPENAI_BASE_URL and that the server is up"
-
-
-@pytest.fixture
-def serve(monkeypatch):
-    servers = []
-
-    def start(problems, **options):
-        server = OpenAIServer(good_teacher(problems), **options).__enter__()
-        servers.append(server)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        return server
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 def free_port() -> int:
