@@ -4,7 +4,8 @@ Every template is parsed (supercorrect.templates) and its `<Answer>` checked aga
 answer; the openai teacher re-asks failures with the reason and, if `teacher.inspector` is
 set, has an inspector model check each accepted template (supercorrect.teacher_checks).
 Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with the
-reason, so nothing is dropped silently.
+reason, so nothing is dropped silently. The input is validated first (supercorrect.validate,
+`annotate.on_error`), so a bad record costs no teacher request.
 
 A share of the verified templates (`annotate.correction_share`) also becomes a correction-trace
 example, so the student meets the correction format before DPO (a departure from the paper,
@@ -13,7 +14,8 @@ share (`annotate.correction_error_share`) gets a wrong step injected (supercorre
 teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
 whose trace copies every step. These records have `kind: correction` and the solution shown in
 `shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
-`teacher` block of metrics/annotate.json.
+`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs when
+`annotate.out_dir` is not the default).
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
@@ -27,8 +29,9 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import Params
+from supercorrect import validate
 from supercorrect.errors import copy_trace, inject_error
-from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs import correct_prefix
 from supercorrect.prompts import load_prompts
 from supercorrect.teacher import make_teacher
@@ -72,7 +75,8 @@ def _example(record: dict, shown: str, trace: str, k: int | None) -> dict:
 def run(p: Params) -> dict:
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
-    problems = read_jsonl(p.annotate.input)[: p.annotate.limit]
+    skipped: list[dict] = []  # annotate.on_error=skip: defective input records, with the reason
+    problems = validate.load(p.annotate.input, "problems", p.annotate.on_error, skipped)[: p.annotate.limit]
     results = teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()
@@ -95,12 +99,13 @@ def run(p: Params) -> dict:
     write_jsonl(out / "hsft.jsonl", accepted + examples)
     write_jsonl(out / "rejected.jsonl", rejected)
     metrics = {"problems": len(problems), "verified": len(accepted), "rejected": len(rejected),
-               "rejected_by_reason": dict(reasons), "correction_examples": len(examples),
+               "rejected_by_reason": dict(reasons), "skipped_input": len(skipped),
+               "correction_examples": len(examples),
                "correction_examples_with_error": sum(e["error_step"] is not None for e in examples),
                "correction_drops": dict(correction_drops), "teacher_model": teacher.model,
                "prompt_version": prompts.version}
     teacher_metrics = teacher.metrics()
     if teacher_metrics is not None:
         metrics["teacher"] = teacher_metrics
-    write_json("metrics/annotate.json", metrics)
+    write_json(metrics_path(p.annotate, "annotate"), metrics)
     return metrics

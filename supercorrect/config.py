@@ -9,6 +9,7 @@ problem raises `ConfigError` with a one-line message naming the file and the key
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,9 @@ class TeacherConfig(_Section):
     }
     batch_discount: float = Field(0.5, gt=0, le=1)  # Batch API price factor
     batch_poll_s: float = Field(30.0, gt=0)
+    max_prompt_tokens: int | None = Field(32000, gt=0)  # estimated (chars / 4); longer items fail unsent
+    rate_limit_wait_s: float = Field(600.0, ge=0)  # Retry-After wait per request that costs no retry
+    circuit_breaker: int = Field(8, ge=0)  # items in a row failing on the endpoint stop the stage; 0 = off
 
 
 class PromptsConfig(_Section):
@@ -151,6 +155,7 @@ class AnnotateConfig(_Section):
     correction_share: float = Field(0.6, ge=0, le=1)  # share of templates that also give a correction-trace example
     correction_error_share: float = Field(0.5, ge=0, le=1)  # of those: share with an injected wrong step (rest: all correct)
     seed: int = 0                                # which templates, and which errors
+    on_error: Literal["fail", "skip"] = "fail"  # skip: drop defective input records, count them
 
 
 class SftConfig(_Section):
@@ -228,6 +233,7 @@ class EvaluateConfig(_Section):
     grade_time_limit_s: float = Field(5.0, gt=0)  # hard limit per symbolic comparison
     grade_workers: int | None = Field(None, ge=1)  # grading threads; None = CPU count
     plots_dir: str = "plots"                     # evaluate_by_subject.csv, evaluate_by_level.csv
+    on_error: Literal["fail", "skip"] = "fail"   # skip: drop defective benchmark records (logged)
 
 
 class RegisterConfig(_Section):
@@ -267,7 +273,23 @@ def apply_override(data: dict, assignment: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"--set {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                          f"quote it to pass a string, e.g. --set '{key}=\"{raw}\"'") from None
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys allowed beside the last part of `loc` (for "did you mean")."""
+    model = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
 
 
 def _describe(err: ValidationError, source: str) -> str:
@@ -276,6 +298,10 @@ def _describe(err: ValidationError, source: str) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+        prefix = "".join(f"{p}." for p in first["loc"][:-1])
+        close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=2, cutoff=0.7)
+        if close:
+            msg += f"; did you mean {' or '.join(prefix + c for c in close)}?"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     else:
@@ -284,22 +310,41 @@ def _describe(err: ValidationError, source: str) -> str:
     return f"{source}: {key}: {msg}" + (f" (+{more} more)" if more else "")
 
 
+def _blame(err: ValidationError, overrides: list[str], path: Path) -> str:
+    """The source to name for a validation error: the `--set` that set the key, else the file."""
+    loc = [str(p) for p in err.errors()[0]["loc"]]
+    for assignment in reversed(overrides):
+        parts = assignment.partition("=")[0].split(".")
+        n = min(len(parts), len(loc))
+        if parts[:n] == loc[:n]:
+            return f"--set {assignment!r}"
+    return str(path)
+
+
 def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
-    """Read, override and validate the params file; raise ConfigError naming file and key."""
+    """Read, override and validate the params file; raise ConfigError naming file and key.
+
+    An error in a key that a `--set` changed names that `--set`; any other names the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a params file")
     if not path.exists():
         raise ConfigError(f"{path}: params file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid UTF-8 at byte {exc.start + 1}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        col = f" at column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML{col}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
-    for assignment in overrides or []:
+    overrides = list(overrides or [])
+    for assignment in overrides:
         apply_override(data, assignment)
     try:
         return Params.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, str(path))) from None
+        raise ConfigError(_describe(err, _blame(err, overrides, path))) from None

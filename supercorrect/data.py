@@ -22,7 +22,6 @@ wrong_type, bad_level, no_answer, duplicate_id). Decontamination: `find_contamin
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections import Counter
@@ -31,7 +30,8 @@ from typing import Iterable
 
 from supercorrect import grading
 from supercorrect.decontam import find_contamination, find_overlaps, normalize_text
-from supercorrect.io import InputError
+from supercorrect.io import InputError, check_file, iter_jsonl
+from supercorrect.validate import drop
 
 __all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", "load_hub",
            "load_problems", "normalize_text", "parse_records", "problem_id"]
@@ -57,10 +57,6 @@ class DataError(InputError):
     A subclass of `io.InputError` (itself a ValueError), so the CLI reports it in one line.
     `reason` is a short code for counting skipped records (see the module docstring).
     """
-
-    def __init__(self, message: str, reason: str = "invalid"):
-        super().__init__(message)
-        self.reason = reason
 
 
 class NoAnswerError(DataError):
@@ -170,16 +166,6 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
 ON_ERROR = ("fail", "skip")
 
 
-def _skip(exc: DataError, on_error: str, dropped: list | None) -> None:
-    """Re-raise `exc` under on_error=fail; else log it and add it to `dropped`."""
-    if on_error == "fail":
-        raise exc
-    where, _, message = str(exc).partition(": ")
-    log.warning("%s; skipped", exc)
-    if dropped is not None:
-        dropped.append({"where": where, "reason": exc.reason, "message": message})
-
-
 def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | None = None,
                   source: str | None = None, split: str | None = None,
                   fallback_split: str = "train", on_error: str = "fail",
@@ -229,7 +215,7 @@ def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | No
                                     "message": f"same problem as {first}"})
                 continue
         except DataError as exc:
-            _skip(exc, on_error, dropped)
+            drop(exc, on_error, dropped)
             continue
         seen[problem["id"]] = (where, problem["answer"])
         problems.append(problem)
@@ -237,32 +223,9 @@ def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | No
 
 
 def _read_lines(path: Path) -> Iterable[tuple[str, dict | DataError]]:
-    """Yield `("path:line", record)`, or a DataError in place of a line that is not a JSON object.
-
-    Each line is decoded strictly on its own, so bad bytes name their line and the rest of the
-    file still reads.
-    """
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield where, DataError(f"{where}: invalid UTF-8 at byte {exc.start + 1}", "invalid_utf8")
-                continue
-            if not line.strip():
-                continue
-            try:
-                # Without the line break, a JSON error's column is a column of this line.
-                record = json.loads(line.rstrip("\r\n"))
-            except json.JSONDecodeError as exc:
-                yield where, DataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})",
-                                       "invalid_json")
-                continue
-            if not isinstance(record, dict):
-                record = DataError(f"{where}: expected a JSON object, got {type(record).__name__}",
-                                   "not_an_object")
-            yield where, record
+    """Yield `("path:line", record)`, or a DataError in place of a line that is not a JSON object
+    (the shared reader: supercorrect.io.iter_jsonl)."""
+    return iter_jsonl(path, DataError)
 
 
 def load_problems(path: str | Path, format: str | None = None, source: str | None = None,
@@ -274,9 +237,7 @@ def load_problems(path: str | Path, format: str | None = None, source: str | Non
     name contains "test", else "train" (prepare sets the split it needs either way).
     `on_error`, `dropped`: see `parse_records`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found", "file")
+    path = check_file(path, DataError)
     fallback = "test" if "test" in path.name else "train"
     problems = parse_records(_read_lines(path), format, source, split, fallback, on_error, dropped)
     if not problems:

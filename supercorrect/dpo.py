@@ -24,20 +24,16 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from supercorrect.io import InputError, read_jsonl, write_json, write_jsonl
+from supercorrect import validate
+from supercorrect.io import InputError, metrics_path, write_json, write_jsonl
 from supercorrect.training import (common_args, curve_metrics, loss_curve, lora_config, save_student,
                                    train_resuming, write_curve)
 
 
 def load_pairs(path: Path) -> list[dict]:
-    pairs = read_jsonl(path)
-    if not pairs:
+    if path.is_file() and not path.read_bytes().strip():
         raise InputError(f"{path}: no preference pairs to train on (did `mine` find any wrong solutions?)")
-    for lineno, pair in enumerate(pairs, 1):
-        for field in ("prompt", "chosen", "rejected"):
-            if not isinstance(pair.get(field), list) or not pair[field]:
-                raise InputError(f"{path}: record {lineno}: `{field}` must be a non-empty list of messages")
-    return pairs
+    return validate.load(path, "pairs")
 
 
 def run(p) -> dict:
@@ -103,6 +99,6 @@ def run(p) -> dict:
     }
     if trainer.is_world_process_zero():
         clear(out)
-        write_json("metrics/dpo.json", metrics)
+        write_json(metrics_path(p.dpo, "dpo"), metrics)
         write_curve("plots/dpo_loss.csv", curve)
     return metrics

@@ -24,9 +24,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from supercorrect.config import Params
+from supercorrect.data import load_problems
 from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 from supercorrect.grading import grade_batch
-from supercorrect.io import read_jsonl, write_json, write_jsonl, write_text
+from supercorrect import validate
+from supercorrect.io import write_json, write_jsonl, write_text
 from supercorrect.pairs import flagged_step
 from supercorrect.prompts import correction_messages, load_prompts, solve_messages
 
@@ -123,9 +125,10 @@ def run(p: Params) -> dict:
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
-    benchmarks = {name: read_jsonl(path) for name, path in cfg.benchmarks.items()}
+    # The pipeline's own test.jsonl, or a raw GSM8K, MATH or MATH500 file, validated as it loads.
+    benchmarks = {name: load_problems(path, split="test", on_error=cfg.on_error) for name, path in cfg.benchmarks.items()}
     heldout_file = Path(p.mine.out_dir) / "heldout.jsonl"
-    heldout = read_jsonl(heldout_file) if heldout_file.exists() else []
+    heldout = validate.load(heldout_file, "heldout") if heldout_file.exists() else []
     paths = checkpoint_paths(p)
     final = cfg.checkpoints[-1]
     grading = dict(time_limit_s=cfg.grade_time_limit_s, workers=cfg.grade_workers, progress=True)

@@ -2,11 +2,17 @@
 
 Writers go to a temporary file in the same directory and `os.replace` it into place,
 so a crash never leaves a half-written output that DVC or the next stage would trust.
+Outputs get the ordinary mode (0666 / 0777 less the umask), not the temp file's 0600.
+Readers decode each line strictly on its own, accept a UTF-8 byte-order mark, and name the
+file, line and column of any defect (record schemas: supercorrect.validate).
+
+    python -c "from supercorrect.io import read_jsonl; print(len(read_jsonl('data/prepare/train.jsonl')))"
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -16,26 +22,99 @@ from typing import Iterable, Iterator
 
 
 class InputError(ValueError):
-    """A malformed input file; the message names the file, line and field."""
+    """A malformed input file; the message names the file, line and field.
+
+    `reason` is a short code for counting skipped records (e.g. invalid_json, missing_field).
+    """
+
+    def __init__(self, message: str, reason: str = "invalid"):
+        super().__init__(message)
+        self.reason = reason
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
+def check_file(path: str | Path, error=InputError) -> Path:
+    """`path` as a Path if it is a regular file, else a one-line `error` (an InputError class)."""
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory, expected a file", "file")
     if not path.exists():
-        raise InputError(f"{path}: file not found")
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+        raise error(f"{path}: file not found", "file")
+    return path
+
+
+def iter_jsonl(path: str | Path, error=InputError) -> Iterator[tuple[str, dict | InputError]]:
+    """Yield `("path:line", record)`, or an `error` in place of a line that is not a JSON object.
+
+    Each line is decoded on its own, so bad bytes name their line and the rest still reads;
+    blank lines are skipped; a byte-order mark at the start of the file is dropped.
+    """
+    path = check_file(path, error)
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield where, error(f"{where}: invalid UTF-8 at byte {exc.start + 1}", "invalid_utf8")
+                continue
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                # Without the line break, a JSON error's column is a column of this line.
+                record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+                yield where, error(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})", "invalid_json")
+                continue
             if not isinstance(record, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object")
-            records.append(record)
+                record = error(f"{where}: expected a JSON object, got {type(record).__name__}", "not_an_object")
+            yield where, record
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every record of a JSONL file; the first defect raises InputError (file:line)."""
+    records = []
+    for _, record in iter_jsonl(path):
+        if isinstance(record, InputError):
+            raise record
+        records.append(record)
     return records
+
+
+def read_json(path: str | Path):
+    """One JSON document; a defect raises InputError naming line and column."""
+    path = check_file(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: invalid UTF-8 at byte {exc.start + 1}", "invalid_utf8") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})",
+                         "invalid_json") from None
+
+
+def metrics_path(section, stage: str) -> Path:
+    """Where stage `stage` (params section `section`) writes its metrics.
+
+    A section's own setting wins (`prepare.metrics`, `evaluate.out`). Otherwise it is
+    `metrics/<stage>.json`, the file dvc.yaml tracks, while the section's `out_dir` is its
+    default, and `<out_dir>/metrics.json` when it is not, so a side run writes beside its own
+    outputs and never overwrites the tracked metric."""
+    own = getattr(section, "metrics", None) if stage != "evaluate" else section.out
+    if isinstance(own, str):
+        return Path(own)
+    field = type(section).model_fields.get("out_dir")
+    if field is None or section.out_dir == field.default:
+        return Path("metrics") / f"{stage}.json"
+    return Path(section.out_dir) / "metrics.json"
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -48,6 +127,8 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.is_file():  # mkstemp makes it 0600; an output is as readable as any file the user makes
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -80,6 +161,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -33,7 +33,8 @@ from pathlib import Path
 from supercorrect.config import Params
 from supercorrect.export import write_sharegpt
 from supercorrect.grading import extract_answer, grade
-from supercorrect.io import read_jsonl, write_json, write_jsonl
+from supercorrect import validate
+from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
                                 student_request, student_side, verdict_at_step)
 from supercorrect.prompts import load_prompts, solve_messages
@@ -149,7 +150,7 @@ def run(p: Params) -> dict:
 
     prompts = load_prompts(p.prompts.file)
     teacher = make_teacher(p.teacher, prompts)
-    problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
+    problems = validate.load(Path(p.prepare.out_dir) / "mine.jsonl", "problems")
     by_id = {q["id"]: q for q in problems}
     generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.mine.seed)
 
@@ -197,5 +198,5 @@ def run(p: Params) -> dict:
                "drops": {**selection_drops, **drops, **pair_drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()
-    write_json("metrics/mine.json", metrics)
+    write_json(metrics_path(p.mine, "mine"), metrics)
     return metrics

@@ -10,10 +10,14 @@ record the prompts produce, so a dataset always says which wording made it.
 
 from __future__ import annotations
 
+import difflib
+import string
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import yaml
+
+from supercorrect.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -84,17 +88,53 @@ V2 = Prompts(
 )
 
 
+# The fields each prompt is formatted with (the system prompt is sent as is). A replacement may
+# use any of them and no other: an unknown `{field}` would fail only when the prompt is sent.
+_PROBLEM = {"id", "source", "split", "problem", "solution", "answer", "subject", "level"}
+FIELDS = {"annotate": _PROBLEM, "correct": {"problem", "student_solution"}, "grounding": {"solution", "answer"},
+          "told_k": {"k"}, "reask": {"reason", "problem", "answer"}, "inspect": {"problem", "answer", "output"}}
+
+
+def _check_fields(file, name: str, text: str) -> None:
+    allowed = FIELDS.get(name)
+    if allowed is None:
+        return
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:  # e.g. a lone "{": literal braces are written {{ and }}
+        raise ConfigError(f"{file}: {name}: {exc} (write a literal brace as {{{{ or }}}})") from None
+    unknown = sorted(f for f in used if f.split(".")[0].split("[")[0] not in allowed)
+    if unknown:
+        raise ConfigError(f"{file}: {name}: unknown field {{{unknown[0]}}}; this prompt can use "
+                          f"{', '.join('{' + f + '}' for f in sorted(allowed))}")
+
+
 def load_prompts(file: str | None = None) -> Prompts:
-    """Built-in prompts, with any texts from the YAML `file` replacing them."""
+    """Built-in prompts, with any texts from the YAML `file` replacing them (ConfigError if bad)."""
     if file is None:
         return V2
-    data = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(Path(file).read_text(encoding="utf-8-sig")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the prompts file ({type(exc).__name__})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}: invalid YAML at column {mark.column + 1}" if mark else ": invalid YAML"
+        raise ConfigError(f"{file}{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping of prompt names to texts")
     known = {f.name for f in fields(Prompts)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(map(str, data)) - known)
     if unknown:
-        raise ValueError(f"{file}: unknown prompt key {unknown[0]!r}; known: {sorted(known)}")
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+        raise ConfigError(f"{file}: {unknown[0]}: unknown prompt key; {hint}")
     if not data.get("version") or data["version"] == V2.version:
-        raise ValueError(f"{file}: version: set a new version name for replaced prompts")
+        raise ConfigError(f"{file}: version: set a new version name for replaced prompts")
+    for name, text in data.items():
+        if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+            raise ConfigError(f"{file}: {name}: expected a text, got {type(text).__name__}")
+        _check_fields(file, name, str(text))
     return replace(V2, **{k: str(v) for k, v in data.items()})
 
 

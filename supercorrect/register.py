@@ -10,12 +10,11 @@ with alias `challenger`; alias `champion` moves to it only if its accuracy on
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-from supercorrect.config import Params
-from supercorrect.io import write_json
+from supercorrect.config import ConfigError, Params
+from supercorrect.io import InputError, read_json, write_json
 
 
 def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
@@ -28,11 +27,13 @@ def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
 def run(p: Params) -> dict:
     from supercorrect.tracking import record_pipeline
 
-    metrics = json.loads(Path(p.evaluate.out).read_text())
+    metrics = read_json(p.evaluate.out)
+    if not isinstance(metrics, dict):
+        raise InputError(f"{p.evaluate.out}: expected a JSON object of benchmarks")
     if p.register.benchmark not in metrics:
-        raise ValueError(f"register.benchmark: {p.register.benchmark!r} is not in {p.evaluate.out} "
+        raise ConfigError(f"register.benchmark: {p.register.benchmark!r} is not in {p.evaluate.out} "
                          f"(has {sorted(metrics)})")
     accuracy = float(metrics[p.register.benchmark]["accuracy"])
     result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
-    write_json("metrics/register.json", result)
+    write_json(Path(p.evaluate.out).parent / "register.json", result)  # beside its input
     return result

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supercorrect.io import InputError, atomic_dir, read_jsonl, write_json
+from supercorrect import validate
+from supercorrect.io import InputError, atomic_dir, metrics_path, write_json
 from supercorrect.prompts import Prompts, correction_messages, load_prompts, solve_messages
 from supercorrect.training import (common_args, curve_metrics, loss_curve, lora_config, save_student,
                                    train_resuming, write_curve)
@@ -41,7 +42,7 @@ COMPILE_MIN_STEPS = 500
 
 
 def load_verified(path: Path) -> list[dict]:
-    records = read_jsonl(path)
+    records = validate.load(path, "hsft")
     verified = [r for r in records if r.get("verified")]
     if not verified:
         raise InputError(f"{path}: no verified records to train on ({len(records)} records in the file)")
@@ -209,6 +210,6 @@ def run(p) -> dict:
     }
     if trainer.is_world_process_zero():
         clear(out)
-        write_json("metrics/sft.json", metrics)
+        write_json(metrics_path(p.sft, "sft"), metrics)
         write_curve("plots/sft_loss.csv", curve)
     return metrics

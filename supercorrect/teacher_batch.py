@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 from supercorrect.teacher_cache import durable_write
-from supercorrect.teacher_client import Outcome, TeacherClient, TeacherError, redact
+from supercorrect.teacher_client import (MalformedAnswer, Outcome, TeacherClient, TeacherError, answer_text, endpoint,
+                                         estimate_tokens, redact)
 
 DONE = {"completed", "failed", "expired", "cancelled"}
 
@@ -45,6 +46,9 @@ async def _submit(client: TeacherClient, todo: dict[str, dict]) -> dict:
         client.stats.requests += 1
     except o.APIStatusError as exc:
         raise TeacherError(f"batch submit refused with HTTP {exc.status_code}: {redact(str(exc))}") from None
+    except o.APIConnectionError as exc:
+        raise TeacherError(f"teacher endpoint {endpoint(client.sdk)} is not answering: batch submit failed "
+                           f"({type(exc).__name__}); check OPENAI_BASE_URL and that the server is up") from None
     # The full request descriptions go with the id: a resumed run caches every paid answer.
     state = {"batch_id": batch.id, "input_file_id": upload.id, "requests": todo}
     durable_write(_state_dir(client) / f"{batch.id}.json", json.dumps(state))
@@ -81,8 +85,14 @@ async def _collect(client: TeacherClient, state: dict, todo: dict[str, dict], ba
             key = row["custom_id"]
             response = row.get("response") or {}
             body = response.get("body") or {}
+            text = None
             if response.get("status_code") == 200 and body.get("choices"):
-                text = body["choices"][0]["message"].get("content") or ""
+                try:
+                    text = answer_text(body)
+                except MalformedAnswer as exc:  # never cached: a rerun asks again
+                    client.stats.malformed += 1
+                    out[key] = Outcome(None, f"batch item failed: malformed answer: {exc}")
+            if text is not None:
                 usage = {k: (body.get("usage") or {}).get(k, 0) for k in ("prompt_tokens", "completion_tokens")}
                 request = state["requests"].get(key)
                 if request is None:  # not a line we sent: ignore it
@@ -90,7 +100,7 @@ async def _collect(client: TeacherClient, state: dict, todo: dict[str, dict], ba
                 entry = await asyncio.to_thread(client.store, key, request, text, usage)
                 client.ledger.record(entry, cached=False)
                 out[key] = Outcome(text)
-            else:
+            elif key not in out:
                 error = (row.get("error") or body.get("error") or {}).get("message", "no response")
                 out[key] = Outcome(None, f"batch item failed: {redact(str(error))[:120]}")
             if key in todo:
@@ -120,7 +130,14 @@ async def complete_batch(client: TeacherClient, todo: dict[str, dict], bar) -> d
         return out
     # Budget: submit only the requests whose worst case still fits; the rest wait for a rerun.
     fits = {}
+    cap = client.cfg.max_prompt_tokens
     for key, request in todo.items():
+        if cap is not None and (tokens := estimate_tokens(request["messages"])) > cap:
+            client.stats.too_long += 1
+            out[key] = Outcome(None, f"prompt too long: about {tokens} tokens > teacher.max_prompt_tokens={cap}; "
+                                     "not sent", "unsent")
+            bar.update(1)
+            continue
         worst = client.ledger.worst_case(request["model"], request["messages"], request["max_tokens"])
         if not client.stats.budget_exhausted and client.ledger.reserve(worst):
             fits[key] = request

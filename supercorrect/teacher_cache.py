@@ -81,6 +81,9 @@ class TeacherStats:
     rate_limited: int = 0       # 429 answers
     timeouts: int = 0
     server_errors: int = 0      # 5xx and connection errors
+    malformed: int = 0          # 200s whose body is not a text answer (re-asked, never cached)
+    refused: int = 0            # items the server refused with a 4xx (failed with its reason)
+    too_long: int = 0           # items over teacher.max_prompt_tokens (failed, never sent)
     prompt_tokens: int = 0      # of every response the stage used (cached ones included)
     completion_tokens: int = 0
     cost_usd: float = 0.0       # the stage's whole teacher cost, cached responses at their price

@@ -65,7 +65,8 @@ def check_localization(text: str | None, problem: dict, student_solution: str) -
 
 _KINDS = [("answer ", "answer mismatch"), ("malformed", "malformed"), ("error step", "error step beyond the solution"),
           ("student steps", "student steps malformed"), ("request failed", "request failed"),
-          ("inspector", "inspector rejected"), ("batch", "batch item failed")]
+          ("inspector", "inspector rejected"), ("batch", "batch item failed"), ("refused", "refused"),
+          ("prompt too long", "prompt too long")]
 
 
 def reason_kind(reason: str) -> str:
@@ -114,7 +115,8 @@ async def run_rounds(client, cfg, prompts, items: list[Item], stage: str) -> lis
     """Ask, validate, re-ask and inspect until every item is accepted or failed with a reason."""
     pending, wave = list(items), 1
     while pending:
-        outs = await client.complete_all([(cfg.model, it.messages) for it in pending], f"{stage} teacher {wave}")
+        outs = await client.complete_all([(cfg.model, it.messages) for it in pending], f"{stage} teacher {wave}",
+                                         [str(it.problem.get("id")) for it in pending])
         inspect = []
         retry = []
         for it, out in zip(pending, outs):
@@ -138,7 +140,8 @@ async def run_rounds(client, cfg, prompts, items: list[Item], stage: str) -> lis
         if inspect:
             chats = [[{"role": "user", "content": prompts.inspect.format(
                 problem=it.problem["problem"], answer=it.problem["answer"], output=it.raw)}] for it in inspect]
-            verdicts = await client.complete_all([(cfg.inspector, c) for c in chats], f"{stage} inspector {wave}")
+            verdicts = await client.complete_all([(cfg.inspector, c) for c in chats], f"{stage} inspector {wave}",
+                                                 [str(it.problem.get("id")) for it in inspect])
             for it, verdict in zip(inspect, verdicts):
                 if verdict.text is None:
                     it.finish(None, f"inspector: {verdict.error}")

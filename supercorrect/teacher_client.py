@@ -2,17 +2,28 @@
 
 `TeacherClient.complete_all(requests)` answers a list of chat requests, in order:
 * answered ones come from the exactly-once cache (supercorrect.teacher_cache), never resent;
-* the first uncached request of a run goes out alone, so a wrong key, model or endpoint costs
-  one request and one clear error (400/401/403/404 are never retried);
+* the first uncached request of a run goes out alone (the canary), so a wrong key, model or
+  endpoint costs one request and one clear error: 401/403/404 stop the stage; an endpoint that
+  exhausts the canary's retries on connection errors, timeouts or 5xx stops it too (the
+  circuit breaker), naming the endpoint; a 400 fails that item and the next item becomes the
+  canary, and only three refused canaries in a row are a configuration error;
 * then up to `teacher.max_concurrency` requests are in flight, paced by client-side RPM/TPM
   token buckets (`teacher.rpm`, `teacher.tpm`), each with `teacher.timeout_s`;
-* 429, 5xx, timeouts and connection errors are retried up to `teacher.max_retries` times with
-  exponential backoff and full jitter; a `Retry-After` answer pauses every sender that long;
+* 429, 5xx, timeouts, connection errors and malformed answers are retried up to
+  `teacher.max_retries` times with exponential backoff and full jitter; a 429 with `Retry-After`
+  pauses every sender that long and costs no retry while the request's total such wait stays
+  within `teacher.rate_limit_wait_s`;
+* mid-run, `teacher.circuit_breaker` items in a row failing on the endpoint stop the stage
+  with everything answered so far cached; any other 4xx fails just its item with the server's reason;
+* an answer whose content is not text (a number, an object, null) is malformed: re-asked, never
+  cached; content given as a list of text parts is joined;
+* a prompt estimated above `teacher.max_prompt_tokens` fails its item without being sent;
 * each request's worst-case cost is reserved against `teacher.budget_usd` before it is sent;
 * `teacher.mode: batch` sends the uncached requests through the Batch API instead
   (supercorrect.teacher_batch).
 
-The SDK's own retries are off (max_retries=0) so this module alone decides. Keys and endpoints
+The SDK's own retries are off (max_retries=0) so this module alone decides. docs/teacher.md has
+the rules in full. Keys and endpoints
 come from OPENAI_API_KEY / OPENAI_BASE_URL only and are never written anywhere.
 
     python -m bench.teacher      # throughput and rate-limit figures against tests/openai_server.py
@@ -21,9 +32,11 @@ come from OPENAI_API_KEY / OPENAI_BASE_URL only and are never written anywhere.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import time
+from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,6 +53,52 @@ class TeacherError(RuntimeError):
 class Outcome:
     text: str | None
     error: str | None = None  # short reason when there is no text
+    # Why there is no text: "endpoint" (connection errors, timeouts, 5xx: what the circuit breaker
+    # counts), "refused" (a 4xx for this item), "unsent" (too long or over budget), "other".
+    kind: str | None = None
+    last: str | None = None  # the last attempt's error, and how many attempts there were
+    tries: int = 0
+
+
+# Canaries refused in a row before a refusal counts as a setting, not an item.
+CANARY_REFUSALS = 3
+
+
+class MalformedAnswer(ValueError):
+    """A 200 whose body is not a usable chat completion."""
+
+
+def answer_text(data) -> str:
+    """The answer text of a chat-completion body; MalformedAnswer for anything but text.
+
+    Some servers send `content` as a list of parts ([{"type": "text", "text": ...}]): the text
+    parts are joined. A number, an object, null or a body cut short is malformed.
+    """
+    try:
+        content = data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise MalformedAnswer(f"no choices[0].message.content ({type(exc).__name__})") from None
+    if isinstance(content, list):
+        texts = [part if isinstance(part, str) else part.get("text") if isinstance(part, dict) else None
+                 for part in content]
+        if content and all(isinstance(t, str) for t in texts):
+            return "".join(texts)
+        raise MalformedAnswer("content is a list without text parts")
+    if not isinstance(content, str):
+        raise MalformedAnswer(f"content is {'null' if content is None else type(content).__name__}, not text")
+    return content
+
+
+def estimate_tokens(messages: list[dict]) -> int:
+    """A prompt's token count, estimated from its text (about 4 characters a token)."""
+    return math.ceil(sum(len(m["content"]) for m in messages) / 4)
+
+
+def endpoint(sdk) -> str:
+    """The endpoint URL to name in an error: scheme, host, port and path; never userinfo or query."""
+    parts = urlsplit(str(sdk.base_url))
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
 
 
 def redact(message: str) -> str:
@@ -123,6 +182,8 @@ class TeacherClient:
         self._writer = ThreadPoolExecutor(16, thread_name_prefix="teacher-cache")  # fsyncs off the loop
         self.proven: set[str] = set()  # models that answered once: key, model and endpoint work
         self._slots = asyncio.Semaphore(cfg.max_concurrency)
+        self._labels: dict[str, str] = {}
+        self._failing = 0  # items in a row that failed on the endpoint (the circuit breaker's count)
 
     async def close(self) -> None:
         for sdk in self._shards:
@@ -134,16 +195,22 @@ class TeacherClient:
         return {"model": model, "messages": messages, "temperature": self.cfg.temperature,
                 "max_tokens": self.cfg.max_tokens, "prompt_version": self.prompt_version}
 
-    async def complete_all(self, requests: list[tuple[str, list[dict]]], desc: str) -> list[Outcome]:
-        """Answer (model, messages) requests in order; failures come back as Outcome.error."""
+    async def complete_all(self, requests: list[tuple[str, list[dict]]], desc: str,
+                            labels: list[str] | None = None) -> list[Outcome]:
+        """Answer (model, messages) requests in order; failures come back as Outcome.error.
+
+        `labels` (e.g. item ids) name the request in a stop message; they are not part of its identity."""
         described = [self.describe(m, msgs) for m, msgs in requests]
         keys = [request_key(d) for d in described]
+        self._labels = dict(zip(keys, labels or []))
         done: dict[str, Outcome] = {}
         todo: dict[str, dict] = {}
         for key, request in zip(keys, described):
             if key in done or key in todo:
                 continue  # the same request twice in one call is sent once
             entry = self.cache.get(key)
+            if entry is not None and not isinstance(entry.get("text"), str):
+                entry = None  # written by an older version from a malformed answer: ask again
             if entry is not None:
                 self.stats.cache_hits += 1
                 self.ledger.record(entry, cached=True)
@@ -171,23 +238,60 @@ class TeacherClient:
         items = list(todo.items())
         out = {}
         # Canary: the first request for each model goes alone, so a bad key, endpoint or model
-        # name costs exactly one request instead of one per item.
+        # name costs exactly one request (or one item's retries) instead of one per item.
         for model in dict.fromkeys(r["model"] for _, r in items):
-            if model not in self.proven:
-                key, request = next((k, r) for k, r in items if r["model"] == model)
-                items.remove((key, request))
-                out[key] = await self._one(key, request, bar)
-        tasks = [asyncio.ensure_future(self._one(k, r, bar)) for k, r in items]
+            refused = 0
+            while model not in self.proven:
+                head = next(((k, r) for k, r in items if r["model"] == model), None)
+                if head is None:
+                    break
+                items.remove(head)
+                outcome = out[head[0]] = await self._one(*head, bar)
+                if outcome.kind == "endpoint":
+                    raise TeacherError(
+                        f"teacher endpoint {endpoint(self.sdk)} is not answering: the first request failed "
+                        f"{outcome.tries} times (last: {outcome.last}); stopped before sending the other "
+                        f"{len(items)} requests; check OPENAI_BASE_URL and that the server is up")
+                if outcome.kind == "refused":
+                    refused += 1
+                    if refused >= CANARY_REFUSALS:
+                        raise TeacherError(
+                            f"teacher refused the first {refused} requests, the last for item "
+                            f"{self._labels.get(head[0], '?')} ({outcome.error}); every item gets this, so it is a "
+                            f"setting: check teacher.model={model!r}, temperature and max_tokens; not retried")
+                elif outcome.kind != "unsent":
+                    break  # answered, or failed in a way the next requests may not share
+        tasks = [asyncio.ensure_future(self._keyed(k, r, bar)) for k, r in items]
         try:
-            for key, task in zip([k for k, _ in items], tasks):
-                out[key] = await task
+            for task in asyncio.as_completed(tasks):
+                key, outcome = await task  # the circuit breaker's TeacherError surfaces here at once
+                out[key] = outcome
         finally:
             for task in tasks:  # a fatal error stops everything still queued or in flight
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return out
 
+    async def _keyed(self, key: str, request: dict, bar) -> tuple[str, Outcome]:
+        outcome = await self._one(key, request, bar)
+        if outcome.kind == "endpoint":
+            self._failing += 1
+            if self.cfg.circuit_breaker and self._failing >= self.cfg.circuit_breaker:
+                raise TeacherError(
+                    f"teacher endpoint {endpoint(self.sdk)} stopped answering: {self._failing} items in a row "
+                    f"failed {outcome.tries} times each (last: {outcome.last}); stopped with every answer so "
+                    f"far cached in {self.cfg.cache_dir}: rerun to resume")
+        elif outcome.kind != "unsent":
+            self._failing = 0
+        return key, outcome
+
     async def _one(self, key: str, request: dict, bar) -> Outcome:
+        cap, tokens = self.cfg.max_prompt_tokens, estimate_tokens(request["messages"])
+        if cap is not None and tokens > cap:
+            self.stats.too_long += 1
+            bar.update(1)
+            return Outcome(None, f"prompt too long: about {tokens} tokens > teacher.max_prompt_tokens={cap}; "
+                                 "not sent", "unsent")
         worst = self.ledger.worst_case(request["model"], request["messages"], request["max_tokens"])
         reserved = False
         try:
@@ -196,7 +300,7 @@ class TeacherClient:
             async with self._slots:
                 if self.stats.budget_exhausted or not self.ledger.reserve(worst):
                     bar.update(1)
-                    return Outcome(None, "budget exhausted")
+                    return Outcome(None, "budget exhausted", "unsent")
                 reserved = True
                 outcome, usage = await self._send(request)
                 if outcome.text is not None:
@@ -219,16 +323,19 @@ class TeacherClient:
         return entry
 
     async def _send(self, request: dict) -> tuple[Outcome, dict]:
-        """One request with retries -> (outcome, usage); raises TeacherError on a fatal answer."""
+        """One request with retries -> (outcome, usage); raises TeacherError on a fatal answer.
+
+        A 429 with Retry-After costs no retry while this request's total such wait stays within
+        `teacher.rate_limit_wait_s`: the server said when to come back, and we did."""
         o = self.openai
-        estimate = sum(len(m["content"]) for m in request["messages"]) // 4 + request["max_tokens"]
-        last = "no attempt"
-        for attempt in range(self.cfg.max_retries + 1):
-            if attempt:
-                self.stats.retries += 1
+        estimate = estimate_tokens(request["messages"]) + request["max_tokens"]
+        last, kind = "no attempt", "other"
+        attempt, waited, tries = 0, 0.0, 0
+        while True:
+            tries += 1
             await self.limiter.acquire(estimate)
             self.stats.requests += 1
-            wait = None
+            wait, free = None, False
             try:
                 self._turn = (self._turn + 1) % len(self._shards)
                 # The SDK's own POST (auth, headers, error classes) without the per-call param
@@ -237,37 +344,52 @@ class TeacherClient:
                 data = await self._shards[self._turn].post(
                     "/chat/completions", cast_to=object, options={"timeout": self.cfg.timeout_s},
                     body={k: request[k] for k in ("model", "messages", "temperature", "max_tokens")})
-                text = data["choices"][0]["message"]["content"] or ""
+                text = answer_text(data)
                 usage = {k: int((data.get("usage") or {}).get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
-            except (o.BadRequestError, o.AuthenticationError, o.PermissionDeniedError, o.NotFoundError) as exc:
+            except (o.AuthenticationError, o.PermissionDeniedError, o.NotFoundError) as exc:
                 raise TeacherError(
                     f"teacher request refused with HTTP {exc.status_code} ({type(exc).__name__}: "
                     f"{redact(str(exc))}); check OPENAI_API_KEY, OPENAI_BASE_URL and teacher.model="
                     f"{request['model']!r}; not retried") from None
             except o.RateLimitError as exc:
                 self.stats.rate_limited += 1
-                wait, last = retry_after(exc), "rate limited (429)"
+                wait, last, kind = retry_after(exc), "rate limited (429)", "other"
                 if wait is not None:
                     self.limiter.pause(wait)  # every sender backs off, not just this one
+                    if waited + wait <= self.cfg.rate_limit_wait_s:
+                        waited, free = waited + wait, True
             except o.APITimeoutError:
                 self.stats.timeouts += 1
-                last = f"timed out after {self.cfg.timeout_s:g}s"
+                last, kind = f"timed out after {self.cfg.timeout_s:g}s", "endpoint"
             except o.APIStatusError as exc:
                 if exc.status_code < 500 and exc.status_code not in (408, 409):
-                    raise TeacherError(f"teacher request refused with HTTP {exc.status_code}: "
-                                       f"{redact(str(exc))}; not retried") from None
+                    # This item is refused (context length, content filter, ...): the others may not be.
+                    self.stats.refused += 1
+                    return Outcome(None, f"refused: HTTP {exc.status_code}: {server_reason(exc)}", "refused"), {}
                 self.stats.server_errors += 1
-                wait, last = retry_after(exc), f"HTTP {exc.status_code}"
-            except (o.APIConnectionError, o.APIResponseValidationError) as exc:
+                wait, last, kind = retry_after(exc), f"HTTP {exc.status_code}", "endpoint"
+            except o.APIConnectionError as exc:
                 self.stats.server_errors += 1
-                last = f"{type(exc).__name__}: {redact(str(exc))[:80]}"
-            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-                self.stats.server_errors += 1  # a 200 whose body is cut short or not a chat completion
-                last = "malformed response body"
+                last, kind = f"{type(exc).__name__}: {redact(str(exc))[:80]}", "endpoint"
+            except (o.APIResponseValidationError, MalformedAnswer, ValueError, TypeError, AttributeError) as exc:
+                # A 200 that is not a text answer: ask again, never cache it.
+                self.stats.malformed += 1
+                last, kind = f"malformed answer: {redact(str(exc))[:80]}", "other"
             else:
                 self.limiter.refund(max(0, estimate - sum(usage.values())))
                 return Outcome(text), usage
-            if attempt < self.cfg.max_retries:
-                backoff = random.uniform(0, min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** attempt))
-                await asyncio.sleep(max(backoff, wait or 0.0))
-        return Outcome(None, f"request failed: {last} after {self.cfg.max_retries} retries"), {}
+            if not free:
+                if attempt >= self.cfg.max_retries:
+                    break
+                attempt += 1
+                self.stats.retries += 1
+            backoff = random.uniform(0, min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** max(0, attempt - 1)))
+            await asyncio.sleep(max(backoff, wait or 0.0))
+        return Outcome(None, f"request failed: {last} after {self.cfg.max_retries} retries", kind, last, tries), {}
+
+
+def server_reason(exc) -> str:
+    """The server's own message from an error answer, one line, no secret."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    return redact(str(message if message else exc))[:200]

@@ -22,6 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from supercorrect import STAGES
+from supercorrect.io import metrics_path
 
 RECORDED = [s for s in STAGES if s != "register"]  # register's own child run logs the model
 SAMPLES = {"annotate": "hsft.jsonl", "mine": "pairs.jsonl"}
@@ -96,7 +97,7 @@ def tracking_uri(configured: str) -> str:
 def _log_stage(mlflow, p, stage: str) -> None:
     section = getattr(p, stage).model_dump()
     mlflow.log_params({k: str(v)[:500] for k, v in flatten(section, f"{stage}.").items()})
-    metrics_file = Path("metrics") / f"{stage}.json"
+    metrics_file = metrics_path(getattr(p, stage), stage)  # where the stage wrote it
     if metrics_file.exists():
         mlflow.log_metrics(numeric(json.loads(metrics_file.read_text())))
         mlflow.log_artifact(str(metrics_file))

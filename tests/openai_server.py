@@ -6,7 +6,10 @@ It is not a mock of the SDK: tests drive it through the real `openai` client ove
   (`{"429": .05, "500": .05, "stall": .05, "malformed": .05}`, seeded by `seed`) or a callable
   `(body, n) -> fault or None`; 429s carry `Retry-After` (`retry_after_s`); a stall sleeps
   `stall_s` before answering; malformed is a 200 whose content is not the requested format;
-  badjson is a 200 whose body is cut short;
+  badjson is a 200 whose body is cut short; `int`, `null` and `image` are 200s whose `content` is
+  42, null or a list of non-text parts; `parts` is a good answer sent as a list of text parts;
+  `400` refuses the item with a context-length error (`refusal` sets the message); `drop`
+  closes the connection without an answer;
   `rpm` caps requests per minute (a token bucket with one second of burst, 429 beyond it);
   `models` (a set) answers 404 for other models; temperature > 2 answers 400; a wrong key 401.
 * `/v1/files` and `/v1/batches` (Batch API): uploads, batches that complete after `batch_delay_s`
@@ -31,6 +34,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MALFORMED = "I am not sure. The answer might be"
+# 200s that carry no usable answer (not counted as answered).
+UNUSABLE = ("stall", "badjson", "int", "null", "image")
 
 
 def chat_key(body: dict) -> str:
@@ -46,8 +51,10 @@ def _tokens(text: str) -> int:
 class OpenAIServer:
     def __init__(self, responder=None, api_key: str = "sk-test-key", *, latency_s: float = 0.0, faults=None,
                  seed: int = 0, retry_after_s: float = 1.0, stall_s: float = 5.0, rpm: int | None = None,
-                 models: set | None = None, batch_delay_s: float = 0.0, port: int = 0):
+                 models: set | None = None, batch_delay_s: float = 0.0, port: int = 0,
+                 refusal: str = "This model's maximum context length is 128000 tokens; your messages are longer"):
         self.responder = responder or (lambda messages: "ok")
+        self.refusal = refusal
         self.api_key, self.latency_s, self.faults = api_key, latency_s, faults
         self.retry_after_s, self.stall_s, self.models, self.batch_delay_s = retry_after_s, stall_s, models, batch_delay_s
         self.requests: list[dict] = []   # chat bodies answered with 200
@@ -134,7 +141,7 @@ class OpenAIServer:
         A stalled answer arrives after the client gave up and a cut-short body is unreadable:
         neither counts as answered, so their retries are not repeats."""
         return [e["key"] for e in self.log
-                if e["key"] and e["status"] == 200 and e["fault"] not in ("stall", "badjson")]
+                if e["key"] and e["status"] == 200 and e["fault"] not in UNUSABLE]
 
     def stats(self) -> dict:
         with self._lock:
@@ -142,7 +149,7 @@ class OpenAIServer:
             for e in self.log:
                 by_status[str(e["status"])] = by_status.get(str(e["status"]), 0) + 1
             ok_times = [e["t"] for e in self.log if e["key"] and e["status"] == 200
-                        and e["fault"] not in ("stall", "badjson")]
+                        and e["fault"] not in UNUSABLE]
         return {"by_status": by_status, "ok_times": ok_times}
 
     def _take_token(self) -> float:
@@ -169,11 +176,14 @@ class OpenAIServer:
             roll -= p
         return None
 
-    def _completion(self, body: dict, text: str) -> dict:
+    def _completion(self, body: dict, text, fault: str | None = None) -> dict:
         prompt = "".join(m["content"] for m in body["messages"])
+        content = {"int": 42, "null": None, "image": [{"type": "image_url", "image_url": {"url": "x"}}],
+                   "parts": [{"type": "text", "text": text[: len(text) // 2]},
+                             {"type": "text", "text": text[len(text) // 2:]}]}.get(fault, text)
         return {"id": f"chatcmpl-{len(self.log)}", "object": "chat.completion", "created": int(time.time()),
                 "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
                 "usage": {"prompt_tokens": _tokens(prompt), "completion_tokens": _tokens(text),
                           "total_tokens": _tokens(prompt) + _tokens(text)}}
 
@@ -199,6 +209,14 @@ class OpenAIServer:
         if fault == "500":
             self._record(handler.path, 500, fault, key)
             return handler._error(500, "The server had an error while processing your request")
+        if fault == "400":
+            self._record(handler.path, 400, fault, key)
+            return handler._error(400, self.refusal)
+        if fault == "drop":  # the connection dies before an answer
+            self._record(handler.path, 0, fault, key)
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return None
         if fault == "badjson":  # a proxy cut the body short
             self._record(handler.path, 200, fault, key)
             return handler._reply(200, None, raw=b'{"id": "chatcmpl-cut", "choices": [',
@@ -209,7 +227,7 @@ class OpenAIServer:
             if fault != "stall":  # a stalled answer arrives after the client gave up
                 self.requests.append(body)
         self._record(handler.path, 200, fault, key)
-        handler._reply(200, self._completion(body, text))
+        handler._reply(200, self._completion(body, text, fault))
 
     def _upload(self, content_type: str, raw: bytes) -> dict:
         message = email.parser.BytesParser().parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
@@ -245,7 +263,7 @@ class OpenAIServer:
             self._record("batch:/v1/chat/completions", 200, fault, chat_key(body))
             out.append(json.dumps({"id": f"batch_req_{i}", "custom_id": line["custom_id"], "error": None,
                                    "response": {"status_code": 200, "request_id": f"req_{i}",
-                                                "body": self._completion(body, text)}}))
+                                                "body": self._completion(body, text, fault)}}))
         with self._lock:
             file_id = f"file-{len(self.files) + 1}"
             self.files[file_id] = ("\n".join(out) + "\n").encode()

@@ -14,12 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from supercorrect.config import load_params
 from supercorrect.io import write_jsonl
 from supercorrect.synthetic import generate_problems
 from supercorrect.teacher import ReferenceTeacher
 from tests.conftest import REPO
-from tests.openai_server import chat_key
+from tests.openai_server import OpenAIServer, chat_key
 
 _PROBLEM = re.compile(r"Problem:\n(.*?)\n\n", re.S)
 # The solution to check sits between the correction prompt and the teacher's grounding.
@@ -46,6 +48,23 @@ def good_teacher(problems: list[dict]):
         return ref.annotate(problem)
 
     return respond
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    """Start a server with the given options and point OPENAI_* at it."""
+    servers = []
+
+    def start(problems, **options):
+        server = OpenAIServer(good_teacher(problems), **options).__enter__()
+        servers.append(server)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
 
 
 def teacher_params(tmp: Path, server, problems: list[dict] | None = None, **teacher) -> object:

@@ -86,7 +86,9 @@ def test_annotate_run_keeps_only_verified(in_tmp):
     assert kept[0]["kind"] == "template"
     rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
     assert rejected[0]["reason"] == "answer '6' != gold '7'"
-    assert json.loads((in_tmp / "metrics" / "annotate.json").read_text())["verified"] == 1
+    # A side run (out_dir not the default) writes its metrics beside its outputs, not metrics/annotate.json.
+    assert json.loads((in_tmp / "out" / "metrics.json").read_text())["verified"] == 1
+    assert not (in_tmp / "metrics").exists()
 
 
 S1 = "Tom buys 3 more apples, so he has 5+3=8 apples."

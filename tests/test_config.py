@@ -25,13 +25,17 @@ def test_overrides_are_typed_and_nested():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("sft.lerning_rate=0.1", "params.yaml: sft.lerning_rate: unknown key"),
-    ("bogus.x=1", "params.yaml: bogus: unknown key"),
-    ("sft.epochs=abc", "params.yaml: sft.epochs: Input should be a valid number, unable to parse string as a number (got 'abc')"),
-    ("teacher.backend=claude", "params.yaml: teacher.backend: Input should be 'reference' or 'openai' (got 'claude')"),
-    ("prepare.local.train=[missing.jsonl]", "params.yaml: prepare.local.train: file not found: missing.jsonl"),
+    # A key a --set changed is blamed on that --set, not on params.yaml.
+    ("sft.lerning_rate=0.1", "--set 'sft.lerning_rate=0.1': sft.lerning_rate: unknown key; did you mean sft.learning_rate?"),
+    ("bogus.x=1", "--set 'bogus.x=1': bogus: unknown key"),
+    ("tacher.model=x", "--set 'tacher.model=x': tacher: unknown key; did you mean teacher?"),
+    ("sft.epochs=abc", "--set 'sft.epochs=abc': sft.epochs: Input should be a valid number, unable to parse string as a number (got 'abc')"),
+    ("teacher.backend=claude", "--set 'teacher.backend=claude': teacher.backend: Input should be 'reference' or 'openai' (got 'claude')"),
+    ("prepare.local.train=[missing.jsonl]", "--set 'prepare.local.train=[missing.jsonl]': prepare.local.train: file not found: missing.jsonl"),
     ("sft.epochs.x=1", "--set 'sft.epochs.x=1': sft.epochs is not a section"),
     ("noequals", "--set 'noequals': expected dotted.key=value"),
+    ("teacher.model=[gpt", "--set 'teacher.model=[gpt': the value is not valid YAML (expected ',' or ']', but got "
+                           "'<stream end>'); quote it to pass a string, e.g. --set 'teacher.model=\"[gpt\"'"),
 ])
 def test_bad_params_name_the_key(override, message):
     with pytest.raises(ConfigError) as err:
@@ -54,7 +58,17 @@ def test_cli_prints_one_line_error_and_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "supercorrect", "sft", "--params", str(bad)],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"supercorrect sft: error: {bad}: sft.lerning_rate: unknown key"]
+    assert proc.stderr.strip().splitlines() == [
+        f"supercorrect sft: error: {bad}: sft.lerning_rate: unknown key; did you mean sft.learning_rate?"]
+
+
+def test_params_file_with_bom_reads_and_a_directory_is_one_line(tmp_path):
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbfsft:\n  epochs: 2\n")
+    assert load_params(bom).sft.epochs == 2
+    with pytest.raises(ConfigError) as err:
+        load_params(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a directory, expected a params file"
 
 
 def test_every_stage_has_help():

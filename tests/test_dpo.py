@@ -116,7 +116,7 @@ def test_dpo_run_prefers_chosen(tiny, tmp_path, monkeypatch):
     assert metrics["steps"] == 8 and metrics["final_loss"] < metrics["first_loss"]
     assert sum(after) / 8 > sum(before) / 8 + 1.0
     assert all(a > b for a, b in zip(after, before))
-    assert json.loads((tmp_path / "metrics" / "dpo.json").read_text()) == metrics
+    assert json.loads((tmp_path / "dpo" / "metrics.json").read_text()) == metrics  # a side run: beside its model
     assert (tmp_path / "plots" / "dpo_loss.csv").read_text().startswith("step,loss\n")
 
     start, _ = load_student(tiny)

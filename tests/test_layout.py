@@ -45,6 +45,8 @@ NOT_RESULTS = {
     "teacher.batch_poll_s": "how often a batch is polled",
     "teacher.budget_usd": "a stage that reaches it fails and writes nothing; one that does not writes the same",
     "evaluate.grade_workers": "grading threads",
+    "teacher.circuit_breaker": "a stage that trips it fails and writes nothing",
+    "teacher.rate_limit_wait_s": "how long 429s may pause sending; a stage past it fails and writes nothing",
 }
 
 # teacher_batch reads Outcome, TeacherError and redact from teacher_client, which imports it back

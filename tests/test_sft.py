@@ -149,7 +149,7 @@ def test_sft_run_learns_and_saves(in_tmp):
 
     assert metrics["n_train"] == 24 and metrics["steps"] == 36
     assert metrics["final_loss"] < 0.5 * metrics["first_loss"]
-    assert json.loads((in_tmp / "metrics" / "sft.json").read_text()) == metrics
+    assert json.loads((in_tmp / "sft" / "metrics.json").read_text()) == metrics  # a side run: beside its model
     curve = (in_tmp / "plots" / "sft_loss.csv").read_text().splitlines()
     assert curve[0] == "step,loss" and len(curve) > 10
     assert not list((in_tmp / "sft").glob("checkpoint-*"))  # trainer output went to a temp dir

@@ -31,7 +31,7 @@ def test_key_is_nowhere_and_cost_reaches_mlflow(in_tmp, monkeypatch):
         done = subprocess.run(annotate_cmd(in_tmp, in_tmp / "problems.jsonl", prices), cwd=in_tmp,
                               env=cli_env(server), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    teacher = json.loads((in_tmp / "metrics" / "annotate.json").read_text())["teacher"]
+    teacher = json.loads((in_tmp / "out" / "metrics.json").read_text())["teacher"]
     assert teacher["requests"] == 12 and teacher["cache_misses"] == 12 and teacher["cost_usd"] > 0
     assert teacher["prompt_tokens"] > 0 and teacher["completion_tokens"] > 0
 
