@@ -154,12 +154,12 @@ def test_set_errors_name_the_set_and_suggest_a_key(in_tmp, server, capsys):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("version: v2\nannotat: 'x {problem}'\n", "annotat: unknown prompt key; did you mean annotate?"),
-    ("version: v2\nannotate: [unclosed\n", ":3: invalid YAML at column 1: expected ',' or ']', but got '<stream end>'"),
-    ("version: v2\nannotate: 'Solve {problem} using {hint}'\n",
+    ("version: mine-1\nannotat: 'x {problem}'\n", "annotat: unknown prompt key; did you mean annotate?"),
+    ("version: mine-1\nannotate: [unclosed\n", ":3: invalid YAML at column 1: expected ',' or ']', but got '<stream end>'"),
+    ("version: mine-1\nannotate: 'Solve {problem} using {hint}'\n",
      "annotate: unknown field {hint}; this prompt can use {answer}, {id}, {level}, {problem}, {solution}, "
      "{source}, {split}, {subject}"),
-    ("version: v2\nreask: 'bad {brace'\n", "reask: expected '}' before end of string (write a literal brace as {{ or }})"),
+    ("version: mine-1\nreask: 'bad {brace'\n", "reask: expected '}' before end of string (write a literal brace as {{ or }})"),
     ("annotate: 'x {problem}'\n", "version: set a new version name for replaced prompts"),
     ("- a\n- b\n", "expected a mapping of prompt names to texts"),
 ])
