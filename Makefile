@@ -1,5 +1,5 @@
 # Two commands for a fresh machine:
-#   make demo   create .venv, install, run the whole pipeline offline (dvc repro) and show metrics
+#   make demo   create .venv, install, run the whole pipeline offline (dvc repro), write reports/index.html
 #   make test   create or reuse .venv and run the test suite
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install mlflow-ui clean mlflow-server prefect-server worker
+.PHONY: demo test install plots mlflow-ui clean mlflow-server prefect-server worker
 
 install: $(VENV)/.installed
 
@@ -22,9 +22,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 demo: install
 	dvc repro
-	@echo "== metrics/evaluate.json (accuracy per checkpoint: base, sft, dpo) =="
-	@$(PY) -m json.tool metrics/evaluate.json
-	@echo "Next: dvc plots show (loss curves, accuracy per checkpoint); make mlflow-ui (http://127.0.0.1:5000)"
+	@$(PY) -m supercorrect.report
+	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (http://127.0.0.1:5000)"
+
+# `dvc plots show` with vega inlined: DVC's own page loads its scripts from a CDN.
+plots: install
+	@$(PY) -m supercorrect.report --dvc-template .dvc/tmp/plots_offline.html
+	dvc plots show --html-template $(abspath .dvc/tmp/plots_offline.html)
 
 test: install
 	$(PY) -m pytest
@@ -44,4 +48,4 @@ worker: install          ## a process worker: make worker POOL=cpu | make worker
 	prefect worker start --pool $(POOL) --type process
 
 clean:
-	rm -rf data models metrics plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp
+	rm -rf data models metrics plots reports dvc_plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp
