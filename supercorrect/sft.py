@@ -237,6 +237,7 @@ def run(p) -> dict:
 
     from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
+    from supercorrect.progress import quiet_progress
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
@@ -261,7 +262,9 @@ def run(p) -> dict:
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
     world = args.world_size
-    print(f"sft: rank {args.process_index} of world size {world}", flush=True)
+    if world > 1:
+        print(f"sft: rank {args.process_index} of world size {world}", flush=True)
+    quiet_progress(trainer, "sft: train")
     result, runtime, start_step = train_resuming(trainer, out)
     curve = loss_curve(trainer.state.log_history)
     last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})

@@ -59,6 +59,73 @@ def test_cli_prints_one_line_error_and_exits_2(tmp_path):
 
 def test_every_stage_has_help():
     from supercorrect import STAGES
+    from supercorrect.cli import EXAMPLES
     for stage in STAGES:
         out = subprocess.run([sys.executable, "-m", "supercorrect", stage, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and f"Stage `{stage}`" in out.stdout and "--set KEY=VALUE" in out.stdout
+        assert EXAMPLES[stage] in out.stdout and f"supercorrect {stage}" in EXAMPLES[stage]
+        assert f"params section `{stage}`:" in out.stdout
+
+
+def _fields(model, prefix=""):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _fields(field.annotation, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
+def test_stage_help_lists_every_key_with_type_default_and_description():
+    from supercorrect.cli import params_help
+    from supercorrect.config import Params
+
+    for section, spec in Params.model_fields.items():
+        text = "\n".join(params_help(section))
+        for key, field in _fields(spec.annotation, f"{section}."):
+            assert field.description, f"{key} has no description in supercorrect/config.py"
+            assert f"  {key}  (" in text and field.description in text, key
+    assert "  sft.epochs  (float, default 3)" in "\n".join(params_help("sft"))
+    assert "  dpo.loss_type  (sigmoid | hinge | ipo" in "\n".join(params_help("dpo"))
+
+
+def test_help_sections_are_the_dvc_stage_params():
+    import yaml
+
+    from supercorrect.cli import SECTIONS
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert {name: stage["params"] for name, stage in stages.items()} == SECTIONS
+
+
+# params.yaml switches on the slower self-correction pass for the demo; the library default keeps
+# direct callers (tests, notebooks) on the single pass.
+DEMO_ONLY = {"evaluate.self_correct"}
+
+
+def test_params_yaml_values_are_the_config_defaults():
+    import yaml
+
+    from supercorrect.config import Params
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    defaults = Params().model_dump()
+    differ = []
+    for section, spec in Params.model_fields.items():
+        for key, _ in _fields(spec.annotation, f"{section}."):
+            node_file, node_default = data, defaults
+            for part in key.split("."):
+                node_file, node_default = node_file.get(part, {}), node_default[part]
+            if node_file != node_default and key not in DEMO_ONLY:
+                differ.append(f"{key}: params.yaml {node_file!r} vs config {node_default!r}")
+    assert differ == []
+
+
+def test_stage_summary_is_short():
+    from supercorrect.cli import SUMMARY_LINES, summary_lines
+
+    summary = {f"k{i}": {"accuracy": 0.5, "by_level": {"1": {}}, "n": i} for i in range(30)}
+    lines = summary_lines("evaluate", summary, "metrics/evaluate.json")
+    assert len(lines) == SUMMARY_LINES + 2 and all(len(line) <= 110 for line in lines)
+    assert lines[1] == "  k0: accuracy 0.5, n 0" and lines[-1] == "  full metrics: metrics/evaluate.json"
