@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import time
 import typing
 
 from supercorrect import STAGES
@@ -160,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet()
     from supercorrect.config import ConfigError, load_params
-    from supercorrect.io import InputError
+    from supercorrect.io import InputError, record_timing
     from supercorrect.teacher_client import TeacherError
 
     try:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
+        started = time.time()
         summary = module.run(params)
+        record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2
