@@ -21,14 +21,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 demo: install
-	dvc repro
+	dvc repro --quiet   # no "git add dvc.lock" / "dvc push" hints; stages print their own summaries
 	@$(PY) -m supercorrect.report
 	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (http://127.0.0.1:5000)"
 
-# `dvc plots show` with vega inlined: DVC's own page loads its scripts from a CDN.
+# `dvc plots diff` (the workspace against HEAD) with vega inlined: DVC's own page loads it from a CDN.
 plots: install
 	@$(PY) -m supercorrect.report --dvc-template .dvc/tmp/plots_offline.html
-	dvc plots show --html-template $(abspath .dvc/tmp/plots_offline.html)
+	dvc plots diff --html-template $(abspath .dvc/tmp/plots_offline.html)
 
 test: install
 	$(PY) -m pytest

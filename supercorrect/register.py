@@ -3,6 +3,7 @@
 The model goes to the registry as `register.model_name` (contract: `supercorrect-student`)
 with alias `challenger`; alias `champion` moves to it only if its accuracy on
 `register.benchmark` beats the current champion's (the first version always becomes champion).
+Also writes metrics/headline.json, the run's few headline numbers (the DVC metric).
 
     supercorrect register [--params params.yaml]
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register
@@ -17,6 +18,8 @@ from pathlib import Path
 from supercorrect.config import Params
 from supercorrect.io import write_json
 
+HEADLINE = "metrics/headline.json"
+
 
 def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
     """A challenger replaces the champion only when strictly better (ties keep the incumbent)."""
@@ -26,7 +29,7 @@ def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
 
 
 def run(p: Params) -> dict:
-    from supercorrect.tracking import record_pipeline
+    from supercorrect.tracking import headline, record_pipeline
 
     metrics = json.loads(Path(p.evaluate.out).read_text())
     if p.register.benchmark not in metrics:
@@ -35,4 +38,7 @@ def run(p: Params) -> dict:
     accuracy = float(metrics[p.register.benchmark]["accuracy"])
     result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
     write_json("metrics/register.json", result)
+    # The few numbers `dvc metrics show/diff` and `dvc exp show` compare between runs.
+    mine = Path("metrics") / "mine.json"
+    write_json(HEADLINE, headline(metrics, json.loads(mine.read_text()) if mine.exists() else {}))
     return result

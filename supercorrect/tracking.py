@@ -243,3 +243,13 @@ def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_metric("stages_ran", len(summary["ran"]))
     return run.info.run_id
+
+
+def run_url(p, run_id: str) -> str:
+    """The MLflow UI address of a run: on the tracking server, or on `make mlflow-ui` for a local store."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(p.register.tracking_uri)
+    experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"

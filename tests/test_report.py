@@ -134,6 +134,7 @@ def dvc_repo(root):
                  "by_level": {"1": {"accuracy": a, "n": 20}, "2": {"accuracy": a / 3, "n": 20}}}
              for c, a in (("base", 0.02), ("sft", 0.45), ("dpo", 0.5))}
     write_plots(root / "plots", {"synthetic": block}, "dpo")
+    (root / "metrics").mkdir()
     return lambda *args: subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, check=True,
                                         capture_output=True, text=True).stdout
 
@@ -169,3 +170,20 @@ def test_dvc_plots_draw_offline_in_chromium(tmp_path):
             image = Image.open(io.BytesIO(charts.nth(i).screenshot())).convert("RGB")
             assert len(image.getcolors(maxcolors=1 << 16) or []) > 10, i
         assert page.blocked == []
+
+
+def test_dvc_metrics_show_is_the_headline(tmp_path):
+    """Every stage's metrics file is tracked, but `dvc metrics show` compares only the headline."""
+    from supercorrect.tracking import headline
+
+    dvc = dvc_repo(tmp_path)
+    for stage in ("prepare", "annotate", "sft", "mine", "dpo", "register"):
+        (tmp_path / "metrics" / f"{stage}.json").write_text(json.dumps({"n": 1, "deep": {"x": 2}}))
+    (tmp_path / "metrics" / "evaluate.json").write_text(json.dumps(EVALUATE))
+    (tmp_path / "metrics" / "headline.json").write_text(json.dumps(headline(EVALUATE, MINE)))
+    shown = json.loads(dvc("metrics", "show", "--json"))
+    files = {name for rev in shown.values() for name in rev["data"]}
+    assert files == {"metrics/headline.json"}
+    assert shown["workspace"]["data"]["metrics/headline.json"]["data"] == {
+        "synthetic.accuracy": 0.5, "synthetic.base.accuracy": 0.0, "synthetic.sft.accuracy": 0.45,
+        "synthetic.dpo.accuracy": 0.5, "synthetic.dpo.self_correction_gain": 0.05, "mine.pairs": 28.0}
