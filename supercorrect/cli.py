@@ -53,7 +53,7 @@ EXAMPLES = {
     "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set evaluate.self_correct=false",
     "register": "MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register --set register.benchmark=gsm8k",
 }
-SUMMARY_LINES = 10
+SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10
 
 
 def type_name(annotation) -> str:
@@ -142,7 +142,7 @@ def _short(value) -> str:
         return f"{value:.4g}"
     if isinstance(value, dict):
         inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items() if not isinstance(v, (dict, list)))
-        return inner or f"{len(value)} entries"
+        return inner or "by " + ", ".join(map(str, value))  # a dict of groups: name the groups
     if isinstance(value, list):
         return f"{len(value)} items"
     return str(value)
@@ -150,7 +150,7 @@ def _short(value) -> str:
 
 def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
     """At most SUMMARY_LINES lines of a stage's result, each under 110 characters."""
-    lines = [f"  {key}: {_short(value)}" for key, value in summary.items()]
+    lines = [f"  {key}: {_short(value)}" for key, value in summary.items() if value not in ({}, [], None)]
     lines = [line if len(line) <= 110 else line[:107] + "..." for line in lines]
     if len(lines) > SUMMARY_LINES:
         lines = lines[:SUMMARY_LINES - 1] + [f"  ... {len(lines) - SUMMARY_LINES + 1} more"]

@@ -125,7 +125,10 @@ def test_params_yaml_values_are_the_config_defaults():
 def test_stage_summary_is_short():
     from supercorrect.cli import SUMMARY_LINES, summary_lines
 
-    summary = {f"k{i}": {"accuracy": 0.5, "by_level": {"1": {}}, "n": i} for i in range(30)}
+    summary = {f"k{i}": {"accuracy": 0.5, "by_level": {"1": {}}, "n": i} for i in range(30)} | {"empty": {}}
     lines = summary_lines("evaluate", summary, "metrics/evaluate.json")
     assert len(lines) == SUMMARY_LINES + 2 and all(len(line) <= 110 for line in lines)
+    assert len(lines) <= 10 and "empty" not in "".join(lines)
     assert lines[1] == "  k0: accuracy 0.5, n 0" and lines[-1] == "  full metrics: metrics/evaluate.json"
+    assert summary_lines("prepare", {"by_split": {"train": {"n": 1}, "test": {"n": 2}}}, "m")[1] == \
+        "  by_split: by train, test"
