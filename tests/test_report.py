@@ -184,6 +184,7 @@ def test_dvc_metrics_show_is_the_headline(tmp_path):
     shown = json.loads(dvc("metrics", "show", "--json"))
     files = {name for rev in shown.values() for name in rev["data"]}
     assert files == {"metrics/headline.json"}
-    assert shown["workspace"]["data"]["metrics/headline.json"]["data"] == {
+    workspace = next(iter(shown.values()))  # the one revision (keyed "" without git)
+    assert workspace["data"]["metrics/headline.json"]["data"] == {
         "synthetic.accuracy": 0.5, "synthetic.base.accuracy": 0.0, "synthetic.sft.accuracy": 0.45,
         "synthetic.dpo.accuracy": 0.5, "synthetic.dpo.self_correction_gain": 0.05, "mine.pairs": 28.0}
