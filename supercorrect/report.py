@@ -246,8 +246,14 @@ def _pct(v) -> str:
     return "–" if v is None else f"{v:.1%}"
 
 
-def headline(evaluate: dict, mine: dict, register: dict) -> list[tuple[str, str]]:
+def headline(evaluate: dict, mine: dict, register: dict, prepare: dict | None = None,
+             annotate: dict | None = None) -> list[tuple[str, str]]:
     rows = []
+    if prepare and all(k in prepare for k in ("train", "mine", "test")):
+        rows.append(("problems", f"{prepare['train']} train, {prepare['mine']} mining, {prepare['test']} test "
+                                 f"({prepare.get('source', '?')})"))
+    if annotate and "verified" in annotate:
+        rows.append(("teacher templates", f"{annotate['verified']} verified of {annotate.get('problems', '?')}"))
     for name, b in benchmarks(evaluate).items():
         for ckpt, s in (b.get("checkpoints") or {}).items():
             rows.append((f"{name} accuracy, {ckpt}", f"{_pct(s['accuracy'])} (95 % CI {_pct(s.get('ci95_low'))}"
@@ -310,7 +316,7 @@ def build(metrics_dir: str | Path = "metrics", plots_dir: str | Path = "plots", 
         return f'<figure id="{name}">{render(fig, out_dir, name)}<figcaption class="note">' \
                f'{html.escape(caption)}</figcaption></figure>'
 
-    rows = headline(m["evaluate"], m["mine"], m["register"])
+    rows = headline(m["evaluate"], m["mine"], m["register"], m["prepare"], m["annotate"])
     if rows:
         section("Headline", "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                                               for k, v in rows) + "</table>")
