@@ -12,7 +12,7 @@ Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. 
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
 after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints).
 
-Defaults (README "Training options"): full fine-tuning, no gradient checkpointing (TRL's
+Defaults (docs/training.md): full fine-tuning, no gradient checkpointing (TRL's
 default recomputes activations), padded batches in random order, and the system prompt that
 every row starts with run once per batch (`sft.shared_prefix`, supercorrect.shared_prefix:
 exact, ~1.25x tokens/s on the CPU); bench.sft measures the speed. `sft.group_by_length` gives

@@ -46,7 +46,7 @@ def test_prefect_artifacts_and_run_names(tmp_path):
                         "dpo": {"accuracy": 0.5, "ci95_low": 0.35, "ci95_high": 0.65}}}})
     env = prefect_env(tmp_path, free_port())
     env["PYTHONPATH"] = str(repo)
-    with prefect_server(tmp_path, env) as api:
+    with prefect_server(tmp_path, env, timeout=600) as api:  # a loaded CI box starts it slowly
         done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=repo, env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
