@@ -1,6 +1,7 @@
 """Headless Debian chromium driven by playwright (its own browser download is unreachable here).
 
     with chromium_page() as page: page.goto(url)
+    python -m tests.browser reports/index.html docs/images/report.png   # a full-page screenshot
 
 Requests that leave 127.0.0.1 or file:// are aborted and recorded in `page.blocked`, so a test
 can prove a page needs no network.
@@ -50,3 +51,18 @@ def chromium_page(width: int = 1100, height: int = 900):
             yield page
         finally:
             context.close()
+
+
+def screenshot(page_file: str, png: str, width: int = 1000) -> None:
+    """A full-page PNG of a local HTML file (how docs/images/report.png is made from a demo's report)."""
+    from pathlib import Path
+
+    with chromium_page(width=width) as page:
+        page.goto(Path(page_file).resolve().as_uri())
+        page.screenshot(path=png, full_page=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    screenshot(sys.argv[1], sys.argv[2])
