@@ -1,5 +1,5 @@
 # Two commands for a fresh machine:
-#   make demo   create .venv, install, run the whole pipeline offline (dvc repro) and show metrics
+#   make demo   create .venv, install, run the whole pipeline offline (dvc repro), write reports/index.html
 #   make test   create or reuse .venv and run the test suite
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install lock mlflow-ui clean mlflow-server prefect-server worker
+.PHONY: demo test install lock plots mlflow-ui clean mlflow-server prefect-server worker
 
 # The locks (docs/install.md): every package pinned with hashes, resolved by `make lock` from
 # pyproject.toml. requirements.lock has CPU torch (this venv, the CPU image); requirements-cuda.lock
@@ -46,10 +46,14 @@ lock:
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o $(LOCK_DIR)/requirements-cuda.lock
 
 demo: install
-	dvc repro
-	@echo "== metrics/evaluate.json (accuracy per checkpoint: base, sft, dpo) =="
-	@$(PY) -m json.tool metrics/evaluate.json
-	@echo "Next: dvc plots show (loss curves, accuracy per checkpoint); make mlflow-ui (http://127.0.0.1:5000)"
+	dvc repro --quiet   # no "git add dvc.lock" / "dvc push" hints; stages print their own summaries
+	@$(PY) -m supercorrect.report
+	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (http://127.0.0.1:5000)"
+
+# `dvc plots diff` (the workspace against HEAD) with vega inlined: DVC's own page loads it from a CDN.
+plots: install
+	@$(PY) -m supercorrect.report --dvc-template .dvc/tmp/plots_offline.html
+	dvc plots diff --html-template $(abspath .dvc/tmp/plots_offline.html)
 
 test: install
 	$(PY) -m pytest
@@ -69,4 +73,4 @@ worker: install          ## a process worker: make worker POOL=cpu | make worker
 	prefect worker start --pool $(POOL) --type process
 
 clean:
-	rm -rf data models metrics plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp
+	rm -rf data models metrics plots reports dvc_plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp

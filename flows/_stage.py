@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -85,13 +86,44 @@ def dvc_push(stage: str, remote: str) -> None:
     _dvc(["push", "-r", remote, stage])
 
 
+def run_name(prefix: str):
+    """Flow-run names that say what ran: `<prefix>-<git sha>-<UTC date and time>`."""
+    def name() -> str:
+        from supercorrect.tracking import git_commit
+
+        cwd = os.getcwd()
+        os.chdir(REPO)
+        try:
+            sha = git_commit()[:7]
+        finally:
+            os.chdir(cwd)
+        return f"{prefix}-{sha}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
+    return name
+
+
+def _cell(value) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def metrics_markdown(stage: str, status: str, metrics: dict) -> str:
+    """A stage's artifact: a heading, the CLI's short summary, then every metric as a flat table row."""
+    from supercorrect.cli import summary_lines
+    from supercorrect.tracking import flatten
+
+    summary = summary_lines(stage, metrics, f"metrics/{stage}.json")[1:-1] if metrics else ["  (no metrics file)"]
+    rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in flatten(metrics).items())
+    return (f"## {stage}: {status}\n\n" + "\n".join(f"- {line.strip()}" for line in summary)
+            + f"\n\n| metric | value |\n|---|---|\n{rows}\n")
+
+
 def report(stage: str, ran: bool) -> dict:
-    """Read metrics/<stage>.json and show it as a Prefect artifact on the flow run."""
+    """Read metrics/<stage>.json and show it as a Prefect markdown artifact on the flow run."""
     path = REPO / "metrics" / f"{stage}.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
-    rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items())
     status = "ran" if ran else "up to date (skipped)"
-    create_markdown_artifact(key=f"{stage}-metrics", markdown=f"## {stage}: {status}\n\n| metric | value |\n|---|---|\n{rows}\n",
+    create_markdown_artifact(key=f"{stage}-metrics", markdown=metrics_markdown(stage, status, metrics),
                              description=f"metrics/{stage}.json")
     get_run_logger().info("%s %s", stage, status)
     return {"stage": stage, "ran": ran, "metrics": metrics}

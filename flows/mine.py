@@ -5,10 +5,11 @@
 
 from prefect import flow
 
-from flows._stage import run_stage
+from flows._stage import run_name, run_stage
 
 
-@flow(name="mine", persist_result=True)  # the parent reads the result of a deployed run
+# persist_result: the parent reads the result of a deployed run.
+@flow(name="mine", flow_run_name=run_name("mine"), persist_result=True)
 def mine() -> dict:
     return run_stage("mine")
 

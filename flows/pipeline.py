@@ -20,7 +20,9 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 from prefect.runtime import deployment, flow_run
 
-from flows._stage import REPO, dvc_up_to_date, report
+from prefect.artifacts import create_markdown_artifact
+
+from flows._stage import REPO, dvc_up_to_date, report, run_name
 from supercorrect import STAGES
 
 # flows/<stage>.py defines flow <stage>, for every stage in order.
@@ -59,25 +61,44 @@ def summarise(results: list[dict]) -> dict:
             "evaluate": next(r["metrics"] for r in results if r["stage"] == "evaluate")}
 
 
-def record(summary: dict) -> None:
-    """The MLflow record of this run (lineage included), also when nothing had to be rebuilt."""
+def record(summary: dict) -> str:
+    """The MLflow record of this run (lineage included), also when nothing had to be rebuilt;
+    returns the run's MLflow UI address."""
     from supercorrect.config import load_params
-    from supercorrect.tracking import record_retrain
+    from supercorrect.tracking import record_retrain, run_url
 
     cwd = os.getcwd()
     os.chdir(REPO)  # dvc.lock, params.yaml and the SQLite store are relative to the repo
     try:
-        summary["mlflow_run_id"] = record_retrain(load_params("params.yaml"), summary, flow_run.get_id())
+        p = load_params("params.yaml")
+        summary["mlflow_run_id"] = record_retrain(p, summary, flow_run.get_id())
+        return run_url(p, summary["mlflow_run_id"])
     finally:
         os.chdir(cwd)
 
 
-@flow(name="supercorrect", persist_result=True)
+def summary_markdown(summary: dict, mlflow_url: str) -> str:
+    """The parent run's artifact: what was rebuilt, accuracy per benchmark and checkpoint, the MLflow link."""
+    status = "up to date: nothing to rebuild" if summary["up_to_date"] else f"rebuilt {', '.join(summary['ran'])}"
+    rows = []
+    for bench, block in summary["evaluate"].items():
+        if isinstance(block, dict):
+            for ckpt, s in (block.get("checkpoints") or {}).items():
+                ci = f"{s['ci95_low']:.3f}–{s['ci95_high']:.3f}" if "ci95_low" in s else ""
+                rows.append(f"| {bench} | {ckpt} | {s['accuracy']:.3f} | {ci} |")
+    table = "| benchmark | checkpoint | accuracy | 95 % CI |\n|---|---|---|---|\n" + "\n".join(rows) if rows else ""
+    return (f"## SuperCorrect pipeline: {status}\n\n{table}\n\n"
+            f"MLflow run (metrics, stage runs, lineage, model): [{summary['mlflow_run_id']}]({mlflow_url})\n")
+
+
+@flow(name="supercorrect", flow_run_name=run_name("retrain"), persist_result=True)
 def pipeline() -> dict:
     remote = deployed()
     results = [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f() for f in STAGE_FLOWS]
     summary = summarise(results)
-    record(summary)
+    url = record(summary)
+    create_markdown_artifact(key="pipeline-summary", markdown=summary_markdown(summary, url),
+                             description="what this run rebuilt, accuracy, and its MLflow run")
     get_run_logger().info("pipeline %s", "up to date: nothing to rebuild" if summary["up_to_date"]
                           else f"rebuilt {', '.join(summary['ran'])}")
     return summary

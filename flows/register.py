@@ -5,10 +5,11 @@
 
 from prefect import flow
 
-from flows._stage import run_stage
+from flows._stage import run_name, run_stage
 
 
-@flow(name="register", persist_result=True)  # the parent reads the result of a deployed run
+# persist_result: the parent reads the result of a deployed run.
+@flow(name="register", flow_run_name=run_name("register"), persist_result=True)
 def register() -> dict:
     return run_stage("register")
 

@@ -1,10 +1,12 @@
 """The `supercorrect` command: one subcommand per pipeline stage.
 
     supercorrect --help
+    supercorrect sft --help        # the params sections the stage reads, every key with type, default, meaning
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
 
-DVC runs these commands (see dvc.yaml); you can too. Errors in params or inputs print one line
-naming the file and key, and exit with status 2.
+DVC runs these commands (see dvc.yaml); you can too. A stage prints a short summary (its full
+metrics are in metrics/; `--json` prints them instead). Errors in params or inputs print one
+line naming the file and key, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
+import os
 import sys
+import time
+import typing
 
 from supercorrect import STAGES
 
@@ -25,38 +31,151 @@ HELP = {
     "evaluate": "accuracy of the base, SFT and DPO checkpoints; writes metrics/evaluate.json",
     "register": "log the pipeline to MLflow and register the model (champion/challenger aliases)",
 }
+# The params sections each stage reads: the same lists as the stage's `params:` in dvc.yaml
+# (tests/test_config.py checks they agree).
+SECTIONS = {
+    "prepare": ["prepare"],
+    "annotate": ["annotate", "teacher", "prompts"],
+    "sft": ["sft", "student", "prompts"],
+    "mine": ["mine", "teacher", "student", "prompts"],
+    "dpo": ["dpo", "student"],
+    "evaluate": ["evaluate", "student", "prompts"],
+    "register": ["register"],
+}
+EXAMPLES = {
+    "prepare": "supercorrect prepare --set prepare.source=local "
+               "--set 'prepare.local.train=[gsm8k/train.jsonl]' --set 'prepare.local.test=[gsm8k/test.jsonl]'",
+    "annotate": "OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai "
+                "--set teacher.model=gpt-4o-mini --set annotate.limit=50",
+    "sft": "supercorrect sft --set student.model=Qwen/Qwen2.5-0.5B-Instruct --set sft.lora=true --set sft.epochs=1",
+    "mine": "supercorrect mine --set mine.samples_per_problem=4 --set mine.temperature=1.0",
+    "dpo": "supercorrect dpo --set dpo.beta=0.5 --set dpo.epochs=1",
+    "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set evaluate.self_correct=false",
+    "register": "MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register --set register.benchmark=gsm8k",
+}
+SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10
+
+
+def type_name(annotation) -> str:
+    """A short readable type: `int`, `float | None`, `sigmoid | ipo | ...`, `list[str]`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(str(a).lower() if isinstance(a, bool) else str(a) for a in args)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " | ".join("null" if a is type(None) else type_name(a) for a in args)
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(type_name(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def params_help(section: str) -> list[str]:
+    """One line per key of a params section, generated from the typed config (supercorrect.config)."""
+    from pydantic import BaseModel
+
+    from supercorrect.config import Params
+
+    lines = []
+
+    def walk(model, prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump()
+            elif isinstance(default, dict):
+                default = {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in default.items()}
+            shown = json.dumps(default, default=str)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            lines.append(f"  {prefix}{name}  ({type_name(ann)}, default {shown})")
+            if field.description:
+                lines.append(f"      {field.description}")
+
+    walk(Params.model_fields[section].annotation, f"{section}.")
+    return lines
+
+
+def stage_epilog(stage: str) -> str:
+    body = []
+    for section in SECTIONS[stage]:
+        body += ["", f"params section `{section}`:"] + params_help(section)
+    return "\n".join([f"example:\n  {EXAMPLES[stage]}"] + body)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supercorrect",
         description="SuperCorrect pipeline stages. `dvc repro` runs them all in order; "
-                    "each stage reads its section of params.yaml.",
-        epilog="Example: supercorrect sft --set sft.epochs=1",
+                    "each stage reads its sections of params.yaml (`supercorrect <stage> --help` lists them).",
+        epilog="Example: supercorrect sft --help",
     )
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for stage in STAGES:
-        cmd = sub.add_parser(stage, help=HELP[stage], description=f"Stage `{stage}`: {HELP[stage]}. "
-                             f"Reads the `{stage}` section of the params file.")
+        sections = ", ".join(f"`{s}`" for s in SECTIONS[stage])
+        cmd = sub.add_parser(stage, help=HELP[stage], formatter_class=argparse.RawDescriptionHelpFormatter,
+                             description=f"Stage `{stage}`: {HELP[stage]}.\nReads params sections {sections}.",
+                             epilog=stage_epilog(stage))
         cmd.add_argument("--params", default="params.yaml", metavar="FILE",
                          help="params file (default: %(default)s)")
         cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                         help="override one param, e.g. --set sft.epochs=1 (repeatable; value parsed as YAML)")
+                         help=f"override one param, e.g. --set {SECTIONS[stage][0]}.<key>=VALUE "
+                              "(repeatable; value parsed as YAML)")
+        cmd.add_argument("--json", action="store_true", help="print the full metrics as JSON instead of a summary")
     return parser
+
+
+def quiet() -> None:
+    """Silence third-party output a user can do nothing about: per-file and per-shard progress bars
+    (dataset maps, weight loading, shard writing), advisory warnings and MLflow's INFO chatter.
+    Set before the libraries are imported; anything already set in the environment wins."""
+    for var, value in (("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+                       ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                       ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(var, value)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items() if not isinstance(v, (dict, list)))
+        return inner or "by " + ", ".join(map(str, value))  # a dict of groups: name the groups
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    return str(value)
+
+
+def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
+    """At most SUMMARY_LINES lines of a stage's result, each under 110 characters."""
+    lines = [f"  {key}: {_short(value)}" for key, value in summary.items() if value not in ({}, [], None)]
+    lines = [line if len(line) <= 110 else line[:107] + "..." for line in lines]
+    if len(lines) > SUMMARY_LINES:
+        lines = lines[:SUMMARY_LINES - 1] + [f"  ... {len(lines) - SUMMARY_LINES + 1} more"]
+    return [f"{stage}: done"] + lines + [f"  full metrics: {metrics_file}"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet()
     from supercorrect.config import ConfigError, load_params
-    from supercorrect.io import InputError
+    from supercorrect.io import InputError, record_timing
     from supercorrect.teacher_client import TeacherError
 
     try:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
+        started = time.time()
         summary = module.run(params)
+        record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2, default=str))
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        where = {"prepare": params.prepare.metrics, "evaluate": params.evaluate.out}
+        print("\n".join(summary_lines(args.stage, summary, where.get(args.stage, f"metrics/{args.stage}.json"))))
     return 0

@@ -1,6 +1,6 @@
 """Find training problems that leak test problems: exact copies and long n-gram overlaps.
 
-The rule (also in README, "Method choices"):
+The rule (also in docs/method.md):
 
 1. Each problem is normalised (NFKC, casefold), its `[asy]...[/asy]` drawing code removed
    (MATH figures share boilerplate code across unrelated problems), and split into word tokens:

@@ -43,6 +43,7 @@ def run(p) -> dict:
 
     from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
+    from supercorrect.progress import quiet_progress
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
     pairs = load_pairs(path)
@@ -77,8 +78,10 @@ def run(p) -> dict:
     trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(p.dpo))
     reference_in_memory = trainer.ref_model is not None
-    print(f"dpo: rank {args.process_index} of world size {args.world_size}; "
-          f"reference model in memory: {reference_in_memory}", flush=True)
+    if args.world_size > 1:
+        print(f"dpo: rank {args.process_index} of world size {args.world_size}; "
+              f"reference model in memory: {reference_in_memory}", flush=True)
+    quiet_progress(trainer, "dpo: train")
     result, runtime, start_step = train_resuming(trainer, out)
     history = trainer.state.log_history
     curve = loss_curve(history)

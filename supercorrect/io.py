@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 
+TIMINGS = "metrics/timings.json"  # {stage: {start, end}} in epoch seconds; MLflow stage runs span them
+
+
 class InputError(ValueError):
     """A malformed input file; the message names the file, line and field.
 
@@ -167,3 +170,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record_timing(stage: str, start: float, end: float, path: str | Path = TIMINGS) -> None:
+    """Note when a stage ran (the CLI calls this) so its MLflow run shows the real start and end."""
+    path = Path(path)
+    try:
+        timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except json.JSONDecodeError:
+        timings = {}
+    write_json(path, timings | {stage: {"start": start, "end": end}})

@@ -3,6 +3,7 @@
 The model goes to the registry as `register.model_name` (contract: `supercorrect-student`)
 with alias `challenger`; alias `champion` moves to it only if its accuracy on
 `register.benchmark` beats the current champion's (the first version always becomes champion).
+Also writes metrics/headline.json, the run's few headline numbers (the DVC metric).
 
     supercorrect register [--params params.yaml]
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register
@@ -10,11 +11,14 @@ with alias `challenger`; alias `champion` moves to it only if its accuracy on
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 from supercorrect.config import ConfigError, Params
-from supercorrect.io import InputError, read_json, write_json
+from supercorrect.io import InputError, metrics_path, read_json, write_json
+
+HEADLINE = "metrics/headline.json"
 
 
 def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
@@ -25,7 +29,7 @@ def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
 
 
 def run(p: Params) -> dict:
-    from supercorrect.tracking import record_pipeline
+    from supercorrect.tracking import headline, record_pipeline
 
     metrics = read_json(p.evaluate.out)
     if not isinstance(metrics, dict):
@@ -36,4 +40,7 @@ def run(p: Params) -> dict:
     accuracy = float(metrics[p.register.benchmark]["accuracy"])
     result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
     write_json(Path(p.evaluate.out).parent / "register.json", result)  # beside its input
+    # The few numbers `dvc metrics show/diff` and `dvc exp show` compare between runs.
+    mine = metrics_path(p.mine, "mine")
+    write_json(HEADLINE, headline(metrics, json.loads(mine.read_text()) if mine.exists() else {}))
     return result

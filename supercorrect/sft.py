@@ -14,7 +14,7 @@ to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps`
 after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints). The TRL wiring
 this stage shares with `dpo` (arguments, LoRA, resuming, saving, loss curves) is supercorrect.training.
 
-Defaults (README "Training options"): full fine-tuning, no gradient checkpointing (TRL's
+Defaults (docs/training.md): full fine-tuning, no gradient checkpointing (TRL's
 default recomputes activations), padded batches in random order, and the system prompt that
 every row starts with run once per batch (`sft.shared_prefix`, supercorrect.shared_prefix:
 exact, ~1.25x tokens/s on the CPU); bench.sft measures the speed. `sft.group_by_length` gives
@@ -171,6 +171,7 @@ def run(p) -> dict:
 
     from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
+    from supercorrect.progress import quiet_progress
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
@@ -194,7 +195,9 @@ def run(p) -> dict:
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
     world = args.world_size
-    print(f"sft: rank {args.process_index} of world size {world}", flush=True)
+    if world > 1:
+        print(f"sft: rank {args.process_index} of world size {world}", flush=True)
+    quiet_progress(trainer, "sft: train")
     result, runtime, start_step = train_resuming(trainer, out)
     curve = loss_curve(trainer.state.log_history)
     last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})

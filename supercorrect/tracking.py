@@ -1,12 +1,16 @@
 """MLflow record of a pipeline execution: the only module that imports mlflow.
 
-`record_pipeline` opens one parent run with a child run per stage, logs each stage's params
-section, its metrics file, its loss curve (as step metrics, so the MLflow UI plots it) and a
-few sample records, then logs and registers the final model. `record_retrain` records one
-scheduled or manual retraining run, including the ones that found everything up to date.
+`record_pipeline` opens one parent run carrying the headline metrics (accuracy per benchmark
+and checkpoint, self-correction gain, DPO pairs), with a child run per stage that spans the
+stage's real start and end (metrics/timings.json, written by the CLI) and holds its params
+section, its metrics file, its loss curve (step metric `loss`, so the MLflow UI plots it) and a
+few sample records; then it logs and registers the final model. The experiment is marked as a
+model-training one, so the UI opens on its runs. `record_retrain` records one scheduled or
+manual retraining run, including the ones that found everything up to date.
 
-Every run carries its lineage: the git commit (and whether the tree was dirty) and the content
-hash DVC recorded in dvc.lock for every data file, model and source file the pipeline used.
+Every run carries its lineage: tags with the git commit (and whether the tree was dirty) and
+the DVC content hash of each data and model path, and the artifact lineage/dvc_hashes.json
+with every hash in dvc.lock (source files included).
 Secrets never pass through here: params hold no keys (those come from the environment) and no
 environment is logged.
 """
@@ -22,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from supercorrect import STAGES
-from supercorrect.io import metrics_path
+from supercorrect.io import TIMINGS, metrics_path
 
 RECORDED = [s for s in STAGES if s != "register"]  # register's own child run logs the model
 SAMPLES = {"annotate": "hsft.jsonl", "mine": "pairs.jsonl"}
@@ -39,10 +43,48 @@ def flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
+def metric_key(name: str) -> str:
+    """A clean MLflow key: each dotted part lower-case words joined by `_` ("student's own" -> "students_own")."""
+    return ".".join(re.sub(r"[^a-z0-9]+", "_", part.lower().replace("'", "")).strip("_") or "_"
+                    for part in name.split("."))
+
+
 def numeric(obj: dict) -> dict[str, float]:
-    """Numeric leaves as MLflow metrics; names lose characters MLflow refuses (e.g. quotes)."""
-    return {re.sub(r"[^\w\-. :/]", "_", k): float(v) for k, v in flatten(obj).items()
+    """Numeric leaves as MLflow metrics under clean keys (metric_key)."""
+    return {metric_key(k): float(v) for k, v in flatten(obj).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def headline(evaluate: dict, mine: dict) -> dict[str, float]:
+    """The parent run's metrics: accuracy per benchmark and checkpoint, self-correction, pairs."""
+    out = {}
+    for bench, block in evaluate.items():
+        if not isinstance(block, dict) or "accuracy" not in block:
+            continue
+        out[f"{bench}.accuracy"] = block["accuracy"]
+        for ckpt, s in (block.get("checkpoints") or {}).items():
+            out[f"{bench}.{ckpt}.accuracy"] = s["accuracy"]
+        for ckpt, s in (block.get("self_correction") or {}).items():
+            out[f"{bench}.{ckpt}.self_correction_gain"] = s.get("net_gain", s["accuracy_after"] - s["accuracy_before"])
+        if not block.get("self_correction") and isinstance(block.get("self_correct"), dict):
+            s = block["self_correct"]
+            out[f"{bench}.{block.get('checkpoint', 'final')}.self_correction_gain"] = \
+                s["accuracy_after"] - s["accuracy_before"]
+    if "pairs" in mine:
+        out["mine.pairs"] = mine["pairs"]
+    return {metric_key(k): float(v) for k, v in out.items()}
+
+
+def stage_times(stage: str, timings: dict) -> tuple[int, int] | None:
+    """(start, end) of a stage in ms: the CLI's record, else the metrics file's mtime minus its runtime."""
+    if stage in timings:
+        return int(timings[stage]["start"] * 1000), int(timings[stage]["end"] * 1000)
+    path = Path("metrics") / f"{stage}.json"
+    if not path.exists():
+        return None
+    end = path.stat().st_mtime
+    runtime = json.loads(path.read_text()).get("train_runtime_s") or 0
+    return int((end - runtime) * 1000), int(end * 1000)
 
 
 def git_commit() -> str:
@@ -83,10 +125,14 @@ def dvc_hashes(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
     return dict(sorted(hashes.items()))
 
 
+DATA_ROOTS = ("data/", "models/")
+
+
 def lineage_tags(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
-    """Tags that pin a run: git commit, dirty flag and `dvc.<path>` = content hash for each DVC path."""
+    """Tags that pin a run: git commit, dirty flag and `dvc.<path>` = content hash of each data and
+    model path (source files are pinned by the commit; all hashes are in lineage/dvc_hashes.json)."""
     tags = {"git_commit": git_commit(), "git_dirty": str(git_dirty()).lower()}
-    tags |= {f"dvc.{path}": md5 for path, md5 in dvc_hashes(lock_file).items()}
+    tags |= {f"dvc.{path}": md5 for path, md5 in dvc_hashes(lock_file).items() if path.startswith(DATA_ROOTS)}
     return tags
 
 
@@ -103,9 +149,10 @@ def _log_stage(mlflow, p, stage: str) -> None:
         mlflow.log_artifact(str(metrics_file))
     curve = Path("plots") / f"{stage}_loss.csv"
     if curve.exists():
+        # `loss`, not `train_loss`: that key is the metrics file's mean loss, a single value.
         with curve.open() as fh:
             for row in csv.DictReader(fh):
-                mlflow.log_metric("train_loss", float(row["loss"]), step=int(float(row["step"])))
+                mlflow.log_metric("loss", float(row["loss"]), step=int(float(row["step"])))
     sample = SAMPLES.get(stage)
     if sample:
         path = Path(getattr(p, stage).out_dir) / sample
@@ -121,16 +168,26 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
     from mlflow.exceptions import MlflowException
 
     cfg = p.register
-    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
-    mlflow.set_experiment(cfg.experiment)
-    client = MlflowClient()
-    with mlflow.start_run(run_name="pipeline", tags=lineage_tags()) as parent:
+    client = MlflowClient(tracking_uri(cfg.tracking_uri))
+    experiment_id = training_experiment(mlflow, client, cfg)
+    timings = read_timings()
+    spans = {stage: t for stage in STAGES if (t := stage_times(stage, timings))}
+    # Created through the client so the run starts when the first stage did, then resumed.
+    parent_id = client.create_run(experiment_id, start_time=min((t[0] for t in spans.values()), default=None),
+                                  tags=lineage_tags() | {"mlflow.runName": "pipeline"}).info.run_id
+    with mlflow.start_run(run_id=parent_id) as parent:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
         mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
+        mlflow.log_metrics(headline(_read(Path(p.evaluate.out)), _read(metrics_path(p.mine, "mine"))))
         for stage in RECORDED:
-            with mlflow.start_run(run_name=stage, nested=True):
+            start, end = spans.get(stage, (None, None))
+            child = client.create_run(experiment_id, start_time=start,
+                                      tags={"mlflow.runName": stage, "mlflow.parentRunId": parent_id})
+            with mlflow.start_run(run_id=child.info.run_id, nested=True):
                 _log_stage(mlflow, p, stage)
+            if end is not None:
+                client.set_terminated(child.info.run_id, "FINISHED", end_time=end)
         with mlflow.start_run(run_name="register", nested=True):
             reqs = [f"{pkg}=={version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
             info = mlflow.transformers.log_model(
@@ -157,12 +214,28 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
             "previous_champion_accuracy": champion_acc, "promoted": promoted}
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def read_timings(path: str | Path = TIMINGS) -> dict:
+    return _read(Path(path))
+
+
+def training_experiment(mlflow, client, cfg) -> str:
+    """Set (creating if needed) the experiment, marked as model training so the UI opens on its runs."""
+    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
+    experiment_id = mlflow.set_experiment(cfg.experiment).experiment_id
+    client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
+    return experiment_id
+
+
 def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
     """Record one retraining run (also an "up to date" one) with its lineage; returns the MLflow run id."""
     import mlflow
+    from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri(p.register.tracking_uri))
-    mlflow.set_experiment(p.register.experiment)
+    training_experiment(mlflow, MlflowClient(tracking_uri(p.register.tracking_uri)), p.register)
     tags = lineage_tags() | {"up_to_date": str(summary["up_to_date"]).lower(),
                              "stages_ran": ",".join(summary["ran"]) or "none"}
     if flow_run_id:
@@ -171,3 +244,13 @@ def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_metric("stages_ran", len(summary["ran"]))
     return run.info.run_id
+
+
+def run_url(p, run_id: str) -> str:
+    """The MLflow UI address of a run: on the tracking server, or on `make mlflow-ui` for a local store."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(p.register.tracking_uri)
+    experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"

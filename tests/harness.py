@@ -147,11 +147,11 @@ def prefect_env(workdir: Path, port: int, base: dict | None = None) -> dict:
 
 
 @contextlib.contextmanager
-def prefect_server(workdir: Path, env: dict):
+def prefect_server(workdir: Path, env: dict, timeout: float = 180):
     """`prefect server start` on a free port with a fresh SQLite database; yields the API URL."""
     port = int(env["PREFECT_API_URL"].rsplit(":", 1)[1].split("/")[0])
     log = workdir / "prefect-server.log"
     with process([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                  log, workdir, env) as proc:
-        wait_http(f"http://127.0.0.1:{port}/api/health", proc, log, timeout=180)
+        wait_http(f"http://127.0.0.1:{port}/api/health", proc, log, timeout=timeout)
         yield env["PREFECT_API_URL"]

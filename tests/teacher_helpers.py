@@ -93,7 +93,7 @@ def annotate_cmd(tmp: Path, problems_file: Path, *extra: str) -> list[str]:
     sets = [f"annotate.input={problems_file}", f"annotate.out_dir={tmp / 'out'}", "teacher.backend=openai",
             "teacher.model=teacher-x", f"teacher.cache_dir={tmp / 'cache'}", "teacher.backoff_s=0.01",
             "annotate.correction_share=0", *extra]
-    return [sys.executable, "-m", "supercorrect", "annotate", "--params", str(REPO / "params.yaml")] + \
+    return [sys.executable, "-m", "supercorrect", "annotate", "--json", "--params", str(REPO / "params.yaml")] + \
         [arg for s in sets for arg in ("--set", s)]
 
 

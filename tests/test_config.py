@@ -73,6 +73,7 @@ def test_params_file_with_bom_reads_and_a_directory_is_one_line(tmp_path):
 
 def test_every_stage_has_help():
     from supercorrect import STAGES
+    from supercorrect.cli import EXAMPLES
     for stage in STAGES:
         out = subprocess.run([sys.executable, "-m", "supercorrect", stage, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and f"Stage `{stage}`" in out.stdout and "--set KEY=VALUE" in out.stdout
@@ -94,15 +95,67 @@ def test_paper_profile_carries_the_papers_numbers(tmp_path):
     assert p.teacher.inspector_rounds == 3 and p.evaluate.self_correct == ["sft", "dpo"]
 
 
-def test_params_yaml_is_the_config_defaults():
-    # The demo params.yaml is the default: every key is written out, with the default's value.
+        assert EXAMPLES[stage] in out.stdout and f"supercorrect {stage}" in EXAMPLES[stage]
+        assert f"params section `{stage}`:" in out.stdout
+
+
+def _fields(model, prefix=""):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _fields(field.annotation, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
+def test_stage_help_lists_every_key_with_type_default_and_description():
+    from supercorrect.cli import params_help
+    from supercorrect.config import Params
+
+    for section, spec in Params.model_fields.items():
+        text = "\n".join(params_help(section))
+        for key, field in _fields(spec.annotation, f"{section}."):
+            assert field.description, f"{key} has no description in supercorrect/config.py"
+            assert f"  {key}  (" in text and field.description in text, key
+    assert "  sft.epochs  (float, default 3)" in "\n".join(params_help("sft"))
+    assert "  dpo.loss_type  (sigmoid | hinge | ipo" in "\n".join(params_help("dpo"))
+
+
+def test_help_sections_are_the_dvc_stage_params():
+    import yaml
+
+    from supercorrect.cli import SECTIONS
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert {name: stage["params"] for name, stage in stages.items()} == SECTIONS
+
+
+def test_params_yaml_values_are_the_config_defaults():
     import yaml
 
     from supercorrect.config import Params
 
-    written = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
     defaults = Params().model_dump()
-    differ = {f"{s}.{k}": (written.get(s, {}).get(k, "<missing>"), v)
-              for s, section in defaults.items() for k, v in section.items() if written.get(s, {}).get(k, "<missing>") != v}
-    extra = {f"{s}.{k}" for s, section in written.items() for k in section if k not in defaults.get(s, {})}
-    assert not differ and not extra, f"params.yaml vs config.py defaults (yaml, default): {differ}; only in yaml: {extra}"
+    differ = []
+    for section, spec in Params.model_fields.items():
+        for key, _ in _fields(spec.annotation, f"{section}."):
+            node_file, node_default = data, defaults
+            for part in key.split("."):
+                node_file, node_default = node_file.get(part, {}), node_default[part]
+            if node_file != node_default:
+                differ.append(f"{key}: params.yaml {node_file!r} vs config {node_default!r}")
+    assert differ == []
+
+
+def test_stage_summary_is_short():
+    from supercorrect.cli import SUMMARY_LINES, summary_lines
+
+    summary = {f"k{i}": {"accuracy": 0.5, "by_level": {"1": {}}, "n": i} for i in range(30)} | {"empty": {}}
+    lines = summary_lines("evaluate", summary, "metrics/evaluate.json")
+    assert len(lines) == SUMMARY_LINES + 2 and all(len(line) <= 110 for line in lines)
+    assert len(lines) <= 10 and "empty" not in "".join(lines)
+    assert lines[1] == "  k0: accuracy 0.5, n 0" and lines[-1] == "  full metrics: metrics/evaluate.json"
+    assert summary_lines("prepare", {"by_split": {"train": {"n": 1}, "test": {"n": 2}}}, "m")[1] == \
+        "  by_split: by train, test"

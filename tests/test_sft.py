@@ -141,11 +141,14 @@ def params(tmp_path, *extra):
         "sft.max_length=320", *extra])
 
 
-def test_sft_run_learns_and_saves(in_tmp):
+def test_sft_run_learns_and_saves(in_tmp, capfd):
     records = hsft_records(24)
     unverified = {**records[0], "id": "bad", "verified": False, "template": "garbage"}
     write_jsonl(in_tmp / "annotate" / "hsft.jsonl", records + [unverified])
     metrics = sft.run(params(in_tmp))
+    out, err = capfd.readouterr()
+    # One labelled bar with the loss in it; no printed log dicts (transformers' ProgressCallback).
+    assert "sft: train" in err and "loss=" in err and "{'loss'" not in out + err
 
     assert metrics["n_train"] == 24 and metrics["steps"] == 36
     assert metrics["final_loss"] < 0.5 * metrics["first_loss"]
