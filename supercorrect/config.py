@@ -196,6 +196,7 @@ class DpoConfig(_Section):
     loss_type: Literal["sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero",
                        "apo_down", "exo_pair", "aot", "aot_unpaired"] = "sigmoid"
     precompute_ref_log_probs: bool = True        # score the frozen reference once; it never stays in memory
+    prefix_tree: bool = True                     # each pair's prompt runs once; logits at completion tokens only
     lora_r: int = Field(16, gt=0)
     lora_alpha: int = Field(32, gt=0)
     gradient_checkpointing: bool = False

@@ -21,7 +21,7 @@ plain path with several processes (DDP hooks the wrapped model's forward, not th
 here), with attention other than sdpa/eager (no custom mask), with MoE aux losses, with scaled or
 soft-capped logits, with prompt-learning PEFT (virtual tokens) and with `truncation_mode` other
 than keep_start (the two completions' prompts would be cut differently).
-Used by supercorrect.dpo when `dpo.prefix_tree` is on; no CLI of its own.
+Used by supercorrect.dpo (`dpo.prefix_tree`, default on) and bench.dpo; no CLI of its own.
 """
 
 from __future__ import annotations
@@ -152,10 +152,14 @@ class TreeModel:
         return FusedCausalLMOutput(**fields)
 
 
-def trainer_class():
-    """DPOTrainer whose batches run as prefix trees where `supported` (else TRL's own path)."""
+def trainer_class(prefix_tree: bool = True):
+    """DPOTrainer, or with `prefix_tree` a subclass whose batches run as prefix trees where that is
+    exact (see the module docstring; otherwise TRL's own path)."""
     from trl import DPOTrainer
     from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    if not prefix_tree:
+        return DPOTrainer
 
     class PrefixTreeDPOTrainer(DPOTrainer):
         def __init__(self, *args, data_collator=None, **kwargs):

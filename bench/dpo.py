@@ -1,0 +1,172 @@
+"""Benchmark: DPO training pairs per second, the `dpo` stage's defaults against TRL's DPOTrainer defaults.
+
+Same pairs, same model, same hyperparameters (params.yaml `dpo` defaults: batch size, learning
+rate, beta, max length), reference log-probs precomputed on both sides, CPU.
+* ours: `supercorrect.dpo.dpo_args` and `supercorrect.dpo_fast.trainer_class(dpo.prefix_tree)`
+  exactly as the stage builds them (each pair one row with its prompt run once, log-probs only at
+  completion tokens, no gradient checkpointing);
+* baseline: TRL's DPOTrainer with TRL's defaults for everything the stage chooses: its
+  collator (prompt + chosen and prompt + rejected rows), its fused LM head (every position through
+  the output layer on CPU) and `gradient_checkpointing=True` (DPOConfig's default);
+  `--baseline-checkpointing false` keeps the stage's setting, isolating the trainer-side gain.
+Two pair shapes, each in its own pair of trainers:
+* `solve`: today's pairs (system prompt + problem + the student's correct first step; a cause
+  and correction of step 2 plus the answer as completions);
+* `correction`: issue 11's shape (problem and the student's whole solution under a correction
+  prompt; short cause/correction completions), where the prompt is most of every row.
+The model is a tiny Qwen2 (params.yaml `student.tiny`) whose output layer is widened to `--vocab`
+(default 151,936, Qwen2.5's; 0 keeps the toy vocabulary): random rows the toy tokenizer never
+emits, but every position costs what it costs with the real vocabulary, and the output layer is
+what dominates a small model's step there. Each configuration builds one trainer (reference
+log-probs computed then, untimed), then the two alternate in rounds of `--steps` steps, so
+machine load hits both alike.
+
+    python -m bench.dpo [--steps 2] [--rounds 2] [--vocab 151936] [--threads 1] [--shapes solve,correction]
+
+The last line is JSON: per shape ours_pairs_per_s, baseline_pairs_per_s, speedup; `speedup` is the
+correction shape's (the one the stage trains on after issue 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+
+def pairs(shape: str, n: int) -> list[dict]:
+    """`n` preference pairs in TRL's conversational format, from synthetic problems."""
+    from supercorrect.prompts import V1, solve_messages
+    from supercorrect.synthetic import generate_problems
+    from supercorrect.teacher import ReferenceTeacher
+
+    teacher, out = ReferenceTeacher(), []
+    for i, q in enumerate(generate_problems(n, seed=2)):
+        template = teacher.annotate(q)
+        answer = template.split("<Answer>")[1].split("</Answer>")[0]
+        wrong = f"{int(answer) + 1 + i % 3}" if answer.lstrip("-").isdigit() else answer + "1"
+        good = (f"<Step2><Cause>The student added where the problem takes away.</Cause><Correction>So the "
+                f"result is {answer}.</Correction></Step2>\n")
+        bad = f"<Step2><Cause>This step is correct.</Cause><Correction>So the result is {wrong}.</Correction></Step2>\n"
+        if shape == "solve":
+            first = template.split("</Step1>")[0] + "</Step1>\n"
+            prompt = solve_messages(V1, q["problem"]) + [{"role": "assistant", "content": first}]
+            good, bad = good + f"<Answer>{answer}</Answer>", bad + f"<Answer>{wrong}</Answer>"
+        else:
+            student = template.replace(f"<Answer>{answer}</Answer>", f"<Answer>{wrong}</Answer>")
+            prompt = [{"role": "system", "content": V1.system},
+                      {"role": "user", "content": V1.student_correct.format(problem=q["problem"],
+                                                                            student_solution=student, k=2)}]
+        out.append({"prompt": prompt, "chosen": [{"role": "assistant", "content": good}],
+                    "rejected": [{"role": "assistant", "content": bad}]})
+    return out
+
+
+class Run:
+    """One configuration: a trainer built once (reference log-probs computed); `train()` times `steps` steps."""
+
+    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int):
+        from datasets import Dataset
+        from trl import DPOConfig
+
+        from supercorrect.model import load_student
+
+        model, tok = load_student(base)
+        args = DPOConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
+        self.trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                   processing_class=tok)
+        self.pairs = steps * args.per_device_train_batch_size
+
+    def train(self) -> tuple[int, float]:
+        started = time.perf_counter()
+        self.trainer.train()  # a fresh optimizer and schedule each call
+        return self.pairs, time.perf_counter() - started
+
+
+def widen_vocabulary(path: str, vocab: int) -> None:
+    """Give the saved model at `path` a `vocab`-row embedding and output layer (tied), seeded."""
+    import torch
+
+    from supercorrect.model import load_student
+
+    model, tok = load_student(path)
+    if vocab > model.config.vocab_size:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model.resize_token_embeddings(vocab, mean_resizing=False)
+        model.save_pretrained(path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import torch
+    from trl import DPOTrainer
+
+    from supercorrect.config import load_params
+    from supercorrect.dpo import dpo_args, to_text_pair, turn_end
+    from supercorrect.dpo_fast import trainer_class
+    from supercorrect.model import build_tiny, load_student
+    from supercorrect.prompts import V1
+    from supercorrect.sft import tiny_corpus
+    from supercorrect.synthetic import generate_problems
+    from supercorrect.teacher import ReferenceTeacher
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=2, help="optimizer steps per configuration and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--vocab", type=int, default=151_936, help="output-layer rows (0: the toy vocabulary)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--shapes", default="solve,correction")
+    parser.add_argument("--baseline-checkpointing", default="true", choices=["true", "false"],
+                        help="false: the baseline keeps the stage's gradient_checkpointing")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a params.yaml key for ours, e.g. --set dpo.batch_size=8")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    p = load_params("params.yaml", args.set)
+    teacher = ReferenceTeacher()
+    records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(300, seed=0)]
+    result: dict = {"batch_size": p.dpo.batch_size, "steps": args.steps, "rounds": args.rounds, "vocab": args.vocab,
+                    "threads": args.threads, "prefix_tree": p.dpo.prefix_tree,
+                    "baseline_gradient_checkpointing": args.baseline_checkpointing == "true"}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = f"{tmp}/base"
+        build_tiny(tiny_corpus(V1, records), p.student.tiny, base, seed=0)
+        widen_vocabulary(base, args.vocab)
+        _, tok = load_student(base)
+        end = turn_end(tok)
+        n_pairs = p.dpo.batch_size * args.steps  # one epoch per round
+        for shape in args.shapes.split(","):
+            rows = [to_text_pair(tok, pair, end) for pair in pairs(shape, n_pairs)]
+            lengths = [(len(tok(r["prompt"], add_special_tokens=False)["input_ids"]),
+                        len(tok(r["chosen"], add_special_tokens=False)["input_ids"])) for r in rows]
+            ours_kwargs = dpo_args(p.dpo, f"{tmp}/{shape}-ours", n_pairs)
+            baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/{shape}-baseline",
+                               "gradient_checkpointing": args.baseline_checkpointing == "true"}
+            runs = {"baseline": Run(DPOTrainer, baseline_kwargs, base, rows, args.steps),
+                    "ours": Run(trainer_class(p.dpo.prefix_tree), ours_kwargs, base, rows, args.steps)}
+            mean_prompt = sum(n for n, _ in lengths) / len(lengths)
+            mean_chosen = sum(c for _, c in lengths) / len(lengths)
+            print(f"{shape}: {len(rows)} pairs, prompt ~{mean_prompt:.0f} tokens, chosen ~{mean_chosen:.0f} tokens, "
+                  f"batch {p.dpo.batch_size}, {args.steps} steps x {args.rounds} rounds each", flush=True)
+            totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}
+            for round_ in range(args.rounds):
+                for name, run in runs.items():
+                    n, seconds = run.train()
+                    totals[name][0] += n
+                    totals[name][1] += seconds
+                    print(f"  round {round_ + 1} {name:8s}: {n} pairs in {seconds:.1f} s = {n / seconds:.2f}/s",
+                          flush=True)
+            ours, baseline = (totals[k][0] / totals[k][1] for k in ("ours", "baseline"))
+            result[shape] = {"ours_pairs_per_s": round(ours, 3), "baseline_pairs_per_s": round(baseline, 3),
+                             "speedup": round(ours / baseline, 2), "prompt_tokens": round(mean_prompt),
+                             "chosen_tokens": round(mean_chosen)}
+    shapes = args.shapes.split(",")
+    result["speedup"] = result["correction" if "correction" in shapes else shapes[-1]]["speedup"]
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
