@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 
 
 def pairs(shape: str, n: int) -> list[dict]:
@@ -63,27 +62,6 @@ def pairs(shape: str, n: int) -> list[dict]:
     return out
 
 
-class Run:
-    """One configuration: a trainer built once (reference log-probs computed); `train()` times `steps` steps."""
-
-    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int):
-        from datasets import Dataset
-        from trl import DPOConfig
-
-        from supercorrect.model import load_student
-
-        model, tok = load_student(base)
-        args = DPOConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
-        self.trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                   processing_class=tok)
-        self.pairs = steps * args.per_device_train_batch_size
-
-    def train(self) -> tuple[int, float]:
-        started = time.perf_counter()
-        self.trainer.train()  # a fresh optimizer and schedule each call
-        return self.pairs, time.perf_counter() - started
-
-
 def widen_vocabulary(path: str, vocab: int) -> None:
     """Give the saved model at `path` a `vocab`-row embedding and output layer (tied), seeded."""
     import torch
@@ -102,6 +80,9 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from trl import DPOTrainer
 
+    from trl import DPOConfig
+
+    from bench.sft import Run
     from supercorrect.config import load_params
     from supercorrect.dpo import dpo_args, to_text_pair, turn_end
     from supercorrect.dpo_fast import trainer_class
@@ -144,8 +125,11 @@ def main(argv: list[str] | None = None) -> dict:
             ours_kwargs = dpo_args(p.dpo, f"{tmp}/{shape}-ours", n_pairs)
             baseline_kwargs = {**ours_kwargs, "output_dir": f"{tmp}/{shape}-baseline",
                                "gradient_checkpointing": args.baseline_checkpointing == "true"}
-            runs = {"baseline": Run(DPOTrainer, baseline_kwargs, base, rows, args.steps),
-                    "ours": Run(trainer_class(p.dpo.prefix_tree), ours_kwargs, base, rows, args.steps)}
+            # Counted in the collator: one per pair (the reference pass before training uses it too,
+            # but `train()` resets the count).
+            runs = {"baseline": Run(DPOTrainer, baseline_kwargs, base, rows, args.steps, DPOConfig, lambda _: 1),
+                    "ours": Run(trainer_class(p.dpo.prefix_tree), ours_kwargs, base, rows, args.steps, DPOConfig,
+                                lambda _: 1)}
             mean_prompt = sum(n for n, _ in lengths) / len(lengths)
             mean_chosen = sum(c for _, c in lengths) / len(lengths)
             print(f"{shape}: {len(rows)} pairs, prompt ~{mean_prompt:.0f} tokens, chosen ~{mean_chosen:.0f} tokens, "

@@ -5,12 +5,14 @@ Ours is `supercorrect.model.generate` called exactly as `mine` calls it (`--samp
 that counts is plain transformers `model.generate` on the same batches: the same prompts in the
 same order (longest first, `student.batch_size // samples` prompts per call, left padded),
 `num_return_sequences=samples`, the same sampling (temperature, no top-k/top-p) and the same stop
-ids. For reference, `model.generate` on one prompt and one sample per call is timed too. All run
-in this process on the same model, a tiny Qwen2 built from synthetic problems (random weights:
-the completions are noise, but every token costs what a trained model's token costs). Tokens are
-counted the same way on every side: the completion text re-tokenised.
+ids. The two take turns batch by batch (each first every other batch), so load from other
+processes hits both alike. For reference, `model.generate` on one prompt and one sample per call
+is timed too (after the others). All run in this process on the same model, a tiny Qwen2 built
+from synthetic problems (random weights: the completions are noise, but every token costs what
+a trained model's token costs). Tokens are counted the same way on every side: the completion
+text re-tokenised.
 
-    python -m bench.generate [--problems 128] [--samples 4] [--baseline-sequences 40] [--threads 1]
+    python -m bench.generate [--problems 128] [--samples 4] [--baseline-sequences 16] [--threads 1]
 
 The last line is JSON: ours_tokens_per_s, batched_tokens_per_s, speedup_vs_batched, ...
 """
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", type=int, default=128)
     parser.add_argument("--samples", type=int, default=4, help="samples per problem (mine.samples_per_problem)")
-    parser.add_argument("--baseline-sequences", type=int, default=40,
+    parser.add_argument("--baseline-sequences", type=int, default=16,
                         help="sequences generated one at a time for the baseline rate")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both sides (1: steadier figures on a shared machine)")
@@ -56,29 +58,40 @@ def main(argv: list[str] | None = None) -> dict:
           f"{args.problems} problems x {args.samples} samples, max_new_tokens={p.student.max_new_tokens}, "
           f"temperature={p.mine.temperature}, batch_size={p.student.batch_size}, threads={args.threads}")
 
-    # Ours: the stage's own call.
-    started = time.perf_counter()
-    out = generate(model, tok, chats, max_new_tokens=p.student.max_new_tokens, temperature=p.mine.temperature,
-                   num_samples=args.samples, batch_size=p.student.batch_size, seed=0, desc="bench: ours")
-    ours_s = time.perf_counter() - started
-    ours_tokens = count_tokens(tok, [t for texts in out for t in texts])
-
-    # The baseline that counts: the same batches through plain transformers generate.
+    # Batch by batch, ours and the baseline that counts (plain transformers generate) take turns
+    # on the same batch, each going first every other batch, so machine load hits both alike.
+    # The chats are put longest first up front, so each call of ours is one of the batches the
+    # stage's single call would make (generate sorts longest first too).
     eos = eos_ids(model.generation_config, tok)
     ids = prompt_ids(tok, chats)
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # as supercorrect.model.generate batches
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     per_batch = max(1, p.student.batch_size // args.samples)
-    batched, started = [], time.perf_counter()
-    with torch.inference_mode():
-        torch.manual_seed(0)
-        for start in range(0, len(order), per_batch):
-            enc = tok.pad({"input_ids": [ids[i] for i in order[start:start + per_batch]]}, return_tensors="pt")
+    seconds, texts = {"ours": 0.0, "batched": 0.0}, {"ours": [], "batched": []}
+
+    def ours(batch: list[int], seed: int) -> list[str]:
+        out = generate(model, tok, [chats[i] for i in batch], max_new_tokens=p.student.max_new_tokens,
+                       temperature=p.mine.temperature, num_samples=args.samples, batch_size=p.student.batch_size,
+                       seed=seed, desc="bench: ours")
+        return [t for row in out for t in row]
+
+    def batched(batch: list[int], seed: int) -> list[str]:
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            enc = tok.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             new = model.generate(**enc, max_new_tokens=p.student.max_new_tokens, do_sample=True,
                                  temperature=p.mine.temperature, top_k=0, top_p=1.0,
                                  num_return_sequences=args.samples, pad_token_id=tok.pad_token_id, eos_token_id=eos)
-            batched += tok.batch_decode(new[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    batched_s = time.perf_counter() - started
-    batched_tokens = count_tokens(tok, batched)
+        return tok.batch_decode(new[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    for n, start in enumerate(range(0, len(order), per_batch)):
+        batch = order[start:start + per_batch]
+        for name, run in ((("ours", ours), ("batched", batched)) if n % 2 == 0 else
+                          (("batched", batched), ("ours", ours))):
+            started = time.perf_counter()
+            texts[name] += run(batch, seed=n)
+            seconds[name] += time.perf_counter() - started
+    ours_s, batched_s = seconds["ours"], seconds["batched"]
+    ours_tokens, batched_tokens = count_tokens(tok, texts["ours"]), count_tokens(tok, texts["batched"])
 
     # For reference: one prompt, one sample per call.
     texts, started = [], time.perf_counter()

@@ -29,22 +29,27 @@ import time
 
 
 class Run:
-    """One configuration: a trainer built once; `train(steps)` returns (real tokens, seconds)."""
+    """One configuration: a trainer built once; `train()` runs `steps` steps and returns (units, seconds).
 
-    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int):
+    Units are counted in the collator, `count(example)` each: real tokens by default (never
+    padding); bench.dpo counts pairs with a DPOConfig."""
+
+    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int, config_cls=None,
+                 count=lambda example: len(example["input_ids"])):
         from datasets import Dataset
         from trl import SFTConfig
 
         from supercorrect.model import load_student
 
         model, tok = load_student(base)
-        args = SFTConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
+        args = (config_cls or SFTConfig)(**{**kwargs, "max_steps": steps, "save_strategy": "no",
+                                            "logging_steps": steps})
         self.trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                    processing_class=tok)
         collate, self.seen = self.trainer.data_collator, 0
 
         def counting(features):
-            self.seen += sum(len(f["input_ids"]) for f in features)
+            self.seen += sum(count(f) for f in features)
             return collate(features)
 
         self.trainer.data_collator = counting

@@ -225,6 +225,45 @@ class _SharedPrefixCache:
         self.gen_kt = [k[keep] for k in self.gen_kt]
         self.gen_v = [v[keep] for v in self.gen_v]
 
+    def step(self, model, nxt, position):
+        """Next-token logits of the batch rows fed `nxt` at `position`; their keys/values join the cache."""
+        config = model.config.get_text_config()
+        attention, config._attn_implementation = config._attn_implementation, _shared_prefix_attention_name()
+        try:
+            # A mask mapping (not a tensor) tells transformers the masks are made: it builds none.
+            logits = model(input_ids=nxt[:, None], attention_mask={"full_attention": None}, position_ids=position,
+                           use_cache=False, logits_to_keep=1, decode_cache=self).logits[:, -1]
+        finally:
+            config._attn_implementation = attention
+        self.filled += 1
+        return logits
+
+
+class _DynamicCacheRows:
+    """decode_batch's cache on transformers' own DynamicCache, attention and masks, one copy of the
+    prompt per sample: for models with sliding-window layers, which `_shared_prefix_attention` lacks."""
+
+    def __init__(self, prefill, prompt_mask, samples: int, max_new_tokens: int):
+        self.cache, self.width, self.filled = prefill, prompt_mask.shape[1], 0
+        if samples > 1:
+            self.cache.batch_repeat_interleave(samples)
+            prompt_mask = prompt_mask.repeat_interleave(samples, 0)
+        self.mask = prompt_mask.new_ones((prompt_mask.shape[0], self.width + max_new_tokens))
+        self.mask[:, :self.width] = prompt_mask
+
+    def keep_rows(self, done):
+        return (~done).nonzero()[:, 0]
+
+    def select(self, keep) -> None:
+        self.cache.batch_select_indices(keep)
+        self.mask = self.mask[keep]
+
+    def step(self, model, nxt, position):
+        out = model(input_ids=nxt[:, None], attention_mask=self.mask[:, :self.width + self.filled + 1],
+                    position_ids=position, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        self.filled += 1
+        return out.logits[:, -1]
+
 
 def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
                              decode_cache=None, **kwargs):
@@ -299,39 +338,32 @@ def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[
     position = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
     config = model.config.get_text_config()
-    if any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"]):
-        return _decode_with_dynamic_cache(model, out, mask, position, width, eos_ids=eos_ids, pad_id=pad_id,
-                                          max_new_tokens=max_new_tokens, temperature=temperature,
-                                          num_samples=num_samples)
-    cache = _SharedPrefixCache(out.past_key_values, mask, num_samples, max_new_tokens)
+    sliding = any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"])
+    cache = (_DynamicCacheRows if sliding else _SharedPrefixCache)(out.past_key_values, mask, num_samples,
+                                                                   max_new_tokens)
     logits = out.logits[:, -1].repeat_interleave(num_samples, 0)
     position = position[:, -1:].repeat_interleave(num_samples, 0) + 1
-    # A mask mapping (not a tensor) tells transformers the masks are made: it builds none.
-    no_masks = {"full_attention": None}
     rows = torch.arange(logits.shape[0], device=device)  # output row of each batch row
     done = torch.zeros(logits.shape[0], dtype=torch.bool, device=device)
     tokens = torch.full((logits.shape[0], max_new_tokens), pad_id, dtype=torch.long, device=device)
     eos = torch.tensor(eos_ids, device=device)
-    attention, config._attn_implementation = config._attn_implementation, _shared_prefix_attention_name()
-    try:
-        for step in range(max_new_tokens):
-            nxt = _next_tokens(logits, temperature)
-            tokens[rows, step] = torch.where(done, pad_id, nxt)
-            done |= torch.isin(nxt, eos)
-            finished = int(done.sum())
-            if step == max_new_tokens - 1 or finished == len(done):
-                break
-            if 4 * finished >= len(done):
-                keep = cache.keep_rows(done)
-                cache.select(keep)
-                rows, nxt, position, done = rows[keep], nxt[keep], position[keep], done[keep]
-            logits = model(input_ids=nxt[:, None], attention_mask=no_masks, position_ids=position,
-                           use_cache=False, logits_to_keep=1, decode_cache=cache).logits[:, -1]
-            cache.filled += 1
-            position = position + 1
-    finally:
-        config._attn_implementation = attention
-    return _cut(tokens, eos_ids)
+    for step in range(max_new_tokens):
+        nxt = _next_tokens(logits, temperature)
+        tokens[rows, step] = torch.where(done, pad_id, nxt)
+        done |= torch.isin(nxt, eos)
+        finished = int(done.sum())
+        if step == max_new_tokens - 1 or finished == len(done):
+            break
+        if 4 * finished >= len(done):
+            keep = cache.keep_rows(done)
+            cache.select(keep)
+            rows, nxt, position, done = rows[keep], nxt[keep], position[keep], done[keep]
+        logits, position = cache.step(model, nxt, position), position + 1
+    result = []
+    for row in tokens.tolist():  # each row up to and including its first end-of-turn token
+        end = next((j for j, t in enumerate(row) if t in eos_ids), None)
+        result.append(row if end is None else row[:end + 1])
+    return result
 
 
 def _next_tokens(logits, temperature: float):
@@ -343,49 +375,6 @@ def _next_tokens(logits, temperature: float):
         draw = torch.rand((cdf.shape[0], 1), device=cdf.device) * cdf[:, -1:]
         return torch.searchsorted(cdf, draw)[:, 0].clamp_(max=cdf.shape[1] - 1)
     return logits.argmax(-1)
-
-
-def _cut(tokens, eos_ids: list[int]) -> list[list[int]]:
-    """Each row up to and including its first end-of-turn token."""
-    result = []
-    for row in tokens.tolist():
-        end = next((j for j, t in enumerate(row) if t in eos_ids), None)
-        result.append(row if end is None else row[:end + 1])
-    return result
-
-
-def _decode_with_dynamic_cache(model, out, mask, position, width: int, *, eos_ids, pad_id, max_new_tokens,
-                               temperature, num_samples) -> list[list[int]]:
-    """decode_batch's loop on transformers' DynamicCache and attention (sliding-window models)."""
-    import torch
-
-    device = mask.device
-    cache, logits = out.past_key_values, out.logits[:, -1]
-    if num_samples > 1:
-        cache.batch_repeat_interleave(num_samples)
-        logits, mask = logits.repeat_interleave(num_samples, 0), mask.repeat_interleave(num_samples, 0)
-        position = position.repeat_interleave(num_samples, 0)
-    full_mask = torch.cat([mask, mask.new_ones((mask.shape[0], max_new_tokens))], dim=1)
-    position = position[:, -1:] + 1
-    rows = torch.arange(mask.shape[0], device=device)
-    done = torch.zeros(mask.shape[0], dtype=torch.bool, device=device)
-    tokens = torch.full((mask.shape[0], max_new_tokens), pad_id, dtype=torch.long, device=device)
-    eos = torch.tensor(eos_ids, device=device)
-    for step in range(max_new_tokens):
-        nxt = _next_tokens(logits, temperature)
-        tokens[rows, step] = torch.where(done, pad_id, nxt)
-        done |= torch.isin(nxt, eos)
-        finished = int(done.sum())
-        if step == max_new_tokens - 1 or finished == len(done):
-            break
-        if 4 * finished >= len(done):
-            keep = (~done).nonzero()[:, 0]
-            cache.batch_select_indices(keep)
-            rows, nxt, full_mask, position, done = rows[keep], nxt[keep], full_mask[keep], position[keep], done[keep]
-        out = model(input_ids=nxt[:, None], attention_mask=full_mask[:, :width + step + 1], position_ids=position,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
-        logits, position = out.logits[:, -1], position + 1
-    return _cut(tokens, eos_ids)
 
 
 def generate(model, tokenizer, conversations: list[list[dict]], *, max_new_tokens: int,

@@ -74,13 +74,22 @@ def test_attention_over_the_shared_cache_equals_per_row_attention(heads, kv_head
         assert torch.allclose(got, want.transpose(1, 2), atol=1e-5), step
 
 
-def test_greedy_texts_equal_batched_generate(base):
+@pytest.mark.parametrize("sliding", [False, True])
+def test_greedy_texts_equal_batched_generate(base, sliding):
     """The whole loop against transformers' batched generate on a briefly trained student: same
     prompts (left padded, as bench.generate's baseline runs them), two samples each, rows
-    ending their turn at different steps."""
+    ending their turn at different steps. `sliding`: a model with sliding-window layers (a
+    window longer than any row, so the texts stay the same) takes the DynamicCache path."""
+    from transformers import AutoModelForCausalLM
+
     from supercorrect.model import load_student
 
     model, tok = load_student(base)
+    if sliding:
+        layers = model.config.num_hidden_layers
+        model = AutoModelForCausalLM.from_pretrained(base, use_sliding_window=True, sliding_window=4096,
+                                                     layer_types=["sliding_attention"] * layers).eval()
+        assert model.model.has_sliding_layers
     chats = engine_chats()
     ids = prompt_ids(tok, chats)
     stop = eos_ids(model.generation_config, tok)
