@@ -77,13 +77,9 @@ def widen_vocabulary(path: str, vocab: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import torch
-    from trl import DPOTrainer
+    from trl import DPOConfig, DPOTrainer
 
-    from trl import DPOConfig
-
-    from bench.sft import Run
-    from supercorrect.config import load_params
+    from bench.sft import Run, parse
     from supercorrect.dpo import dpo_args, to_text_pair, turn_end
     from supercorrect.dpo_fast import trainer_class
     from supercorrect.model import build_tiny, load_student
@@ -96,16 +92,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=2, help="optimizer steps per configuration and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=151_936, help="output-layer rows (0: the toy vocabulary)")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shapes", default="solve,correction")
     parser.add_argument("--baseline-checkpointing", default="true", choices=["true", "false"],
                         help="false: the baseline keeps the stage's gradient_checkpointing")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a params.yaml key for ours, e.g. --set dpo.batch_size=8")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    p = load_params("params.yaml", args.set)
+    args, p = parse(parser, argv, "dpo.batch_size=8")
     teacher = ReferenceTeacher()
     records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(300, seed=0)]
     result: dict = {"batch_size": p.dpo.batch_size, "steps": args.steps, "rounds": args.rounds, "vocab": args.vocab,

@@ -60,13 +60,25 @@ class Run:
         return self.seen, time.perf_counter() - started
 
 
+def parse(parser, argv, example: str):
+    """Add `--threads` and `--set` to a bench's `parser`, parse `argv`, set torch's threads;
+    return (args, params.yaml with the overrides). bench.dpo uses it too."""
+    import torch
+
+    from supercorrect.config import load_params
+
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a params.yaml key for ours, e.g. --set {example}")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return args, load_params("params.yaml", args.set)
+
+
 DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import torch
-
-    from supercorrect.config import load_params
     from supercorrect.model import build_tiny
     from supercorrect.prompts import V1, solve_messages
     from trl import SFTTrainer
@@ -78,13 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per configuration and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a params.yaml key for ours, e.g. --set sft.group_by_length=true")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    p = load_params("params.yaml", args.set)
+    args, p = parse(parser, argv, "sft.group_by_length=true")
     teacher = ReferenceTeacher()
     records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(800, seed=0)]
     rows = [{"prompt": solve_messages(V1, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}

@@ -9,7 +9,6 @@ import torch
 
 from supercorrect.model import (_shared_prefix_attention, _SharedPrefixCache, decode_batch, eos_ids, prompt_ids,
                                 render)
-from supercorrect.prompts import V1, solve_messages
 from tests.test_engine import base  # noqa: F401  (fixture)
 from tests.test_engine import chats as engine_chats
 from tests.test_sft import one_thread  # noqa: F401  (fixture)
