@@ -29,22 +29,27 @@ import time
 
 
 class Run:
-    """One configuration: a trainer built once; `train(steps)` returns (real tokens, seconds)."""
+    """One configuration: a trainer built once; `train()` runs `steps` steps and returns (units, seconds).
 
-    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int):
+    Units are counted in the collator, `count(example)` each: real tokens by default (never
+    padding); bench.dpo counts pairs with a DPOConfig."""
+
+    def __init__(self, trainer_cls, kwargs: dict, base: str, rows: list[dict], steps: int, config_cls=None,
+                 count=lambda example: len(example["input_ids"])):
         from datasets import Dataset
         from trl import SFTConfig
 
         from supercorrect.model import load_student
 
         model, tok = load_student(base)
-        args = SFTConfig(**{**kwargs, "max_steps": steps, "save_strategy": "no", "logging_steps": steps})
+        args = (config_cls or SFTConfig)(**{**kwargs, "max_steps": steps, "save_strategy": "no",
+                                            "logging_steps": steps})
         self.trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                    processing_class=tok)
         collate, self.seen = self.trainer.data_collator, 0
 
         def counting(features):
-            self.seen += sum(len(f["input_ids"]) for f in features)
+            self.seen += sum(count(f) for f in features)
             return collate(features)
 
         self.trainer.data_collator = counting
@@ -55,13 +60,25 @@ class Run:
         return self.seen, time.perf_counter() - started
 
 
+def parse(parser, argv, example: str):
+    """Add `--threads` and `--set` to a bench's `parser`, parse `argv`, set torch's threads;
+    return (args, params.yaml with the overrides). bench.dpo uses it too."""
+    import torch
+
+    from supercorrect.config import load_params
+
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a params.yaml key for ours, e.g. --set {example}")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return args, load_params("params.yaml", args.set)
+
+
 DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import torch
-
-    from supercorrect.config import load_params
     from supercorrect.model import build_tiny
     from supercorrect.prompts import V2, solve_messages
     from trl import SFTTrainer
@@ -73,13 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per configuration and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a params.yaml key for ours, e.g. --set sft.group_by_length=true")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    p = load_params("params.yaml", args.set)
+    args, p = parse(parser, argv, "sft.group_by_length=true")
     teacher = ReferenceTeacher()
     records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(800, seed=0)]
     rows = [{"prompt": solve_messages(V2, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}

@@ -256,6 +256,8 @@ class DpoConfig(_Section):
                            description="TRL DPO loss; sigmoid is the paper's")
     precompute_ref_log_probs: bool = Field(True,
         description="reference scored once up front; no reference model in memory")
+    prefix_tree: bool = Field(True,
+        description="each pair's prompt runs once for both sides; logits at completion tokens only (exact)")
     lora_r: int = Field(16, gt=0, description="LoRA rank (dpo.lora only)")
     lora_alpha: int = Field(32, gt=0, description="LoRA scaling (dpo.lora only)")
     gradient_checkpointing: bool = Field(False, description="recompute activations: less memory, more compute")

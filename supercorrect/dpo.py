@@ -11,6 +11,10 @@ loss is Eq. 8's. The reference policy is the SFT model (the paper's pi_ref).
 Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
 resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
 
+Speed: with `dpo.prefix_tree` (default) each pair is one row, its prompt run once for both
+completions, and only completion tokens go through the output layer (supercorrect.dpo_fast:
+exact; bench.dpo measures it against TRL's default).
+
 Memory: with `dpo.precompute_ref_log_probs` (default) the reference log-probs are computed once
 by the policy itself before training (it still holds the SFT weights), so no reference model is
 ever loaded; with LoRA the reference is the policy with its adapter disabled. Only with
@@ -36,12 +40,28 @@ def load_pairs(path: Path) -> list[dict]:
     return validate.load(path, "pairs")
 
 
+def dpo_args(cfg, out, n_pairs: int) -> dict:
+    """DPOConfig keyword arguments of the stage (`cfg`: the dpo section); bench.dpo uses them too."""
+    return dict(
+        **common_args(cfg, out, n_pairs),
+        beta=cfg.beta,
+        loss_type=[cfg.loss_type],
+        lr_scheduler_type=cfg.lr_scheduler,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
+        warmup_steps=cfg.warmup_ratio,
+        # The reference is the frozen SFT model: score every pair once up front instead of
+        # running a second model on every step of every epoch.
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+    )
+
+
 def run(p) -> dict:
     """Train the student with DPO; return the metrics also written to metrics/dpo.json."""
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
     from supercorrect.checkpoints import clear, run_dir
+    from supercorrect.dpo_fast import trainer_class
     from supercorrect.model import load_student
     from supercorrect.progress import quiet_progress
 
@@ -56,17 +76,7 @@ def run(p) -> dict:
 
     out = run_dir(p.dpo.checkpoint_dir, "dpo", {"dpo": p.dpo.model_dump(), "student": p.student.model_dump()},
                   [path, p.sft.out_dir])
-    args = DPOConfig(
-        **common_args(p.dpo, out, len(pairs)),
-        beta=p.dpo.beta,
-        loss_type=[p.dpo.loss_type],
-        lr_scheduler_type=p.dpo.lr_scheduler,
-        # transformers 5 folded warmup_ratio into warmup_steps: a float < 1 is a ratio.
-        warmup_steps=p.dpo.warmup_ratio,
-        # The reference is the frozen SFT model: score every pair once up front instead of
-        # running a second model on every step of every epoch.
-        precompute_ref_log_probs=p.dpo.precompute_ref_log_probs,
-    )
+    args = DPOConfig(**dpo_args(p.dpo, out, len(pairs)))
     # TRL caches the precomputed scores next to the dataset's files. An in-memory dataset has
     # none (each process would pick its own temp dir and the other ranks would not find rank
     # 0's file), so the rows go through a file in the run directory that every rank shares.
@@ -75,7 +85,7 @@ def run(p) -> dict:
         write_jsonl(rows_file, rows)
     args.distributed_state.wait_for_everyone()
     dataset = Dataset.from_json(str(rows_file), cache_dir=str(out / "datasets"))
-    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+    trainer = trainer_class(p.dpo.prefix_tree)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(p.dpo))
     reference_in_memory = trainer.ref_model is not None
     if args.world_size > 1:
