@@ -50,7 +50,7 @@ EXAMPLES = {
     "sft": "supercorrect sft --set student.model=Qwen/Qwen2.5-0.5B-Instruct --set sft.lora=true --set sft.epochs=1",
     "mine": "supercorrect mine --set mine.samples_per_problem=4 --set mine.temperature=1.0",
     "dpo": "supercorrect dpo --set dpo.beta=0.5 --set dpo.epochs=1",
-    "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set evaluate.self_correct=false",
+    "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set 'evaluate.self_correct=[]'",
     "register": "MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register --set register.benchmark=gsm8k",
 }
 SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supercorrect import dpo, dpo_fast
+from supercorrect import dpo_fast
 from supercorrect.model import build_tiny, load_student
 from tests.test_dpo import pair
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
@@ -20,13 +20,14 @@ def setup(tmp_path_factory):
     from datasets import Dataset
 
     base = tmp_path_factory.mktemp("tree") / "base"
-    build_tiny(corpus(hsft_records(30)) + [pair(0, True)["chosen"][0]["content"]], SMALL, base, seed=0)
-    _, tok = load_student(base)
-    # Prompts with and without a continued prefix: prompt and completion lengths differ in a batch.
-    rows = [dpo.to_text_pair(tok, pair(i, with_prefix=i % 3 != 0)) for i in range(8)]
+    build_tiny(corpus(hsft_records(30)) + [pair(0)["chosen"][0]["content"]], SMALL, base, seed=0)
+    # Pairs with and without shared steps before k (k = 2 and k = 1), in the solve context so the
+    # prompts stay short: prompt and completion lengths differ within a batch.
+    rows = [{side: p[side] for side in ("prompt", "chosen", "rejected")}
+            for p in (pair(i, k=1 if i % 3 == 0 else 2, context="solve") for i in range(8))]
     for i, row in enumerate(rows):
         if i % 4 == 1:  # a longer rejected completion than chosen, and vice versa
-            row["rejected"] = row["rejected"].replace("I added wrong.", "I added the numbers wrong here.")
+            row["rejected"][0]["content"] += " I added the numbers wrong here."
     return base, Dataset.from_list(rows), tmp_path_factory.mktemp("runs")
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from supercorrect.cli import main
 from supercorrect.io import read_jsonl, write_jsonl
-from supercorrect.prompts import V1
+from supercorrect.prompts import V2
 from tests.conftest import REPO
 from tests.teacher_helpers import (annotate_cmd, cached_server_keys, good_teacher, make_problems, problems_file,  # noqa: F401
                                    serve)
@@ -169,7 +169,7 @@ def test_text_parts_are_joined(in_tmp, serve):
     assert run(in_tmp, path)[0] == 0
     kept = read_jsonl(in_tmp / "out" / "hsft.jsonl")
     assert len(kept) == 2 and len(server.log) == 2
-    assert kept[0]["template"] == good_teacher(problems)([{"content": V1.annotate.format(**problems[0])}])
+    assert kept[0]["template"] == good_teacher(problems)([{"content": V2.annotate.format(**problems[0])}])
 
 
 def test_a_bad_cached_answer_from_an_older_version_is_asked_again(in_tmp, serve):
@@ -224,7 +224,7 @@ def test_an_item_over_max_prompt_tokens_is_failed_and_never_sent(in_tmp, serve):
     write_jsonl(in_tmp / "problems.jsonl", problems)
     server = serve(problems)
     assert run(in_tmp, in_tmp / "problems.jsonl")[0] == 0
-    tokens = math.ceil(len(V1.annotate.format(**problems[0])) / 4)
+    tokens = math.ceil(len(V2.annotate.format(**problems[0])) / 4)
     rejected = read_jsonl(in_tmp / "out" / "rejected.jsonl")
     assert [r["reason"] for r in rejected] == [
         f"prompt too long: about {tokens} tokens > teacher.max_prompt_tokens=32000; not sent"]
