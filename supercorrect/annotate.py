@@ -8,6 +8,7 @@ reason, so nothing is dropped silently. Teacher requests, cache hits and cost go
 `teacher` block of metrics/annotate.json.
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
+    supercorrect annotate --dry-run    # requests (cached/new), tokens and cost; sends nothing
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
         --set annotate.input=my_problems.jsonl --set annotate.out_dir=out/
 """
@@ -32,10 +33,14 @@ def _answer(text: str | None) -> str | None:
         return None
 
 
-def run(p: Params) -> dict:
+def run(p: Params, dry_run: bool = False) -> dict:
     prompts = load_prompts(p.prompts.file)
-    teacher = make_teacher(p.teacher, prompts)
     problems = read_jsonl(p.annotate.input)[: p.annotate.limit]
+    if dry_run:  # what the teacher would be sent and cost; nothing is sent or written
+        from supercorrect.teacher_estimate import estimate_annotate
+
+        return estimate_annotate(p, prompts, problems)
+    teacher = make_teacher(p.teacher, prompts)
     results = teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()

@@ -2,6 +2,7 @@
 
     supercorrect --help
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
+    supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
 
 DVC runs these commands (see dvc.yaml); you can too. Errors in params or inputs print one line
 naming the file and key, and exit with status 2.
@@ -27,6 +28,10 @@ HELP = {
 }
 
 
+# Stages that pay a teacher: `--dry-run` estimates first (supercorrect.teacher_estimate).
+DRY_RUN = {"annotate": "", "mine": " (the student's rollouts are sampled first: the requests depend on them)"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supercorrect",
@@ -42,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="params file (default: %(default)s)")
         cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                          help="override one param, e.g. --set sft.epochs=1 (repeatable; value parsed as YAML)")
+        if stage in DRY_RUN:
+            cmd.add_argument("--dry-run", action="store_true",
+                             help=f"print the teacher requests (cached and new), estimated tokens and cost; "
+                                  f"send nothing, write nothing{DRY_RUN[stage]}")
     return parser
 
 
@@ -54,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
-        summary = module.run(params)
+        summary = module.run(params, dry_run=True) if getattr(args, "dry_run", False) else module.run(params)
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2

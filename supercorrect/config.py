@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -41,12 +41,28 @@ class TinyConfig(_Section):
 
 class StudentConfig(_Section):
     model: str = "tiny"
+    # Hub models only: the commit (or tag) to load. It is a param, so dvc.lock records it and a
+    # new revision reruns sft; a branch name can move without DVC noticing, a commit cannot.
+    revision: str | None = None
+    # The path DVC hashes as the student (dvc.yaml sft deps): a local student folder must be
+    # named here so that retraining it in place reruns sft. Tiny and hub students: model.py.
+    dep: str = "supercorrect/model.py"
     tiny: TinyConfig = Field(default_factory=TinyConfig)
     max_new_tokens: int = Field(160, gt=0)
     batch_size: int = Field(64, gt=0)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     engine: Literal["auto", "transformers", "vllm"] = "auto"  # generation in mine/evaluate (supercorrect.engine)
     vllm_gpu_memory: float = Field(0.85, gt=0, le=1)          # share of GPU memory vLLM may take
+
+    @model_validator(mode="after")
+    def _local_student_is_a_dep(self):
+        local = self.model != "tiny" and Path(self.model).is_dir()
+        if local and Path(self.dep).resolve() != Path(self.model).resolve():
+            raise ValueError(f"student.dep: set it to the local student folder {self.model!r} (it is "
+                             f"{self.dep!r}), so DVC hashes the folder and reruns sft when it changes")
+        if local and self.revision:
+            raise ValueError("student.revision: only for hub models; a local folder is hashed by DVC")
+        return self
 
 
 class PriceConfig(_Section):

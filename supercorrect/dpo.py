@@ -11,7 +11,8 @@ pairs are therefore rendered to text here first: the prompt with `continue_final
 (exactly what `model.generate` sees in `mine`/`evaluate`), each completion as its content plus
 the template's end-of-turn marker. Lineage columns stay in pairs.jsonl and are not trained on.
 
-Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
+Writes the model to `dpo.out_dir` (system prompt as the chat template's default, model card:
+supercorrect.saved_model), `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
 resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
 
 Memory: with `dpo.precompute_ref_log_probs` (default) the reference log-probs are computed once
@@ -78,6 +79,8 @@ def run(p) -> dict:
 
     from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
+    from supercorrect.prompts import load_prompts
+    from supercorrect.saved_model import model_card
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
     pairs = load_pairs(path)
@@ -116,7 +119,6 @@ def run(p) -> dict:
     result, runtime, start_step = train_resuming(trainer, out)
     history = trainer.state.log_history
     curve = loss_curve(history)
-    save_student(trainer, tokenizer, p.dpo.out_dir)
 
     rewards = [h for h in history if "rewards/margins" in h]
     metrics = {
@@ -131,6 +133,11 @@ def run(p) -> dict:
         "reference_model_in_memory": reference_in_memory,
         "resumed_from_step": start_step, "world_size": args.world_size,
     }
+    prompts = load_prompts(p.prompts.file)
+    data = {"pairs": f"{path} ({len(pairs)} preference pairs)",
+            "teacher": ", ".join(sorted({str(pair.get("teacher_model")) for pair in pairs})),
+            "reference policy": p.sft.out_dir}
+    save_student(trainer, tokenizer, p.dpo.out_dir, prompts.system, model_card("dpo", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
         write_json("metrics/dpo.json", metrics)

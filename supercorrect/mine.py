@@ -20,6 +20,7 @@ token, the start of both `prompt + chosen` and `prompt + rejected` under the stu
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4]
+    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher requests and cost
 """
 
 from __future__ import annotations
@@ -86,11 +87,11 @@ def prompt_is_token_prefix(tokenizer, pair: dict, end: str) -> bool:
                for side in ("chosen", "rejected"))
 
 
-def run(p: Params) -> dict:
+def run(p: Params, dry_run: bool = False) -> dict:
     from supercorrect.engine import load_generator
 
     prompts = load_prompts(p.prompts.file)
-    teacher = make_teacher(p.teacher, prompts)
+    teacher = None if dry_run else make_teacher(p.teacher, prompts)
     problems = read_jsonl(Path(p.prepare.out_dir) / "mine.jsonl")
     generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.sft.seed)
     gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.sft.seed)
@@ -110,6 +111,11 @@ def run(p: Params) -> dict:
     # Only the selected wrong rollouts go to the teacher.
     to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
     by_id = {q["id"]: q for q in problems}
+    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
+        from supercorrect.teacher_estimate import estimate_mine
+
+        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localise]) | {
+            "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}
     drops, corrections = Counter(), []
     # The teacher validates (and the openai one re-asks and inspects) every correction itself.
     located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in to_localise])

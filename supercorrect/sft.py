@@ -8,7 +8,8 @@ strategy, answer) from the fixed system prompt and the problem. Only verified te
   `sft.base_dir` (the untrained "base" checkpoint evaluate compares against);
 * otherwise `sft.base_dir/pointer.json` names the model, so a 7B model is never copied.
 
-Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
+Writes the model to `sft.out_dir` (with the system prompt as its chat template's default and a
+model card: supercorrect.saved_model), `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
 after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints).
 
@@ -56,13 +57,14 @@ def tiny_corpus(prompts: Prompts, records: list[dict]) -> list[str]:
 def prepare_base(p, records: list[dict], prompts: Prompts) -> str:
     """Build the tiny base model or write a pointer to the configured one; return its dir."""
     from supercorrect.model import build_tiny
+    from supercorrect.saved_model import student_identity
 
     base = Path(p.sft.base_dir)
     if p.student.model == "tiny":
         build_tiny(tiny_corpus(prompts, records), p.student.tiny, base, seed=p.sft.seed)
     else:
         with atomic_dir(base) as tmp:
-            write_json(tmp / "pointer.json", {"model": p.student.model})
+            write_json(tmp / "pointer.json", student_identity(p.student))
     return str(base)
 
 
@@ -198,16 +200,24 @@ def train_resuming(trainer, out) -> tuple[object, float, int]:
     return result, time.perf_counter() - started, start_step
 
 
-def save_student(trainer, tokenizer, out_dir) -> None:
+def save_student(trainer, tokenizer, out_dir, system: str | None = None, card: str | None = None) -> None:
     """Save the trained model atomically from the main process; a LoRA adapter is merged
-    first so every checkpoint loads the same way (no peft needed downstream)."""
+    first so every checkpoint loads the same way (no peft needed downstream). `system` becomes
+    the chat template's default system message and `card` the folder's README.md
+    (supercorrect.saved_model), so the folder works on its own."""
     if trainer.is_world_process_zero():
         model = trainer.model
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
+        if system is not None:
+            from supercorrect.saved_model import with_default_system
+
+            tokenizer.chat_template = with_default_system(tokenizer, system)
         with atomic_dir(out_dir) as tmp:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+            if card is not None:
+                (tmp / "README.md").write_text(card, encoding="utf-8")
     trainer.accelerator.wait_for_everyone()
 
 
@@ -237,6 +247,7 @@ def run(p) -> dict:
 
     from supercorrect.checkpoints import clear, run_dir
     from supercorrect.model import load_student
+    from supercorrect.saved_model import model_card
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
@@ -265,7 +276,6 @@ def run(p) -> dict:
     result, runtime, start_step = train_resuming(trainer, out)
     curve = loss_curve(trainer.state.log_history)
     last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
-    save_student(trainer, tokenizer, p.sft.out_dir)
 
     metrics = {
         "n_train": len(records), "n_dropped_too_long": len(records) - len(trainer.train_dataset),
@@ -275,6 +285,9 @@ def run(p) -> dict:
         "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
         "resumed_from_step": start_step, "world_size": world,
     }
+    data = {"templates": f"{path} ({len(records)} verified)",
+            "teacher": ", ".join(sorted({str(r.get("teacher_model")) for r in records}))}
+    save_student(trainer, tokenizer, p.sft.out_dir, prompts.system, model_card("sft", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
         write_json("metrics/sft.json", metrics)
