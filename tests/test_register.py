@@ -141,4 +141,7 @@ def test_registered_champion_answers_a_plain_problem_through_pyfunc(in_tmp, monk
         mlflow.artifacts.download_artifacts("models:/supercorrect-student@champion"))
     assert list(example) == [DEMO_PROBLEM]
     local = mlflow.artifacts.download_artifacts("models:/supercorrect-student@champion")
-    assert "# SuperCorrect student (sft)" in (Path(local) / "artifacts" / "student" / "README.md").read_text()
+    cards = list(Path(local).rglob("README.md"))  # the student folder, copied in as the `student` artifact
+    assert len(cards) == 1 and "# SuperCorrect student (sft)" in cards[0].read_text()
+    assert (cards[0].parent / "chat_template.jinja").exists() or "chat_template" in \
+        (cards[0].parent / "tokenizer_config.json").read_text()

@@ -17,13 +17,13 @@ from tests.openai_server import OpenAIServer, _tokens
 from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, problems_file, teacher_params
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401 (autouse fixture)
 
-PRICE_IN, PRICE_OUT = 10.0, 30.0  # teacher-x in teacher_params
+PRICE_IN = 10.0  # teacher-x's input price in teacher_params
 
 
-def sent(bodies: list[dict]) -> tuple[int, int, int]:
-    """(first-round requests, their prompt tokens, their completion tokens) as the server counted them."""
+def sent(bodies: list[dict]) -> tuple[int, int]:
+    """(first-round requests, their prompt tokens) as the server counted them."""
     first = [b for b in bodies if len(b["messages"]) == 1]
-    return len(first), sum(_tokens("".join(m["content"] for m in b["messages"])) for b in first), 0
+    return len(first), sum(_tokens("".join(m["content"] for m in b["messages"])) for b in first)
 
 
 def test_annotate_dry_run_sends_nothing_and_matches_the_real_run(in_tmp, monkeypatch):
@@ -32,7 +32,7 @@ def test_annotate_dry_run_sends_nothing_and_matches_the_real_run(in_tmp, monkeyp
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
         # The command a user types: one JSON summary on stdout, exit 0, nothing sent or written.
-        proc = subprocess.run(annotate_cmd(in_tmp, path, "--dry-run"), cwd=in_tmp, env=cli_env(server),
+        proc = subprocess.run(annotate_cmd(in_tmp, path) + ["--dry-run"], cwd=in_tmp, env=cli_env(server),
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         cold = json.loads(proc.stdout)
@@ -51,7 +51,7 @@ def test_annotate_dry_run_sends_nothing_and_matches_the_real_run(in_tmp, monkeyp
         real = annotate.run(p)["teacher"]
         new_bodies = server.requests[before:]
 
-    n, prompt_tokens, _ = sent(new_bodies)
+    n, prompt_tokens = sent(new_bodies)
     assert real["cache_hits"] == 5 and real["cache_misses"] == n == warm["new"] == 7
     assert warm["input_tokens"] == prompt_tokens  # the server counts 4 characters a token, as the estimate does
     completion = sum(_tokens(server.responder(b["messages"])) for b in new_bodies)
@@ -95,7 +95,7 @@ def test_mine_dry_run_estimates_the_localisation_requests_of_the_real_run(in_tmp
         real = mine.run(p)
 
     assert dry["rollouts"] == real["rollouts"] == 12 and dry["wrong"] == real["wrong"]
-    n, prompt_tokens, _ = sent(server.requests)
+    n, prompt_tokens = sent(server.requests)
     assert dry["requests"] == real["sent_to_teacher"] == 6  # one per problem: max_wrong_per_problem=1
     assert dry["new"] == real["teacher"]["cache_misses"] == n
     assert dry["input_tokens"] == prompt_tokens
