@@ -246,8 +246,8 @@ def run(p) -> dict:
     from trl import SFTConfig
 
     from supercorrect.checkpoints import clear, run_dir
-    from supercorrect.model import load_student
-    from supercorrect.saved_model import model_card
+    from supercorrect.model import load_student, resolve_model
+    from supercorrect.saved_model import model_card, with_default_system
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
@@ -264,6 +264,10 @@ def run(p) -> dict:
     args.distributed_state.wait_for_everyone()
     base = p.sft.base_dir
     model, tokenizer = load_student(base, p.student.dtype)
+    try:  # the saved student carries the system prompt in its template: fail now, not after training
+        with_default_system(tokenizer, prompts.system)
+    except ValueError as exc:
+        raise InputError(f"{resolve_model(base)}: chat template: {exc}") from None
     if p.sft.padding_free and not p.sft.packing:
         rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
     grouped = p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free)
