@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         "rollouts": len(rollouts), "rollout_tokens": rollout_tokens,
         "mine_rollout_tokens_per_s": round(rollout_tokens / seconds["mine"], 1),
         "peak_gpu_memory_mib": poll.peak,
-        "accuracy": {name: {k: v for k, v in block.items() if k.endswith("accuracy")} for name, block in evaluate.items()},
+        "accuracy": {name: {k: v for k, v in block.items() if k.endswith("accuracy")}
+                     for name, block in evaluate.items()},
         "workdir": str(work) if args.keep else None,
     }
     if not args.keep and not args.workdir:

@@ -64,13 +64,14 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
     ledger = Ledger(cfg.prices, None, TeacherStats(), cfg.batch_discount if cfg.mode == "batch" else 1.0)
     # Worst case: every ask of every round uses the whole answer budget, and re-asks resend the chat.
     rounds = cfg.max_rounds + (cfg.inspector_rounds if cfg.inspector else 0)
-    worst = ledger.cost(cfg.model, rounds * (input_tokens + len(new) * cfg.max_tokens), rounds * len(new) * cfg.max_tokens)
+    budget = len(new) * cfg.max_tokens
+    worst = ledger.cost(cfg.model, rounds * (input_tokens + budget), rounds * budget)
     if cfg.inspector:
-        worst += ledger.cost(cfg.inspector, cfg.inspector_rounds * (input_tokens + len(new) * cfg.max_tokens),
-                             cfg.inspector_rounds * len(new) * cfg.max_tokens)
+        worst += ledger.cost(cfg.inspector, cfg.inspector_rounds * (input_tokens + budget),
+                             cfg.inspector_rounds * budget)
     summary |= {
         "unique_requests": len(seen), "cached": len(cached), "new": len(new),
-        "input_tokens": input_tokens, "output_tokens": output_tokens, "output_tokens_max": len(new) * cfg.max_tokens,
+        "input_tokens": input_tokens, "output_tokens": output_tokens, "output_tokens_max": budget,
         "output_estimate_from": "cached responses" if mean_cached else "reference solution length",
         "cost_usd": round(ledger.cost(cfg.model, input_tokens, output_tokens), 6),
         "cost_usd_worst_case": round(worst, 6),

@@ -4,8 +4,9 @@
 section, its metrics file, its loss curve (as step metrics, so the MLflow UI plots it) and a
 few sample records, then logs and registers the final model (`log_student`) in the parent run:
 a pyfunc that takes problems and returns templates, with a signature, an input example, a
-description and lineage tags on the version (git commit, data hashes, base model hash). `record_retrain` records one
-scheduled or manual retraining run, including the ones that found everything up to date.
+description and lineage tags on the version (git commit, data hashes, base model hash).
+`record_retrain` records one scheduled or manual retraining run, including the ones that found
+everything up to date.
 
 Every run carries its lineage: the git commit (and whether the tree was dirty) and the content
 hash DVC recorded in dvc.lock for every data file, model and source file the pipeline used.
