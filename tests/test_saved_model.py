@@ -126,9 +126,9 @@ def test_saved_sft_student_answers_a_plain_chat_like_the_pipeline(in_tmp):
     metrics = sft.run(params(in_tmp, "sft.epochs=10", "sft.learning_rate=0.003"))
     model, tok = load_student(in_tmp / "sft")
     problems = [r["problem"] for r in hsft_records(3, seed=5)]
-    ours = [out[0] for out in generate(model, tok, [solve_messages(V1, q) for q in problems], max_new_tokens=60)]
+    ours = [out[0] for out in generate(model, tok, [solve_messages(V1, q) for q in problems], max_new_tokens=100)]
     chat = pipeline("text-generation", model=str(in_tmp / "sft"), device="cpu")
-    theirs = [chat([{"role": "user", "content": q}], max_new_tokens=60, do_sample=False)[0]["generated_text"][-1]
+    theirs = [chat([{"role": "user", "content": q}], max_new_tokens=100, do_sample=False)[0]["generated_text"][-1]
               ["content"] for q in problems]
     assert theirs == ours
     assert all(parse_template(text).answer for text in theirs)

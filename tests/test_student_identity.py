@@ -35,12 +35,14 @@ def test_local_student_folder_must_be_the_dvc_dep(tmp_path):
 
 def test_changed_student_folder_or_revision_reruns_sft(tmp_path):
     repo = tmp_path / "repo"
-    small = SMALL | {("prepare", "synthetic", "n_train"): 60, ("prepare", "synthetic", "n_mine"): 10,
+    small = SMALL | {("prepare", "synthetic", "n_train"): 40, ("prepare", "synthetic", "n_mine"): 10,
                      ("prepare", "synthetic", "n_test"): 10, ("student", "model"): "students/local",
                      ("student", "dep"): "students/local"}
     copy_repo(repo, small)
     build_tiny(corpus(hsft_records(20)), TINY, repo / "students" / "local")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo))
+    # One thread: on a shared machine, torch's threads fighting other processes made sft crawl.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo),
+               OMP_NUM_THREADS="1")
     dvc = [sys.executable, "-m", "dvc"]
 
     out = _run(dvc + ["repro", "sft"], repo, env)
