@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make demo   create .venv, install, run the whole pipeline offline (dvc repro), write reports/index.html
 #   make test   create or reuse .venv and run the test suite
+#   make gpu-smoke   on a CUDA machine: install vLLM, run a tiny bf16 pipeline with vLLM rollouts
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 VENV ?= .venv
@@ -9,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install lock plots mlflow-ui clean mlflow-server prefect-server worker
+.PHONY: demo test install lock plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
 
 # The locks (docs/install.md): every package pinned with hashes, resolved by `make lock` from
 # pyproject.toml. requirements.lock has CPU torch (this venv, the CPU image); requirements-cuda.lock
@@ -71,6 +72,14 @@ prefect-server: install  ## Prefect server and UI on http://127.0.0.1:4200
 POOL ?= cpu
 worker: install          ## a process worker: make worker POOL=cpu | make worker POOL=gpu
 	prefect worker start --pool $(POOL) --type process
+
+# GPU smoke run (bench/gpu_smoke.py): the GPU check comes first, so a machine without one stops
+# at once with one line, before anything is installed. vLLM brings the CUDA torch build it pins.
+gpu-smoke:
+	@python3 -m bench.gpu_smoke --check
+	$(MAKE) install
+	$(PY) -m pip install -q vllm
+	$(PY) -m bench.gpu_smoke
 
 clean:
 	rm -rf data models metrics plots reports dvc_plots mlflow.db mlruns mlartifacts .dvc/cache .dvc/tmp

@@ -18,6 +18,7 @@ whose trace copies every step. These records have `kind: correction` and the sol
 `annotate.out_dir` is not the default).
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
+    supercorrect annotate --dry-run    # requests (cached/new), tokens and cost; sends nothing
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
         --set annotate.input=my_problems.jsonl --set annotate.out_dir=out/
 """
@@ -72,11 +73,15 @@ def _example(record: dict, shown: str, trace: str, k: int | None) -> dict:
             "template": trace, "answer": record["gold"], "error_step": k}
 
 
-def run(p: Params) -> dict:
+def run(p: Params, dry_run: bool = False) -> dict:
     prompts = load_prompts(p.prompts.file)
-    teacher = make_teacher(p.teacher, prompts)
     skipped: list[dict] = []  # annotate.on_error=skip: defective input records, with the reason
     problems = validate.load(p.annotate.input, "problems", p.annotate.on_error, skipped)[: p.annotate.limit]
+    if dry_run:  # what the teacher would be sent and cost; nothing is sent or written
+        from supercorrect.teacher_estimate import estimate_annotate
+
+        return estimate_annotate(p, prompts, problems)
+    teacher = make_teacher(p.teacher, prompts)
     results = teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()

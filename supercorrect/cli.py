@@ -3,6 +3,7 @@
     supercorrect --help
     supercorrect sft --help        # the params sections the stage reads, every key with type, default, meaning
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
+    supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
 
 DVC runs these commands (see dvc.yaml); you can too. A stage prints a short summary (its full
 metrics are in metrics/; `--json` prints them instead). Errors in params or inputs print one
@@ -38,9 +39,9 @@ SECTIONS = {
     "annotate": ["annotate", "teacher", "prompts"],
     "sft": ["sft", "student", "prompts"],
     "mine": ["mine", "teacher", "student", "prompts"],
-    "dpo": ["dpo", "student"],
+    "dpo": ["dpo", "student", "prompts"],
     "evaluate": ["evaluate", "student", "prompts"],
-    "register": ["register"],
+    "register": ["register", "student", "sft", "mine", "prompts"],
 }
 EXAMPLES = {
     "prepare": "supercorrect prepare --set prepare.source=local "
@@ -104,6 +105,10 @@ def stage_epilog(stage: str) -> str:
     return "\n".join([f"example:\n  {EXAMPLES[stage]}"] + body)
 
 
+# Stages that pay a teacher: `--dry-run` estimates first (supercorrect.teacher_estimate).
+DRY_RUN = {"annotate": "", "mine": " (the student's rollouts are sampled first: the requests depend on them)"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supercorrect",
@@ -123,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"override one param, e.g. --set {SECTIONS[stage][0]}.<key>=VALUE "
                               "(repeatable; value parsed as YAML)")
         cmd.add_argument("--json", action="store_true", help="print the full metrics as JSON instead of a summary")
+        if stage in DRY_RUN:
+            cmd.add_argument("--dry-run", action="store_true",
+                             help=f"print the teacher requests (cached and new), estimated tokens and cost; "
+                                  f"send nothing, write nothing{DRY_RUN[stage]}")
     return parser
 
 
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
         started = time.time()
-        summary = module.run(params)
+        summary = module.run(params, dry_run=True) if getattr(args, "dry_run", False) else module.run(params)
         record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)

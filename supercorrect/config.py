@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -43,6 +43,10 @@ class TinyConfig(_Section):
 class StudentConfig(_Section):
     model: str = Field("tiny",
         description="'tiny' builds a small Qwen2 + tokenizer locally; else a HF id or local path")
+    revision: str | None = Field(None,
+        description="hub students: the commit (or tag) to load; dvc.lock records it, so a new one reruns sft")
+    dep: str = Field("supercorrect/model.py",
+        description="the path DVC hashes as the student: name a local student folder here so retraining it reruns sft")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="only used when model == tiny")
     max_new_tokens: int = Field(160, gt=0, description="generation budget for mine/evaluate")
     batch_size: int = Field(64, gt=0, description="generation batch size (left padding)")
@@ -51,6 +55,16 @@ class StudentConfig(_Section):
     engine: Literal["auto", "transformers", "vllm"] = Field("auto",
         description="generation in mine/evaluate; auto: vLLM when installed and a GPU is present")
     vllm_gpu_memory: float = Field(0.85, gt=0, le=1, description="vLLM only: share of GPU memory it may take")
+
+    @model_validator(mode="after")
+    def _local_student_is_a_dep(self):
+        local = self.model != "tiny" and Path(self.model).is_dir()
+        if local and Path(self.dep).resolve() != Path(self.model).resolve():
+            raise ValueError(f"student.dep: set it to the local student folder {self.model!r} (it is "
+                             f"{self.dep!r}), so DVC hashes the folder and reruns sft when it changes")
+        if local and self.revision:
+            raise ValueError("student.revision: only for hub models; a local folder is hashed by DVC")
+        return self
 
 
 class PriceConfig(_Section):

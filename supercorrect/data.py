@@ -1,4 +1,5 @@
-"""Load math problems from GSM8K, MATH or MATH500 JSONL files, or from the Hugging Face hub.
+"""Load math problems from GSM8K, MATH, MATH500, NuminaMath-CoT or MetaMathQA records: JSONL files,
+dataset directories saved with `datasets`' `save_to_disk`, or the Hugging Face hub.
 
 Every loader returns problems in the pipeline's one schema (a dict per problem):
 `id` (f"{source}-{sha1(normalised problem)[:12]}"), `source`, `split`, `problem`, `solution`,
@@ -8,6 +9,8 @@ Input formats, detected from the first record's keys unless `format` is given:
 - `gsm8k`:    question, answer (steps, then a final line `#### N`);
 - `math`:     problem, solution (answer in the last `\\boxed{...}`), level ("Level 3"), type;
 - `math500`:  problem, solution, answer, subject, level (int), unique_id;
+- `numina`:   NuminaMath-CoT: problem, solution (answer in the last `\\boxed{...}`), messages, source;
+- `metamath`: MetaMathQA: query, response (ending "The answer is: N"), type, original_question;
 - `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is.
 
 Any defect raises `DataError` naming the file, the line and the field; with `on_error="skip"`
@@ -33,22 +36,26 @@ from supercorrect.decontam import find_contamination, find_overlaps, normalize_t
 from supercorrect.io import InputError, check_file, iter_jsonl
 from supercorrect.validate import drop
 
-__all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", "load_hub",
+__all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", "load_hub", "load_saved",
            "load_problems", "normalize_text", "parse_records", "problem_id"]
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("gsm8k", "math", "math500", "problems")
+FORMATS = ("gsm8k", "math", "math500", "numina", "metamath", "problems")
 # The source a format's problems get when the caller names none. MATH500 is a subset of the
 # MATH test set, so it shares the `math` source: a problem then has one id in both files.
-DEFAULT_SOURCE = {"gsm8k": "gsm8k", "math": "math", "math500": "math"}
+DEFAULT_SOURCE = {"gsm8k": "gsm8k", "math": "math", "math500": "math", "numina": "numina", "metamath": "metamath"}
 # Fields each format must carry (non-empty strings unless said otherwise in _convert).
 REQUIRED = {
     "gsm8k": ("question", "answer"),
     "math": ("problem", "solution", "level", "type"),
     "math500": ("problem", "solution", "answer", "subject", "level"),
+    "numina": ("problem", "solution"),
+    "metamath": ("query", "response"),
     "problems": ("problem", "solution", "answer"),
 }
+# MetaMathQA responses end with this line.
+_METAMATH_ANSWER = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 
 
 class DataError(InputError):
@@ -93,6 +100,10 @@ def detect_format(record: dict) -> str | None:
     keys = set(record)
     if "question" in keys:
         return "gsm8k"
+    if {"query", "response"} <= keys:
+        return "metamath"
+    if {"problem", "solution", "messages"} <= keys:
+        return "numina"
     if "problem" in keys and {"id", "source"} <= keys:
         return "problems"
     if "problem" in keys and "answer" in keys:
@@ -145,6 +156,20 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
         if not answer:
             raise NoAnswerError(f"{where}: field 'solution': no \\boxed{{...}} answer")
         subject, level = record["type"], _level(record["level"], where)
+    elif fmt == "numina":
+        problem, solution = record["problem"], record["solution"]
+        answer = last_boxed(solution)
+        if not answer:
+            raise NoAnswerError(f"{where}: field 'solution': no \\boxed{{...}} answer")
+        # NuminaMath-CoT's own `source` (olympiads, cn_k12, ...) is its kind of problem.
+        subject, level = record.get("source") if isinstance(record.get("source"), str) else None, None
+    elif fmt == "metamath":
+        problem, solution = record["query"], record["response"]
+        found = _METAMATH_ANSWER.search(solution.rsplit("\n", 1)[-1])
+        answer = found.group(1).strip() if found else None
+        if not answer:
+            raise NoAnswerError(f"{where}: field 'response': no final 'The answer is: ...' line")
+        subject, level = record.get("type") if isinstance(record.get("type"), str) else None, None
     else:  # math500 and our own schema carry the answer explicitly
         problem, solution, answer = record["problem"], record["solution"], record["answer"].strip()
         subject = record.get("subject")
@@ -240,6 +265,29 @@ def load_problems(path: str | Path, format: str | None = None, source: str | Non
     path = check_file(path, DataError)
     fallback = "test" if "test" in path.name else "train"
     problems = parse_records(_read_lines(path), format, source, split, fallback, on_error, dropped)
+    if not problems:
+        raise DataError(f"{path}: no usable records", "file")
+    return problems
+
+
+def load_saved(path: str | Path, format: str | None = None, source: str | None = None,
+               on_error: str = "fail", dropped: list | None = None) -> list[dict]:
+    """Read a dataset directory written by `datasets`' `save_to_disk` (a Dataset, or a
+    DatasetDict whose `train` split is used): how hub data is staged for an offline machine."""
+    import datasets
+
+    path = Path(path)
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})", "file") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if "train" not in ds:
+            raise DataError(f"{path}: dataset has no 'train' split (has {sorted(ds)})", "file")
+        ds = ds["train"]
+    rows = ((f"{path}:{i}", dict(row)) for i, row in enumerate(ds, 1))
+    problems = parse_records(rows, format, source, None, "test" if "test" in path.name else "train",
+                             on_error, dropped)
     if not problems:
         raise DataError(f"{path}: no usable records", "file")
     return problems

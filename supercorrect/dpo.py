@@ -8,7 +8,8 @@ then the student's own trace. TRL renders and splits each pair itself; the linea
 in pairs.jsonl and are not trained on. The shared steps 1..k-1 cancel in the DPO margin, so the
 loss is Eq. 8's. The reference policy is the SFT model (the paper's pi_ref).
 
-Writes the model to `dpo.out_dir`, `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
+Writes the model to `dpo.out_dir` (system prompt as the chat template's default, model card:
+supercorrect.saved_model), `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
 resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
 
 Speed: with `dpo.prefix_tree` (default) each pair is one row, its prompt run once for both
@@ -64,6 +65,8 @@ def run(p) -> dict:
     from supercorrect.dpo_fast import trainer_class
     from supercorrect.model import load_student
     from supercorrect.progress import quiet_progress
+    from supercorrect.prompts import load_prompts
+    from supercorrect.saved_model import model_card
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
     pairs = load_pairs(path)
@@ -95,7 +98,6 @@ def run(p) -> dict:
     result, runtime, start_step = train_resuming(trainer, out)
     history = trainer.state.log_history
     curve = loss_curve(history)
-    save_student(trainer, tokenizer, p.dpo.out_dir)
 
     rewards = [h for h in history if "rewards/margins" in h]
     metrics = {
@@ -110,6 +112,11 @@ def run(p) -> dict:
         "reference_model_in_memory": reference_in_memory,
         "resumed_from_step": start_step, "world_size": args.world_size,
     }
+    prompts = load_prompts(p.prompts.file)
+    data = {"pairs": f"{path} ({len(pairs)} preference pairs)",
+            "teacher": ", ".join(sorted({str(pair.get("teacher_model")) for pair in pairs})),
+            "reference policy": p.sft.out_dir}
+    save_student(trainer, tokenizer, p.dpo.out_dir, prompts.system, model_card("dpo", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
         write_json(metrics_path(p.dpo, "dpo"), metrics)

@@ -42,15 +42,16 @@ def use_vllm(engine: str) -> bool:
 def load_generator(path, student, seed: int = 0):
     """(generate(chats, *, max_new_tokens, temperature, num_samples, batch_size, seed, desc), tokenizer)
     for the checkpoint at `path` (a dir, or a dir with pointer.json) on `student.engine`."""
-    from supercorrect.model import generate, load_student, resolve_model
+    from supercorrect.model import generate, load_student, resolve_pointer
 
     if not use_vllm(student.engine):
         model, tokenizer = load_student(path, student.dtype)
         return functools.partial(generate, model, tokenizer), tokenizer
     from vllm import LLM
 
-    name = resolve_model(path)
-    llm = LLM(model=name, dtype=student.dtype, seed=seed, gpu_memory_utilization=student.vllm_gpu_memory)
+    name, revision = resolve_pointer(path)
+    pinned = {"revision": revision, "tokenizer_revision": revision} if revision else {}
+    llm = LLM(model=name, dtype=student.dtype, seed=seed, gpu_memory_utilization=student.vllm_gpu_memory, **pinned)
     tokenizer = llm.get_tokenizer()
     return functools.partial(vllm_generate, llm, tokenizer, stop_ids(name, tokenizer)), tokenizer
 

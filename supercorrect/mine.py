@@ -22,6 +22,7 @@ written in. metrics/mine.json also says what the blind student did at step k (`s
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
+    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher requests and cost
 """
 
 from __future__ import annotations
@@ -145,11 +146,11 @@ def false_alarms(generate, rollouts: list[dict], by_id: dict, tokenizer, prompts
     return pairs, counts
 
 
-def run(p: Params) -> dict:
+def run(p: Params, dry_run: bool = False) -> dict:
     from supercorrect.engine import load_generator
 
     prompts = load_prompts(p.prompts.file)
-    teacher = make_teacher(p.teacher, prompts)
+    teacher = None if dry_run else make_teacher(p.teacher, prompts)
     problems = validate.load(Path(p.prepare.out_dir) / "mine.jsonl", "problems")
     by_id = {q["id"]: q for q in problems}
     generate, tokenizer = load_generator(p.sft.out_dir, p.student, seed=p.mine.seed)
@@ -157,6 +158,11 @@ def run(p: Params) -> dict:
     all_rollouts = rollouts(generate, prompts, problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
     to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
+    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
+        from supercorrect.teacher_estimate import estimate_mine
+
+        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localise]) | {
+            "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}
     corrections, drops = localise(teacher, by_id, to_localise)
     split = [is_heldout(c["problem_id"], p.mine.heldout_fraction, p.mine.seed) for c in corrections]
     heldout = [c for c, out in zip(corrections, split) if out]

@@ -2,8 +2,8 @@
 
 * `build_tiny(texts, cfg, out_dir)` trains a byte-level BPE tokenizer on `texts` and builds a
   small randomly initialised `Qwen2ForCausalLM`; both are saved to `out_dir`.
-* `resolve_model(path)` follows a `pointer.json` ({"model": id}) left where a base model is
-  referenced rather than copied (e.g. a 7B hub model).
+* `resolve_model(path)` follows a `pointer.json` ({"model": id, "revision": ...}) left where a
+  base model is referenced rather than copied (e.g. a 7B hub model); `resolve_pointer` adds the revision.
 * `load_student(path)` loads a model + tokenizer ready for batched generation (left padding).
 * `generate(model, tokenizer, conversations, ...)` renders chats with the tokenizer's chat
   template and returns `num_samples` completions per conversation, in input order, through
@@ -127,12 +127,18 @@ def build_tiny(texts: list[str], cfg, out_dir, seed: int = 0):
     return model, tokenizer
 
 
-def resolve_model(path_or_id) -> str:
-    """The model id a `pointer.json` in `path_or_id` names, else `path_or_id` itself."""
+def resolve_pointer(path_or_id) -> tuple[str, str | None]:
+    """(model id, hub revision or None) a `pointer.json` in `path_or_id` names, else (path_or_id, None)."""
     pointer = Path(path_or_id) / "pointer.json"
     if pointer.is_file():
-        return json.loads(pointer.read_text(encoding="utf-8"))["model"]
-    return str(path_or_id)
+        data = json.loads(pointer.read_text(encoding="utf-8"))
+        return data["model"], data.get("revision")
+    return str(path_or_id), None
+
+
+def resolve_model(path_or_id) -> str:
+    """The model id a `pointer.json` in `path_or_id` names, else `path_or_id` itself."""
+    return resolve_pointer(path_or_id)[0]
 
 
 def load_student(path_or_id, dtype: str = "float32"):
@@ -140,9 +146,9 @@ def load_student(path_or_id, dtype: str = "float32"):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = resolve_model(path_or_id)
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=getattr(torch, dtype))
+    name, revision = resolve_pointer(path_or_id)
+    tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
+    model = AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=getattr(torch, dtype))
     if torch.cuda.is_available():
         model = model.to("cuda")
     tokenizer.padding_side = "left"  # decoder-only batches must end at the same position

@@ -9,7 +9,9 @@ reason, and contamination found (leaks vs template reuse, see supercorrect.decon
 Sources (`prepare.source`):
 - `synthetic`: generated GSM8K-style problems (supercorrect.synthetic), no download needed;
 - `local`: `prepare.local.train` entries feed train + mine, `prepare.local.test` entries feed
-  test; an entry is a JSONL path or `{path, limit, seed}` (a seeded sample of `limit` problems);
+  test; an entry is a JSONL path or a `save_to_disk` dataset directory (GSM8K, MATH, MATH500,
+  NuminaMath-CoT or MetaMathQA records), or `{path, limit, seed}` (a seeded sample of `limit`
+  problems), so several sources mix, each with its own limit and seed (params/paper-data.yaml);
 - `hub`: the same from a Hugging Face dataset's `train_split` / `test_split`.
 
 `prepare.on_error`: `fail` stops at the first defective record; `skip` drops it and reports it.
@@ -27,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import ConfigError, Params, PrepareConfig
-from supercorrect.data import find_overlaps, load_hub, load_problems, normalize_text
+from supercorrect.data import find_overlaps, load_hub, load_problems, load_saved, normalize_text
 from supercorrect.decontam import LEAK_KINDS, summarize
 from supercorrect.io import write_json, write_jsonl
 from supercorrect.synthetic import generate_problems
@@ -119,7 +121,8 @@ def _load_local(cfg: PrepareConfig, dropped: list, loaded: dict) -> tuple[list[d
             raise ConfigError(f"prepare.local.{key}: no files listed; name at least one JSONL file")
         problems = []
         for entry in entries:
-            rows = load_problems(entry.path, on_error=cfg.on_error, dropped=dropped)
+            load = load_saved if Path(entry.path).is_dir() else load_problems
+            rows = load(entry.path, on_error=cfg.on_error, dropped=dropped)
             if entry.limit is not None and len(rows) > entry.limit:
                 # Seeded by file too, so two files with one seed do not sample the same positions.
                 seed = cfg.seed if entry.seed is None else entry.seed

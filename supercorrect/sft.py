@@ -9,7 +9,8 @@ records from `{annotate.out_dir}/hsft.jsonl` are used; the loss covers the compl
   `sft.base_dir` (the untrained "base" checkpoint evaluate compares against);
 * otherwise `sft.base_dir/pointer.json` names the model, so a 7B model is never copied.
 
-Writes the model to `sft.out_dir`, `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
+Writes the model to `sft.out_dir` (with the system prompt as its chat template's default and a
+model card: supercorrect.saved_model), `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
 after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints). The TRL wiring
 this stage shares with `dpo` (arguments, LoRA, resuming, saving, loss curves) is supercorrect.training.
@@ -67,13 +68,14 @@ def tiny_corpus(rows: list[dict], prompts: Prompts) -> list[str]:
 def prepare_base(p, rows: list[dict], prompts: Prompts) -> str:
     """Build the tiny base model or write a pointer to the configured one; return its dir."""
     from supercorrect.model import build_tiny
+    from supercorrect.saved_model import student_identity
 
     base = Path(p.sft.base_dir)
     if p.student.model == "tiny":
         build_tiny(tiny_corpus(rows, prompts), p.student.tiny, base, seed=p.sft.seed)
     else:
         with atomic_dir(base) as tmp:
-            write_json(tmp / "pointer.json", {"model": p.student.model})
+            write_json(tmp / "pointer.json", student_identity(p.student))
     return str(base)
 
 
@@ -170,8 +172,9 @@ def run(p) -> dict:
     from trl import SFTConfig
 
     from supercorrect.checkpoints import clear, run_dir
-    from supercorrect.model import load_student
+    from supercorrect.model import load_student, resolve_model
     from supercorrect.progress import quiet_progress
+    from supercorrect.saved_model import model_card, with_default_system
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)
@@ -187,6 +190,10 @@ def run(p) -> dict:
     args.distributed_state.wait_for_everyone()
     base = p.sft.base_dir
     model, tokenizer = load_student(base, p.student.dtype)
+    try:  # the saved student carries the system prompt in its template: fail now, not after training
+        with_default_system(tokenizer, prompts.system)
+    except ValueError as exc:
+        raise InputError(f"{resolve_model(base)}: chat template: {exc}") from None
     if p.sft.padding_free and not p.sft.packing:
         rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
     grouped = p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free)
@@ -201,7 +208,6 @@ def run(p) -> dict:
     result, runtime, start_step = train_resuming(trainer, out)
     curve = loss_curve(trainer.state.log_history)
     last = next((h for h in reversed(trainer.state.log_history) if "mean_token_accuracy" in h), {})
-    save_student(trainer, tokenizer, p.sft.out_dir)
 
     metrics = {
         "n_train": len(records), "n_dropped_too_long": len(records) - len(trainer.train_dataset),
@@ -211,6 +217,9 @@ def run(p) -> dict:
         "train_runtime_s": round(runtime, 2), "base_model": base, "lora": p.sft.lora,
         "resumed_from_step": start_step, "world_size": world,
     }
+    data = {"templates": f"{path} ({len(records)} verified)",
+            "teacher": ", ".join(sorted({str(r.get("teacher_model")) for r in records}))}
+    save_student(trainer, tokenizer, p.sft.out_dir, prompts.system, model_card("sft", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
         write_json(metrics_path(p.sft, "sft"), metrics)

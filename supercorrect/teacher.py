@@ -140,6 +140,17 @@ def _result(raw: str | None, reason: str | None) -> dict:
     return result(raw if reason is None else None, reason, 1, raw)
 
 
+def annotate_chat(prompts: Prompts, problem: dict) -> list[dict]:
+    """The first-round chat the openai teacher gets to annotate `problem` (also `--dry-run`'s)."""
+    return [{"role": "user", "content": prompts.annotate.format(**problem)}]
+
+
+def localize_chat(prompts: Prompts, problem: dict, student_solution: str) -> list[dict]:
+    """The first-round chat that asks the openai teacher for the first wrong step: the
+    correction-trace prompt, grounded in the reference solution."""
+    return teacher_correction_message(prompts, problem, student_solution)
+
+
 class OpenAITeacher:
     """A teacher behind any OpenAI-compatible chat-completions endpoint (or its Batch API)."""
 
@@ -166,13 +177,13 @@ class OpenAITeacher:
         return asyncio.run(go())
 
     def annotate_all(self, problems: list[dict]) -> list[dict]:
-        items = [Item(p, lambda text, p=p: check_annotation(text, p),
-                      [{"role": "user", "content": self.prompts.annotate.format(**p)}]) for p in problems]
+        items = [Item(p, lambda text, p=p: check_annotation(text, p), annotate_chat(self.prompts, p))
+                 for p in problems]
         return self._run(items, "annotate")
 
     def localize_all(self, pairs: list[tuple[dict, str]]) -> list[dict]:
-        items = [Item(p, lambda text, p=p, s=s: check_localization(text, p, s),
-                      teacher_correction_message(self.prompts, p, s)) for p, s in pairs]
+        items = [Item(p, lambda text, p=p, s=s: check_localization(text, p, s), localize_chat(self.prompts, p, s))
+                 for p, s in pairs]
         return self._run(items, "mine")
 
     def metrics(self) -> dict:

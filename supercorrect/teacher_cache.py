@@ -21,6 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
+def describe_request(cfg, prompt_version: str, model: str, messages: list[dict]) -> dict:
+    """The cache identity of a request: everything that shapes the answer, no secret."""
+    return {"model": model, "messages": messages, "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens, "prompt_version": prompt_version}
+
+
 def request_key(request: dict) -> str:
     """Stable hash of a request description (canonical JSON)."""
     return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

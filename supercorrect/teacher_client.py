@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from supercorrect.teacher_cache import Ledger, ResponseCache, TeacherStats, request_key
+from supercorrect.teacher_cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
 
 
 class TeacherError(RuntimeError):
@@ -191,9 +191,8 @@ class TeacherClient:
         self._writer.shutdown(wait=True)
 
     def describe(self, model: str, messages: list[dict]) -> dict:
-        """The cache identity of a request: everything that shapes the answer, no secret."""
-        return {"model": model, "messages": messages, "temperature": self.cfg.temperature,
-                "max_tokens": self.cfg.max_tokens, "prompt_version": self.prompt_version}
+        """The cache identity of a request (supercorrect.teacher_cache.describe_request)."""
+        return describe_request(self.cfg, self.prompt_version, model, messages)
 
     async def complete_all(self, requests: list[tuple[str, list[dict]]], desc: str,
                             labels: list[str] | None = None) -> list[Outcome]:

@@ -4,9 +4,12 @@
 and checkpoint, self-correction gain, DPO pairs), with a child run per stage that spans the
 stage's real start and end (metrics/timings.json, written by the CLI) and holds its params
 section, its metrics file, its loss curve (step metric `loss`, so the MLflow UI plots it) and a
-few sample records; then it logs and registers the final model. The experiment is marked as a
-model-training one, so the UI opens on its runs. `record_retrain` records one scheduled or
-manual retraining run, including the ones that found everything up to date.
+few sample records; then it logs and registers the final model (`log_student`) in the parent
+run: a pyfunc that takes problems and returns templates, with a signature, an input example, a
+description and lineage tags on the version (git commit, data hashes, base model hash). The
+experiment is marked as a model-training one, so the UI opens on its runs. `record_retrain`
+records one scheduled or manual retraining run, including the ones that found everything up to
+date.
 
 Every run carries its lineage: tags with the git commit (and whether the tree was dirty) and
 the DVC content hash of each data and model path, and the artifact lineage/dvc_hashes.json
@@ -189,16 +192,10 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
             if end is not None:
                 client.set_terminated(child.info.run_id, "FINISHED", end_time=end)
         with mlflow.start_run(run_name="register", nested=True):
-            reqs = [f"{pkg}=={version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
-            info = mlflow.transformers.log_model(
-                # Absolute on purpose: a relative path such as "models/dpo" also looks like a
-                # hub repo id, and MLflow would try to fetch its model card over the network.
-                transformers_model=str(Path(model_dir).resolve()), name="model", task="text-generation",
-                registered_model_name=cfg.model_name, pip_requirements=reqs,
-            )
-    mv = info.registered_model_version
-    client.set_model_version_tag(cfg.model_name, mv, "benchmark", cfg.benchmark)
-    client.set_model_version_tag(cfg.model_name, mv, "accuracy", str(accuracy))
+            mlflow.log_params({k: str(v) for k, v in flatten(cfg.model_dump(), "register.").items()})
+            mlflow.log_metric("accuracy", accuracy)
+        # Logged in the parent run, so the version's source run is the pipeline run itself.
+        mv = log_student(p, model_dir, accuracy)
     client.set_registered_model_alias(cfg.model_name, "challenger", mv)
     try:
         champion = client.get_model_version_by_alias(cfg.model_name, "champion")
@@ -228,6 +225,122 @@ def training_experiment(mlflow, client, cfg) -> str:
     experiment_id = mlflow.set_experiment(cfg.experiment).experiment_id
     client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
     return experiment_id
+
+
+def _student_pyfunc():
+    """The pyfunc class of the registered student: problems in, hierarchical thought templates out.
+
+    Built inside a function so cloudpickle stores the class by value: loading the model needs
+    mlflow, torch and transformers, not this project. The chat template of the folder carries the
+    system prompt (supercorrect.saved_model), so a chat holding only the problem is what it was
+    trained on."""
+    import mlflow.pyfunc
+
+    class SuperCorrectStudent(mlflow.pyfunc.PythonModel):
+        def load_context(self, context):
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            path = context.artifacts["student"]
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.tokenizer.padding_side = "left"
+            if self.tokenizer.pad_token is None:
+                self.tokenizer.pad_token = self.tokenizer.eos_token
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype="auto").to(device).eval()
+            self.config = dict(context.model_config or {})
+
+        def predict(self, context, model_input, params=None):
+            import torch
+
+            if hasattr(model_input, "columns"):  # a DataFrame, as the signature makes of a list
+                problems = model_input.iloc[:, 0].tolist()
+            elif isinstance(model_input, str):
+                problems = [model_input]
+            else:
+                problems = list(model_input)
+            settings = self.config | (params or {})
+            chats = [[{"role": "user", "content": str(q)}] for q in problems]
+            batch = self.tokenizer.apply_chat_template(chats, add_generation_prompt=True, padding=True,
+                                                       return_tensors="pt", return_dict=True).to(self.model.device)
+            with torch.inference_mode():
+                out = self.model.generate(**batch, max_new_tokens=int(settings["max_new_tokens"]), do_sample=False)
+            new = out[:, batch["input_ids"].shape[1]:]
+            return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    return SuperCorrectStudent
+
+
+DEMO_PROBLEM = "Tom has 5 apples. He buys 3 more apples. How many apples does Tom have now?"
+
+
+def version_tags(p, accuracy: float) -> dict[str, str]:
+    """Lineage of a registered version: git commit, data hashes and the base model's hash."""
+    from supercorrect.saved_model import describe_base
+
+    hashes = dvc_hashes()
+    student = p.student
+    local = student.model != "tiny" and Path(student.model).is_dir()
+    # A local folder is hashed by DVC as `student.dep`; the tiny model as the base it built; a
+    # hub model is pinned by its revision (the pointer file in sft.base_dir records it).
+    base_path = student.dep if local else p.sft.base_dir
+    tags = {"git_commit": git_commit(), "git_dirty": str(git_dirty()).lower(), "benchmark": p.register.benchmark,
+            "accuracy": str(accuracy), "base_model": describe_base(student)[:250],
+            "base_model_hash": hashes.get(str(base_path), "unknown"), "prompts_file": str(p.prompts.file)}
+    tags |= {f"data.{path}": md5 for path, md5 in hashes.items() if path.startswith("data/")}
+    return tags
+
+
+def version_description(p, accuracy: float, run_id: str) -> str:
+    from supercorrect.saved_model import describe_base
+
+    lines = [f"SuperCorrect student: HSFT then cross-model DPO, from {describe_base(p.student)}.",
+             f"{p.register.benchmark} accuracy: {accuracy:.4f} (metrics/evaluate.json)."]
+    evaluate = Path(p.evaluate.out)
+    if evaluate.exists():
+        for name, block in json.loads(evaluate.read_text()).items():
+            figures = ", ".join(f"{k} {v:.4f}" for k, v in block.items() if k.endswith("accuracy")
+                                and isinstance(v, (int, float)))
+            lines.append(f"- {name} (n={block.get('n')}): {figures}")
+    lines += [f"Trained by pipeline run {run_id} at git commit {git_commit()}.",
+              f"Use: mlflow.pyfunc.load_model('models:/{p.register.model_name}@champion').predict(['<problem>']) "
+              "returns the hierarchical thought template (<Step1>... <Answer>...</Answer>) for each problem; "
+              "the model folder's README.md is its model card."]
+    return "\n".join(lines)
+
+
+def log_student(p, model_dir: str, accuracy: float) -> str:
+    """Log `model_dir` as a pyfunc in the active run, register it; return the version number.
+
+    The version gets a signature (problem strings in, template strings out, `max_new_tokens`
+    as a param), an input example, a description and its lineage tags."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    cfg = p.register
+    reqs = [f"{pkg}=={version(pkg)}" for pkg in ("torch", "transformers", "accelerate", "pandas")]
+    # Unnamed columns: `predict(["problem text", ...])` works as it is; a DataFrame's first column too.
+    signature = ModelSignature(inputs=Schema([ColSpec("string")]), outputs=Schema([ColSpec("string")]),
+                               params=ParamSchema([ParamSpec("max_new_tokens", "long", p.student.max_new_tokens)]))
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=_student_pyfunc()(),
+        # Absolute: MLflow copies the folder (weights, tokenizer with its chat template, README.md).
+        artifacts={"student": str(Path(model_dir).resolve())},
+        signature=signature, input_example=[DEMO_PROBLEM],
+        model_config={"max_new_tokens": p.student.max_new_tokens}, pip_requirements=reqs,
+        # MLflow serves the input example once here (load + greedy answer): a 7B student loads in
+        # its own dtype (bf16: ~15 GB of RAM on the register worker).
+        registered_model_name=cfg.model_name,
+    )
+    mv = info.registered_model_version
+    client = MlflowClient()
+    run_id = mlflow.active_run().info.run_id
+    client.update_model_version(cfg.model_name, mv, description=version_description(p, accuracy, run_id))
+    for key, value in version_tags(p, accuracy).items():
+        client.set_model_version_tag(cfg.model_name, mv, key, value)
+    return mv
 
 
 def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:

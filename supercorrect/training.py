@@ -68,16 +68,24 @@ def train_resuming(trainer, out) -> tuple[object, float, int]:
     return result, time.perf_counter() - started, start_step
 
 
-def save_student(trainer, tokenizer, out_dir) -> None:
+def save_student(trainer, tokenizer, out_dir, system: str | None = None, card: str | None = None) -> None:
     """Save the trained model atomically from the main process; a LoRA adapter is merged
-    first so every checkpoint loads the same way (no peft needed downstream)."""
+    first so every checkpoint loads the same way (no peft needed downstream). `system` becomes
+    the chat template's default system message and `card` the folder's README.md
+    (supercorrect.saved_model), so the folder works on its own."""
     if trainer.is_world_process_zero():
         model = trainer.model
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
+        if system is not None:
+            from supercorrect.saved_model import with_default_system
+
+            tokenizer.chat_template = with_default_system(tokenizer, system)
         with atomic_dir(out_dir) as tmp:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+            if card is not None:
+                (tmp / "README.md").write_text(card, encoding="utf-8")
     trainer.accelerator.wait_for_everyone()
 
 

@@ -521,3 +521,78 @@ def test_real_prepare_writes_a_data_card_quickly(tmp_path):
     assert card["train"] + card["mine"] == 7473 + 7497 - card["dropped"]["contaminated"]
     assert card["by_subject"]["test"]["arithmetic"] == 1319 and card["by_level"]["test"]["5"] == 1324
     assert json.loads((tmp_path / "metrics" / "prepare.json").read_text()) == card
+
+
+# --- NuminaMath-CoT and MetaMathQA, saved with `datasets` save_to_disk, mixed ------------------
+
+def numina(i: int) -> dict:
+    solution = f"Add the two numbers: {i} + 2 = {i + 2}. So the answer is $\\boxed{{{i + 2}}}$."
+    return {"source": "olympiads", "problem": f"Numina problem {i}: what is {i} + 2?", "solution": solution,
+            "messages": [{"role": "user", "content": f"Numina problem {i}"}, {"role": "assistant", "content": solution}]}
+
+
+def metamath(i: int) -> dict:
+    return {"type": "GSM_Rephrased", "query": f"MetaMath problem {i}: Tom has {i} apples and buys 3. How many?",
+            "original_question": f"Tom has {i} apples...",
+            "response": f"Tom has {i} + 3 = {i + 3} apples.\nThe answer is: {i + 3}"}
+
+
+def save_dataset(path: Path, records: list[dict], dict_split: str | None = None) -> Path:
+    import datasets
+
+    ds = datasets.Dataset.from_list(records)
+    (datasets.DatasetDict({dict_split: ds}) if dict_split else ds).save_to_disk(str(path))
+    return path
+
+
+def test_numina_and_metamath_records_convert(tmp_path):
+    from supercorrect.data import load_saved
+
+    assert detect_format(numina(1)) == "numina" and detect_format(metamath(1)) == "metamath"
+    n = load_saved(save_dataset(tmp_path / "numina", [numina(i) for i in range(3)], dict_split="train"))
+    assert [q["answer"] for q in n] == ["2", "3", "4"]
+    assert n[0]["source"] == "numina" and n[0]["subject"] == "olympiads" and n[0]["problem"].startswith("Numina")
+    m = load_saved(save_dataset(tmp_path / "metamath", [metamath(i) for i in range(3)]))
+    assert [q["answer"] for q in m] == ["3", "4", "5"] and m[0]["source"] == "metamath"
+    assert m[0]["subject"] == "GSM_Rephrased" and m[0]["solution"].endswith("The answer is: 3")
+    bad = save_dataset(tmp_path / "bad", [metamath(0) | {"response": "no final line"}])
+    with pytest.raises(NoAnswerError, match=r"bad:1: field 'response': no final 'The answer is"):
+        load_saved(bad)
+    with pytest.raises(DataError, match="not a dataset saved with save_to_disk"):
+        load_saved(tmp_path)
+
+
+def test_prepare_mixes_saved_datasets_and_jsonl_each_with_its_limit_and_seed(tmp_path):
+    num = save_dataset(tmp_path / "numina", [numina(i) for i in range(40)], dict_split="train")
+    meta = save_dataset(tmp_path / "metamath", [metamath(i) for i in range(30)])
+    gsm_file = write_lines(tmp_path / "g.jsonl", [gsm(f"Gamma {i}?", str(i)) for i in range(5)])
+    test = write_lines(tmp_path / "t.jsonl", [gsm("Test?", "1")])
+
+    def mix(numina_seed: int) -> dict:
+        train = [{"path": str(num), "limit": 12, "seed": numina_seed}, {"path": str(meta), "limit": 7, "seed": 5},
+                 str(gsm_file)]
+        card = run(params(tmp_path, source="local", local={"train": train, "test": [str(test)]}))
+        rows = read(tmp_path / "out" / "train.jsonl") + read(tmp_path / "out" / "mine.jsonl")
+        return {"loaded": card["loaded"], "by_source": Counter(q["source"] for q in rows),
+                "numina": sorted(q["problem"] for q in rows if q["source"] == "numina")}
+
+    first, again, other = mix(1), mix(1), mix(2)
+    assert first["loaded"] == {str(num): 12, str(meta): 7, str(gsm_file): 5, str(test): 1}
+    assert first["by_source"] == {"numina": 12, "metamath": 7, "gsm8k": 5}
+    assert first == again and first["numina"] != other["numina"]
+
+
+def test_paper_data_params_example_is_valid(tmp_path, monkeypatch):
+    import yaml
+
+    from tests.conftest import REPO
+
+    section = yaml.safe_load((REPO / "params" / "paper-data.yaml").read_text())["prepare"]
+    train = section["local"]["train"]
+    # 100k problems: MATH train and GSM8K train in full, plus the two samples.
+    assert sum(e.get("limit") or {"math_train": 7500, "gsm8k_train": 7473}[Path(e["path"]).stem] for e in train) == 100000
+    monkeypatch.chdir(tmp_path)  # the listed sources, present: the section then validates as it is
+    for entry in train + section["local"]["test"]:
+        Path(entry["path"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(entry["path"]).touch()
+    assert Params.model_validate({"prepare": section}).prepare.local.train[2].limit == 55000

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from supercorrect import STAGES, register
 from supercorrect.config import load_params
-from supercorrect.io import write_json
+from supercorrect.io import write_json, write_jsonl
 from tests.conftest import REPO
 
 
@@ -94,3 +95,55 @@ def test_metric_names_are_made_mlflow_safe():
     assert numeric({"drops": {"student's own correction is right": 2, "teacher: no step": 1, "note": "text"},
                     "ok": True, "n": 3}) == {
         "drops.students_own_correction_is_right": 2.0, "drops.teacher_no_step": 1.0, "n": 3.0}
+
+
+def test_registered_champion_answers_a_plain_problem_through_pyfunc(in_tmp, monkeypatch):
+    """A real SFT student, registered, loaded back by alias through pyfunc with only the problem."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from supercorrect import sft
+    from supercorrect.templates import parse_template
+    from supercorrect.tracking import DEMO_PROBLEM
+    from tests.test_sft import hsft_records
+    from tests.test_sft import params as sft_params
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    write_jsonl(in_tmp / "annotate" / "hsft.jsonl", hsft_records(32))
+    # Enough training for the tiny student to write whole templates (checked below).
+    sft.run(sft_params(in_tmp, "sft.epochs=10", "sft.learning_rate=0.003"))
+    uri = f"sqlite:///{in_tmp / 'mlflow.db'}"
+    p = load_params(REPO / "params.yaml", [f"register.tracking_uri={uri}", f"dpo.out_dir={in_tmp / 'sft'}",
+                                           f"evaluate.out={in_tmp / 'metrics' / 'evaluate.json'}",
+                                           "student.max_new_tokens=80"])
+    write_json(p.evaluate.out, {"synthetic": {"accuracy": 0.5, "n": 10, "sft_accuracy": 0.4}})
+    result = register.run(p)
+
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/supercorrect-student@champion")
+    answers = model.predict([DEMO_PROBLEM, "Tom has 2 apples. He buys 6 more apples. How many apples does Tom have now?"])
+    assert len(answers) == 2
+    templates = [parse_template(a) for a in answers]  # raises on anything but a whole template
+    assert all(t.steps and t.answer for t in templates)
+    # A DataFrame with the signature's column, and the max_new_tokens param, work too.
+    import pandas as pd
+    short = model.predict(pd.DataFrame({"problem": [DEMO_PROBLEM]}), params={"max_new_tokens": 3})
+    assert len(short) == 1 and len(short[0]) < len(answers[0])
+
+    client = MlflowClient(tracking_uri=uri)
+    version = client.get_model_version("supercorrect-student", str(result["version"]))
+    assert version.run_id == result["run_id"]  # the pipeline run is the source, not a child run
+    assert "synthetic accuracy: 0.5000" in version.description and "sft_accuracy 0.4000" in version.description
+    assert version.tags["git_commit"] and version.tags["accuracy"] == "0.5"
+    assert version.tags["base_model"].startswith("tiny Qwen2")
+    info = mlflow.models.get_model_info("models:/supercorrect-student@champion")
+    assert info.signature.inputs.to_dict() == [{"type": "string", "required": True}]
+    assert info.signature.params.to_dict()[0]["name"] == "max_new_tokens"
+    example = mlflow.models.Model.load("models:/supercorrect-student@champion").load_input_example(
+        mlflow.artifacts.download_artifacts("models:/supercorrect-student@champion"))
+    assert list(example) == [DEMO_PROBLEM]
+    local = mlflow.artifacts.download_artifacts("models:/supercorrect-student@champion")
+    cards = list(Path(local).rglob("README.md"))  # the student folder, copied in as the `student` artifact
+    assert len(cards) == 1 and "# SuperCorrect student (sft)" in cards[0].read_text()
+    assert (cards[0].parent / "chat_template.jinja").exists() or "chat_template" in \
+        (cards[0].parent / "tokenizer_config.json").read_text()

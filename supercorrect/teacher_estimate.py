@@ -1,0 +1,99 @@
+"""Know the teacher's cost before paying: what a stage would send, how much of it is cached, and
+what the rest would cost. `supercorrect annotate --dry-run` and `supercorrect mine --dry-run`
+print it and send nothing.
+
+`estimate(cfg, prompt_version, model, chats, expected_outputs)` takes the first-round chats a
+stage would send and returns one summary:
+* requests, and how many are already in the response cache (keyed exactly as the client keys
+  them, so a cached request is one the real run will not send) or new;
+* input tokens, counted as about 4 characters a token (the rule of thumb for English text with
+  GPT-class tokenizers; the exact count is the endpoint's);
+* output tokens: the mean completion of this stage's cached responses when there are any, else
+  the expected output's length (`expected_outputs`: the reference solution the teacher rewrites),
+  and `max_tokens` per request as the upper bound;
+* cost from `teacher.prices` (times `teacher.batch_discount` in batch mode) for the new requests,
+  and a worst case where every new request uses `max_tokens` in all `teacher.max_rounds` asks.
+Re-asks and the inspector (`teacher.inspector`) only happen for failed or accepted outputs, which
+nobody knows before the run: they are in the worst case only.
+
+    supercorrect annotate --dry-run --set teacher.backend=openai --set teacher.model=gpt-4o
+"""
+
+from __future__ import annotations
+
+import math
+
+from supercorrect.teacher_cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
+
+CHARS_PER_TOKEN = 4
+# The template around the content: step and answer tags plus a <Generalized> sentence.
+TEMPLATE_OVERHEAD_TOKENS = 40
+
+
+def tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+
+
+def chat_tokens(messages: list[dict]) -> int:
+    return tokens("".join(m["content"] for m in messages))
+
+
+def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expected_outputs: list[str]) -> dict:
+    """The dry-run summary for a stage's first-round teacher requests (see the module docstring)."""
+    summary = {"dry_run": True, "stage": stage, "teacher_backend": cfg.backend, "teacher_model": cfg.model,
+               "mode": cfg.mode, "requests": len(chats)}
+    if cfg.backend != "openai":
+        return summary | {"cached": 0, "new": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+                          "note": f"teacher.backend={cfg.backend} runs offline and costs nothing"}
+    cache = ResponseCache(cfg.cache_dir)
+    seen, cached, new = set(), [], []
+    for messages, expected in zip(chats, expected_outputs):
+        key = request_key(describe_request(cfg, prompt_version, cfg.model, messages))
+        if key in seen:
+            continue  # the client sends a repeated request once
+        seen.add(key)
+        entry = cache.get(key)
+        if entry is not None:
+            cached.append(entry)
+        else:
+            new.append((messages, expected))
+    used = [e["usage"]["completion_tokens"] for e in cached if (e.get("usage") or {}).get("completion_tokens")]
+    mean_cached = sum(used) / len(used) if used else None
+    input_tokens = sum(chat_tokens(m) for m, _ in new)
+    output_tokens = sum(round(mean_cached) if mean_cached else tokens(x) + TEMPLATE_OVERHEAD_TOKENS for _, x in new)
+    ledger = Ledger(cfg.prices, None, TeacherStats(), cfg.batch_discount if cfg.mode == "batch" else 1.0)
+    # Worst case: every ask of every round uses the whole answer budget, and re-asks resend the chat.
+    rounds = cfg.max_rounds + (cfg.inspector_rounds if cfg.inspector else 0)
+    budget = len(new) * cfg.max_tokens
+    worst = ledger.cost(cfg.model, rounds * (input_tokens + budget), rounds * budget)
+    if cfg.inspector:
+        worst += ledger.cost(cfg.inspector, cfg.inspector_rounds * (input_tokens + budget),
+                             cfg.inspector_rounds * budget)
+    summary |= {
+        "unique_requests": len(seen), "cached": len(cached), "new": len(new),
+        "input_tokens": input_tokens, "output_tokens": output_tokens, "output_tokens_max": budget,
+        "output_estimate_from": "cached responses" if mean_cached else "reference solution length",
+        "cost_usd": round(ledger.cost(cfg.model, input_tokens, output_tokens), 6),
+        "cost_usd_worst_case": round(worst, 6),
+        "cached_cost_usd": round(sum(e.get("cost_usd", 0.0) for e in cached), 6),
+        "priced": cfg.model in cfg.prices,
+    }
+    if cfg.model not in cfg.prices:
+        summary["note"] = f"teacher.prices has no entry for {cfg.model!r}: costs show as 0"
+    return summary
+
+
+def estimate_annotate(p, prompts, problems: list[dict]) -> dict:
+    """`annotate --dry-run`: one request per problem, the teacher rewriting its reference solution."""
+    from supercorrect.teacher import annotate_chat
+
+    return estimate(p.teacher, prompts.version, "annotate", [annotate_chat(prompts, q) for q in problems],
+                    [q["solution"] for q in problems])
+
+
+def estimate_mine(p, prompts, items: list[tuple[dict, str]]) -> dict:
+    """`mine --dry-run`: one localisation request per selected wrong rollout (problem, response)."""
+    from supercorrect.teacher import localize_chat
+
+    return estimate(p.teacher, prompts.version, "mine", [localize_chat(prompts, q, s) for q, s in items],
+                    [q["solution"] for q, _ in items])

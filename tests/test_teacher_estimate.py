@@ -1,0 +1,101 @@
+"""Tests for `annotate --dry-run` and `mine --dry-run` (supercorrect.teacher_estimate): the estimates
+against what a later real run sends to tests/openai_server.py (a real HTTP server on 127.0.0.1,
+driven by the real openai SDK), and that a dry run sends and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from supercorrect import annotate, mine
+from supercorrect.config import load_params
+from supercorrect.io import write_jsonl
+from supercorrect.model import build_tiny
+from tests.conftest import REPO
+from tests.openai_server import OpenAIServer, _tokens
+from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, problems_file, teacher_params
+from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401 (autouse fixture)
+
+PRICE_IN = 10.0  # teacher-x's input price in teacher_params
+
+
+def sent(bodies: list[dict]) -> tuple[int, int]:
+    """(first-round requests, their prompt tokens) as the server counted them."""
+    first = [b for b in bodies if len(b["messages"]) == 1]
+    return len(first), sum(_tokens("".join(m["content"] for m in b["messages"])) for b in first)
+
+
+def test_annotate_dry_run_sends_nothing_and_matches_the_real_run(in_tmp, monkeypatch):
+    problems, path = problems_file(in_tmp, 12)
+    with OpenAIServer(good_teacher(problems)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        # The command a user types: one JSON summary on stdout, exit 0, nothing sent or written.
+        proc = subprocess.run(annotate_cmd(in_tmp, path) + ["--dry-run"], cwd=in_tmp, env=cli_env(server),
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        cold = json.loads(proc.stdout)
+        assert server.log == [] and not (in_tmp / "out").exists() and not (in_tmp / "metrics").exists()
+        assert (cold["requests"], cold["cached"], cold["new"]) == (12, 0, 12)
+        assert cold["output_estimate_from"] == "reference solution length"
+
+        p = teacher_params(in_tmp, server, problems)
+        first = annotate.run(load_params(REPO / "params.yaml", [f"annotate.input={path}", "annotate.limit=5",
+                                                                  *overrides(p)]))
+        assert first["teacher"]["cache_misses"] == 5
+        warm = annotate.run(p, dry_run=True)
+        assert (warm["requests"], warm["cached"], warm["new"]) == (12, 5, 7)
+        assert warm["output_estimate_from"] == "cached responses"
+        before = len(server.requests)
+        real = annotate.run(p)["teacher"]
+        new_bodies = server.requests[before:]
+
+    n, prompt_tokens = sent(new_bodies)
+    assert real["cache_hits"] == 5 and real["cache_misses"] == n == warm["new"] == 7
+    assert warm["input_tokens"] == prompt_tokens  # the server counts 4 characters a token, as the estimate does
+    completion = sum(_tokens(server.responder(b["messages"])) for b in new_bodies)
+    for estimate in (cold, warm):
+        per_request = estimate["output_tokens"] / estimate["new"]
+        assert 0.75 < per_request / (completion / n) < 1.33
+    actual_cost = real["cost_usd_new"]
+    assert abs(warm["cost_usd"] - actual_cost) / actual_cost < 0.2
+    assert warm["cost_usd_worst_case"] > actual_cost
+    assert warm["cached_cost_usd"] > 0 and warm["input_tokens"] * PRICE_IN / 1e6 < warm["cost_usd"]
+
+
+def overrides(p) -> list[str]:
+    """teacher.* of `p` as --set overrides (to run the same teacher on a different input)."""
+    return [f"teacher.{k}={json.dumps(v)}" for k, v in p.teacher.model_dump().items()] + \
+        [f"annotate.out_dir={p.annotate.out_dir}"]
+
+
+def test_reference_teacher_dry_run_is_free(in_tmp):
+    problems, path = problems_file(in_tmp, 3)
+    p = load_params(REPO / "params.yaml", [f"annotate.input={path}"])
+    summary = annotate.run(p, dry_run=True)
+    assert summary["requests"] == 3 and summary["cost_usd"] == 0.0 and "offline" in summary["note"]
+
+
+def test_mine_dry_run_estimates_the_localisation_requests_of_the_real_run(in_tmp, monkeypatch):
+    """mine --dry-run samples the (seeded) rollouts, then estimates one request per selected wrong
+    rollout; the real run then samples the same rollouts and sends exactly those requests."""
+    problems = make_problems(6, seed=3)
+    write_jsonl(in_tmp / "prepare" / "mine.jsonl", problems)
+    build_tiny(corpus(hsft_records(20)), SMALL, in_tmp / "sft", seed=0)  # untrained: its answers are wrong
+    with OpenAIServer(good_teacher(problems)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        base = teacher_params(in_tmp, server)
+        p = load_params(REPO / "params.yaml", overrides(base) + [
+            f"prepare.out_dir={in_tmp / 'prepare'}", f"sft.out_dir={in_tmp / 'sft'}", f"mine.out_dir={in_tmp / 'mine'}",
+            "student.max_new_tokens=24", "mine.samples_per_problem=2", "mine.max_wrong_per_problem=1"])
+        dry = mine.run(p, dry_run=True)
+        assert server.log == [] and not (in_tmp / "mine").exists() and not (in_tmp / "metrics").exists()
+        real = mine.run(p)
+
+    assert dry["rollouts"] == real["rollouts"] == 12 and dry["wrong"] == real["wrong"]
+    n, prompt_tokens = sent(server.requests)
+    assert dry["requests"] == real["sent_to_teacher"] == 6  # one per problem: max_wrong_per_problem=1
+    assert dry["new"] == real["teacher"]["cache_misses"] == n
+    assert dry["input_tokens"] == prompt_tokens
