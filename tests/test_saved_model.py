@@ -10,11 +10,10 @@ import copy
 import pytest
 
 from supercorrect import sft
-from supercorrect.dpo import to_text_pair, turn_end
 from supercorrect.io import write_jsonl
-from supercorrect.mine import correction_request
 from supercorrect.model import build_tiny, generate, load_student, render
-from supercorrect.prompts import V1, solve_messages
+from supercorrect.pairs import build_pair, student_request
+from supercorrect.prompts import V2, solve_messages
 from supercorrect.saved_model import with_default_system
 from supercorrect.templates import parse_template
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread, params  # noqa: F401 (autouse fixture)
@@ -66,21 +65,21 @@ def tokenizer_with(toy, template: str | None):
 
 def pipeline_renderings(tok) -> list[str]:
     """Every text the pipeline renders: sft rows, generation prompts, correction chats and DPO pairs."""
-    prompt = solve_messages(V1, PROBLEM)
+    prompt = solve_messages(V2, PROBLEM)
     completion = [{"role": "assistant", "content": RESPONSE}]
-    pair = {"prompt": prompt + [{"role": "assistant", "content": "<Step1>5+3=8</Step1>\n"}],
-            "chosen": completion, "rejected": completion}
-    row = to_text_pair(tok, pair)
+    pair = build_pair(V2, {"id": "p", "problem": PROBLEM}, {"id": "r", "response": RESPONSE}, 1,
+                      "<Step1><Cause>c</Cause><Correction>5+3=8</Correction></Step1>", RESPONSE, {})
     return [tok.apply_chat_template(prompt + completion, tokenize=False), render(tok, prompt),
-            render(tok, correction_request(V1, {"problem": PROBLEM}, RESPONSE, 1)),
-            row["prompt"], row["chosen"], turn_end(tok)]
+            render(tok, student_request(V2, PROBLEM, RESPONSE + "\n<Step2>x</Step2>", 2)),
+            tok.apply_chat_template(pair["prompt"], tokenize=False, add_generation_prompt=True),
+            tok.apply_chat_template(pair["prompt"] + pair["chosen"], tokenize=False)]
 
 
 @pytest.mark.parametrize("template", [None, CHATML, LLAMA3], ids=["toy", "chatml", "llama3"])
 def test_explicit_system_chats_render_byte_identically(toy, template):
     before = tokenizer_with(toy, template)
     after = tokenizer_with(toy, template)
-    after.chat_template = with_default_system(before, V1.system)
+    after.chat_template = with_default_system(before, V2.system)
     assert after.chat_template != before.chat_template
     assert pipeline_renderings(after) == pipeline_renderings(before)
 
@@ -90,18 +89,18 @@ def test_plain_chat_gets_the_system_prompt(toy, template):
     tok = tokenizer_with(toy, template)
     plain = [{"role": "user", "content": PROBLEM}]
     without = render(tok, plain)
-    tok.chat_template = with_default_system(tok, V1.system)
+    tok.chat_template = with_default_system(tok, V2.system)
     # With only the problem, the chat is the one the student was trained on, not the template's own default.
-    assert render(tok, plain) == render(tok, solve_messages(V1, PROBLEM)) != without
+    assert render(tok, plain) == render(tok, solve_messages(V2, PROBLEM)) != without
     assert "You are a helpful assistant" not in render(tok, plain)
 
 
 def test_wrapping_twice_replaces_the_first_default(toy):
     tok = tokenizer_with(toy, CHATML)
     tok.chat_template = with_default_system(tok, "first prompt")
-    tok.chat_template = with_default_system(tok, V1.system)
+    tok.chat_template = with_default_system(tok, V2.system)
     assert "first prompt" not in tok.chat_template
-    assert render(tok, [{"role": "user", "content": PROBLEM}]) == render(tok, solve_messages(V1, PROBLEM))
+    assert render(tok, [{"role": "user", "content": PROBLEM}]) == render(tok, solve_messages(V2, PROBLEM))
 
 
 def test_system_text_with_quotes_braces_and_newlines_survives(toy):
@@ -113,7 +112,7 @@ def test_system_text_with_quotes_braces_and_newlines_survives(toy):
 
 def test_template_that_drops_system_messages_is_refused(toy):
     with pytest.raises(ValueError, match="does not render system messages"):
-        with_default_system(tokenizer_with(toy, NO_SYSTEM), V1.system)
+        with_default_system(tokenizer_with(toy, NO_SYSTEM), V2.system)
 
 
 def test_saved_sft_student_answers_a_plain_chat_like_the_pipeline(in_tmp):
@@ -126,7 +125,7 @@ def test_saved_sft_student_answers_a_plain_chat_like_the_pipeline(in_tmp):
     metrics = sft.run(params(in_tmp, "sft.epochs=10", "sft.learning_rate=0.003"))
     model, tok = load_student(in_tmp / "sft")
     problems = [r["problem"] for r in hsft_records(3, seed=5)]
-    ours = [out[0] for out in generate(model, tok, [solve_messages(V1, q) for q in problems], max_new_tokens=100)]
+    ours = [out[0] for out in generate(model, tok, [solve_messages(V2, q) for q in problems], max_new_tokens=100)]
     chat = pipeline("text-generation", model=str(in_tmp / "sft"), device="cpu")
     theirs = [chat([{"role": "user", "content": q}], max_new_tokens=100, do_sample=False)[0]["generated_text"][-1]
               ["content"] for q in problems]
@@ -135,5 +134,5 @@ def test_saved_sft_student_answers_a_plain_chat_like_the_pipeline(in_tmp):
 
     card = (in_tmp / "sft" / "README.md").read_text()
     assert "# SuperCorrect student (sft)" in card and "Prompt version: v1" in card
-    assert f"| final_loss | {metrics['final_loss']} |" in card and V1.system in card
+    assert f"| final_loss | {metrics['final_loss']} |" in card and V2.system in card
     assert "32 verified" in card and "pipeline(" in card
