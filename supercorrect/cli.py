@@ -176,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params(args.params, args.overrides)
         module = importlib.import_module(f"supercorrect.{args.stage}")
-        started = time.time()
-        summary = module.run(params, dry_run=True) if getattr(args, "dry_run", False) else module.run(params)
-        record_timing(args.stage, started, time.time())
+        started, dry_run = time.time(), getattr(args, "dry_run", False)
+        summary = module.run(params, dry_run=True) if dry_run else module.run(params)
+        if not dry_run:  # a dry run writes nothing, not even its timing
+            record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2

@@ -70,10 +70,10 @@ def test_sft_resumes_after_sigkill(tmp_path):
                           "sft.batch_size=2", "sft.epochs=3", "sft.save_steps=4"])
     step = kill_after_checkpoint(tmp_path, cmd, tmp_path / ".cache" / "checkpoints" / "sft")
     assert step >= 4 and step % 4 == 0
-    assert not (tmp_path / "metrics" / "sft.json").exists()  # it really died before the end
+    assert not (tmp_path / "sft" / "metrics.json").exists()  # it really died before the end
 
     out = rerun(tmp_path, cmd)
-    metrics = json.loads((tmp_path / "metrics" / "sft.json").read_text())
+    metrics = json.loads((tmp_path / "sft" / "metrics.json").read_text())
     assert f"(step {metrics['resumed_from_step']})" in out
     assert metrics["resumed_from_step"] >= step and metrics["steps"] == 60
     assert (tmp_path / "sft" / "model.safetensors").exists()
@@ -81,16 +81,16 @@ def test_sft_resumes_after_sigkill(tmp_path):
 
 
 def test_dpo_resumes_after_sigkill(tmp_path):
-    build_tiny(corpus(hsft_records(30)) + [pair(0, True)["chosen"][0]["content"]], SMALL, tmp_path / "sft")
-    write_jsonl(tmp_path / "mine" / "pairs.jsonl", [pair(i, with_prefix=i % 2 == 0) for i in range(16)])
+    build_tiny(corpus(hsft_records(30)) + [pair(0)["chosen"][0]["content"]], SMALL, tmp_path / "sft")
+    write_jsonl(tmp_path / "mine" / "pairs.jsonl", [pair(i, k=1 + i % 2, context="solve") for i in range(16)])
     # 16 pairs / batch 2 x 4 epochs = 32 steps, a checkpoint every 4.
     cmd = command("dpo", ["sft.out_dir=sft", "mine.out_dir=mine", "dpo.out_dir=dpo", "dpo.batch_size=2",
                           "dpo.epochs=4", "dpo.save_steps=4", "dpo.max_length=320"])
     step = kill_after_checkpoint(tmp_path, cmd, tmp_path / ".cache" / "checkpoints" / "dpo")
-    assert not (tmp_path / "metrics" / "dpo.json").exists()
+    assert not (tmp_path / "dpo" / "metrics.json").exists()
 
     out = rerun(tmp_path, cmd)
-    metrics = json.loads((tmp_path / "metrics" / "dpo.json").read_text())
+    metrics = json.loads((tmp_path / "dpo" / "metrics.json").read_text())
     assert f"(step {metrics['resumed_from_step']})" in out
     assert metrics["resumed_from_step"] >= step >= 4 and metrics["steps"] == 32
     assert metrics["reference_model_in_memory"] is False

@@ -41,18 +41,18 @@ def test_sft_and_dpo_on_two_cpu_processes(tmp_path):
                   "sft.base_dir=base", "sft.batch_size=2", "sft.epochs=1", "sft.save_steps=0")
     out = proc.stdout + proc.stderr
     assert "sft: rank 0 of world size 2" in out and "sft: rank 1 of world size 2" in out
-    metrics = json.loads((tmp_path / "metrics" / "sft.json").read_text())
+    metrics = json.loads((tmp_path / "sft" / "metrics.json").read_text())
     # 16 examples, 2 per process and step, 2 processes: 4 steps (one process alone would take 8).
     assert metrics["world_size"] == 2 and metrics["steps"] == 4
     assert (tmp_path / "sft" / "model.safetensors").exists()
 
-    pairs = [pair(i, with_prefix=i % 2 == 0) for i in range(8)]
+    pairs = [pair(i, k=1 + i % 2, context="solve") for i in range(8)]
     write_jsonl(tmp_path / "mine" / "pairs.jsonl", pairs)
     proc = launch(tmp_path, "dpo", "sft.out_dir=sft", "mine.out_dir=mine", "dpo.out_dir=dpo", "dpo.batch_size=2",
                   "dpo.epochs=1", "dpo.save_steps=0", "dpo.max_length=320")
     out = proc.stdout + proc.stderr
     assert "dpo: rank 0 of world size 2" in out and "dpo: rank 1 of world size 2" in out
-    metrics = json.loads((tmp_path / "metrics" / "dpo.json").read_text())
+    metrics = json.loads((tmp_path / "dpo" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 2 and metrics["n_trained"] == 8
     # Precomputed reference scores were shared by both ranks: no reference model was loaded.
     assert metrics["reference_model_in_memory"] is False

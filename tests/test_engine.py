@@ -106,7 +106,8 @@ def test_vllm_sampling_returns_n_samples_per_prompt_in_order(base, fake_vllm):
 def test_evaluate_stage_on_vllm_writes_the_transformers_predictions(base, fake_vllm, in_tmp):
     from supercorrect import evaluate
 
-    problems = [{"id": f"t{i}", "problem": r["problem"], "answer": r["template"].split("<Answer>")[1].split("<")[0]}
+    problems = [{"id": f"t{i}", "source": "synthetic", "problem": r["problem"], "solution": r["template"],
+                 "answer": r["template"].split("<Answer>")[1].split("<")[0]}
                 for i, r in enumerate(hsft_records(6, seed=5))]
     write_jsonl(in_tmp / "test.jsonl", problems)
     common = [f"sft.base_dir={base}", "evaluate.checkpoints=[base]", "evaluate.self_correct=[]",

@@ -133,6 +133,6 @@ def test_saved_sft_student_answers_a_plain_chat_like_the_pipeline(in_tmp):
     assert all(parse_template(text).answer for text in theirs)
 
     card = (in_tmp / "sft" / "README.md").read_text()
-    assert "# SuperCorrect student (sft)" in card and "Prompt version: v1" in card
+    assert "# SuperCorrect student (sft)" in card and "Prompt version: v2" in card
     assert f"| final_loss | {metrics['final_loss']} |" in card and V2.system in card
     assert "32 verified" in card and "pipeline(" in card

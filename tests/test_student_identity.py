@@ -49,7 +49,7 @@ def test_changed_student_folder_or_revision_reruns_sft(tmp_path):
     assert "Running stage 'sft'" in out
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["sft"]
     assert any(d["path"] == "students/local" and d["md5"].endswith(".dir") for d in lock["deps"])
-    assert lock["params"]["params.yaml"]["student"]["revision"] is None
+    assert lock["params"]["params.yaml"]["student.revision"] is None
     assert "Data and pipelines are up to date." in _run(dvc + ["status", "sft"], repo, env)
 
     # Retrained in place (new weights, same path): DVC sees it and sft runs again.

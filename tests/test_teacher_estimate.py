@@ -42,6 +42,7 @@ def test_annotate_dry_run_sends_nothing_and_matches_the_real_run(in_tmp, monkeyp
 
         p = teacher_params(in_tmp, server, problems)
         first = annotate.run(load_params(REPO / "params.yaml", [f"annotate.input={path}", "annotate.limit=5",
+                                                                  "annotate.correction_share=0",
                                                                   *overrides(p)]))
         assert first["teacher"]["cache_misses"] == 5
         warm = annotate.run(p, dry_run=True)
