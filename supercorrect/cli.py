@@ -141,7 +141,8 @@ def quiet() -> None:
     Set before the libraries are imported; anything already set in the environment wins."""
     for var, value in (("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
                        ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
-                       ("TOKENIZERS_PARALLELISM", "false")):
+                       ("TOKENIZERS_PARALLELISM", "false"), ("MLFLOW_LOGGING_LEVEL", "ERROR"),
+                       ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")):
         os.environ.setdefault(var, value)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 

@@ -9,7 +9,7 @@ Used by the sft and dpo stages; nothing runs at import beyond importing transfor
 from __future__ import annotations
 
 from tqdm.auto import tqdm
-from transformers import ProgressCallback, TrainerCallback
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
 
 class StageProgress(TrainerCallback):
@@ -39,6 +39,8 @@ class StageProgress(TrainerCallback):
 
 def quiet_progress(trainer, desc: str):
     """Replace the Trainer's dict-printing progress callback with a `StageProgress(desc)` bar."""
+    # With `disable_tqdm` (TRL sets it for some runs) the Trainer prints every log dict instead.
     trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
     trainer.add_callback(StageProgress(desc))
     return trainer

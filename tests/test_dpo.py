@@ -104,12 +104,24 @@ def params(tmp_path, *extra):
         "dpo.batch_size=4", "dpo.epochs=4", "dpo.learning_rate=0.003", "dpo.max_length=1024", *extra])
 
 
-def test_dpo_run_prefers_chosen(tiny, tmp_path, monkeypatch):
+def test_dpo_run_prefers_chosen(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     pairs = [pair(i, k=1 + i % 2) for i in range(8)]
     write_jsonl(tmp_path / "mine" / "pairs.jsonl", pairs)
     before = margins(tiny, pairs)
-    metrics = dpo.run(params(tmp_path))
+    import transformers
+
+    # As the CLI runs it: transformers at "error" makes `disable_tqdm` default to true, and the
+    # Trainer would then print every log dict instead of a bar.
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        metrics = dpo.run(params(tmp_path))
+    finally:
+        transformers.logging.set_verbosity(level)
+    out, err = capsys.readouterr()
+    # One labelled bar with the loss; no log dicts.
+    assert "dpo: train" in err and "{'loss'" not in out + err
     after = margins(tmp_path / "dpo", pairs)
 
     assert metrics["n_pairs"] == 8 and metrics["n_trained"] == 8 and metrics["pairs_by_error_step"] == {"1": 4, "2": 4}
