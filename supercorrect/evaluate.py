@@ -88,13 +88,15 @@ def breakdown(rows: list[dict], resamples: int = 1000, seed: int = 0) -> dict:
             "by_level": accuracy_by(per_problem, "level")}
 
 
-def compare_passes(first: list[dict], second: list[dict]) -> dict:
-    """Before/after accuracy and flips between the first answer and the checked answer.
+def after_check(first: list[dict], second: list[dict]) -> list[bool]:
+    """Each answer's correctness after the check. When the check yields no answer, the first
+    answer stands (a model that says nothing has not changed its mind)."""
+    return [s["correct"] if s["extracted"] is not None else f["correct"] for f, s in zip(first, second, strict=True)]
 
-    When the check yields no answer, the first answer stands (a model that says nothing has
-    not changed its mind).
-    """
-    after = [s["correct"] if s["extracted"] is not None else f["correct"] for f, s in zip(first, second, strict=True)]
+
+def compare_passes(first: list[dict], second: list[dict]) -> dict:
+    """Before/after accuracy and flips between the first answer and the checked answer."""
+    after = after_check(first, second)
     n = len(first)
     return {"accuracy_before": _mean(f["correct"] for f in first), "accuracy_after": _mean(after),
             "wrong_to_right": sum(not f["correct"] and a for f, a in zip(first, after)),
@@ -105,7 +107,7 @@ def compare_passes(first: list[dict], second: list[dict]) -> dict:
 def self_correction(first: list[dict], second: list[dict], resamples: int, seed: int) -> dict:
     """The self-correction figures of one checkpoint: before/after, flips, net gain and its CI."""
     out = compare_passes(first, second)
-    after = [s["correct"] if s["extracted"] is not None else f["correct"] for f, s in zip(first, second)]
+    after = after_check(first, second)
     gains = [float(a) - float(f["correct"]) for f, a in zip(first, after)]
     out["net_gain"] = out["accuracy_after"] - out["accuracy_before"]
     out["net_gain_ci"] = list(bootstrap_ci(gains, resamples=resamples, seed=seed))
