@@ -38,7 +38,7 @@ from supercorrect import validate
 from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
                                 student_request, student_side, verdict_at_step)
-from supercorrect.prompts import load_prompts, solve_messages
+from supercorrect.prompts import correction_messages, load_prompts, solve_messages
 from supercorrect.teacher import make_teacher
 from supercorrect.templates import parse_correction
 
@@ -129,8 +129,6 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
 def false_alarms(generate, rollouts: list[dict], by_id: dict, tokenizer, prompts, p: Params,
                  lineage: dict) -> tuple[list[dict], Counter]:
     """Pairs from right rollouts whose blind check flags a step (`mine.false_alarm_pairs`)."""
-    from supercorrect.prompts import correction_messages
-
     checks = generate([correction_messages(prompts, by_id[r["problem_id"]]["problem"], r["response"]) for r in rollouts],
                       temperature=0.0, desc="mine: checks of right solutions", max_new_tokens=p.student.max_new_tokens,
                       batch_size=p.student.batch_size, seed=p.mine.seed)
