@@ -2,7 +2,7 @@
 
 Same pairs, same model, same hyperparameters (params.yaml `dpo` defaults: batch size, learning
 rate, beta, max length), reference log-probs precomputed on both sides, CPU.
-* ours: `supercorrect.dpo.dpo_args` and `supercorrect.dpo_fast.trainer_class(dpo.prefix_tree)`
+* ours: `supercorrect.dpo.dpo_args` and `supercorrect.training.dpo_fast.trainer_class(dpo.prefix_tree)`
   exactly as the stage builds them (each pair one row with its prompt run once, log-probs only at
   completion tokens, no gradient checkpointing);
 * baseline: TRL's DPOTrainer with TRL's defaults for everything the stage chooses: its
@@ -37,11 +37,11 @@ import tempfile
 
 
 def pairs(shape: str, n: int) -> list[dict]:
-    """`n` Eq. 8 pairs as `mine` writes them (supercorrect.pairs), in the `shape` context."""
-    from supercorrect.pairs import build_pair
-    from supercorrect.prompts import V2
-    from supercorrect.synthetic import generate_problems
-    from supercorrect.teacher import ReferenceTeacher
+    """`n` Eq. 8 pairs as `mine` writes them (supercorrect.pairs.cross_model), in the `shape` context."""
+    from supercorrect.pairs.cross_model import build_pair
+    from supercorrect.formats.prompts import V2
+    from supercorrect.data.synthetic import generate_problems
+    from supercorrect.teacher.backends import ReferenceTeacher
 
     teacher, out = ReferenceTeacher(), []
     for i, q in enumerate(generate_problems(n, seed=2, max_steps=2)):
@@ -61,7 +61,7 @@ def widen_vocabulary(path: str, vocab: int) -> None:
     """Give the saved model at `path` a `vocab`-row embedding and output layer (tied), seeded."""
     import torch
 
-    from supercorrect.model import load_student
+    from supercorrect.student.load import load_student
 
     model, tok = load_student(path)
     if vocab > model.config.vocab_size:
@@ -76,12 +76,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     from bench.sft import Run, parse
     from supercorrect.dpo import dpo_args
-    from supercorrect.dpo_fast import trainer_class
-    from supercorrect.model import build_tiny, load_student
-    from supercorrect.prompts import V2
+    from supercorrect.training.dpo_fast import trainer_class
+    from supercorrect.student.build import build_tiny
+    from supercorrect.student.load import load_student
+    from supercorrect.formats.prompts import V2
     from supercorrect.sft import tiny_corpus, training_rows
-    from supercorrect.synthetic import generate_problems
-    from supercorrect.teacher import ReferenceTeacher
+    from supercorrect.data.synthetic import generate_problems
+    from supercorrect.teacher.backends import ReferenceTeacher
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=2, help="optimizer steps per configuration and round")

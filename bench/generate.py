@@ -1,6 +1,6 @@
 """Benchmark: rollout tokens per second, the `mine` stage's generation against batched `model.generate`.
 
-Ours is `supercorrect.model.generate` called exactly as `mine` calls it (`--samples` samples at
+Ours is `supercorrect.student.decode.generate` called exactly as `mine` calls it (`--samples` samples at
 `mine.temperature`, `student.batch_size` rows per batch, `student.max_new_tokens`). The baseline
 that counts is plain transformers `model.generate` on the same batches: the same prompts in the
 same order (longest first, `student.batch_size // samples` prompts per call, left padded),
@@ -33,9 +33,11 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from supercorrect.config import Params
-    from supercorrect.model import build_tiny, eos_ids, generate, load_student, prompt_ids, render
-    from supercorrect.prompts import V2, solve_messages
-    from supercorrect.synthetic import generate_problems
+    from supercorrect.student.build import build_tiny
+    from supercorrect.student.load import eos_ids, load_student, prompt_ids, render
+    from supercorrect.student.decode import generate
+    from supercorrect.formats.prompts import V2, solve_messages
+    from supercorrect.data.synthetic import generate_problems
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", type=int, default=128)

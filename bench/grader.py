@@ -1,7 +1,7 @@
 """Benchmark: our grader against math-verify called directly, for speed and for accuracy.
 
 Speed: each of the 500 MATH500 reference solutions is graded against its own gold answer,
-once with `supercorrect.grading.grade` (hard per-item time limit in force) and once with
+once with `supercorrect.grading.judge.grade` (hard per-item time limit in force) and once with
 math-verify the way its README shows (`verify(parse("$" + gold + "$"), parse(solution))`),
 in the same run and the same thread. Both sides are warmed up first (imports, our worker
 process), so the figures are per-item grading cost, not start-up. Also times `grade_batch`.
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import math_verify
 
-    from supercorrect.grading import grade, grade_batch, judge
+    from supercorrect.grading.judge import grade, grade_batch, judge
 
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     pairs = [(r["solution"], r["answer"]) for r in rows]

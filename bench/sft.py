@@ -39,7 +39,7 @@ class Run:
         from datasets import Dataset
         from trl import SFTConfig
 
-        from supercorrect.model import load_student
+        from supercorrect.student.load import load_student
 
         model, tok = load_student(base)
         args = (config_cls or SFTConfig)(**{**kwargs, "max_steps": steps, "save_strategy": "no",
@@ -79,13 +79,13 @@ DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from supercorrect.model import build_tiny
-    from supercorrect.prompts import V2, solve_messages
+    from supercorrect.student.build import build_tiny
+    from supercorrect.formats.prompts import V2, solve_messages
     from trl import SFTTrainer
 
     from supercorrect.sft import sft_args, tiny_corpus, trainer_class
-    from supercorrect.synthetic import generate_problems
-    from supercorrect.teacher import ReferenceTeacher
+    from supercorrect.data.synthetic import generate_problems
+    from supercorrect.teacher.backends import ReferenceTeacher
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per configuration and round")

@@ -8,7 +8,7 @@ Two workloads, each run by both clients in the same run, each against a fresh se
 * rate limit: the server caps requests per minute (default 600, one second of burst, 429
   beyond). Ours is told the cap (`teacher.rpm`). rpm_ratio = steady-state answered requests
   per minute (after a warm-up) / cap; rate_limited_share = 429 answers / requests sent.
-Ours is `supercorrect.teacher_client.TeacherClient` (its cache in a temporary directory, so
+Ours is `supercorrect.teacher.client.TeacherClient` (its cache in a temporary directory, so
 every request is a miss that is written durably). The naive baseline is what the official
 SuperCorrect code does: a pool of 64 threads, a new `openai.OpenAI` client per item, the SDK's
 default retries, no rate limiting.
@@ -32,7 +32,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from supercorrect.config import TeacherConfig
-from supercorrect.teacher_client import TeacherClient
+from supercorrect.teacher.client import TeacherClient
 
 KEY = "sk-bench-key"
 CONCURRENCY, LATENCY = 64, 0.2

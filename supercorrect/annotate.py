@@ -1,8 +1,8 @@
 """Stage `annotate`: the teacher writes a hierarchical thought template for each training problem.
 
-Every template is parsed (supercorrect.templates) and its `<Answer>` checked against the gold
+Every template is parsed (supercorrect.formats.templates) and its `<Answer>` checked against the gold
 answer; the openai teacher re-asks failures with the reason and, if `teacher.inspector` is
-set, has an inspector model check each accepted template (supercorrect.teacher_checks).
+set, has an inspector model check each accepted template (supercorrect.teacher.checks).
 Verified templates go to `hsft.jsonl` for SFT; the others go to `rejected.jsonl` with the
 reason, so nothing is dropped silently. The input is validated first (supercorrect.validate,
 `annotate.on_error`), so a bad record costs no teacher request.
@@ -10,7 +10,7 @@ reason, so nothing is dropped silently. The input is validated first (supercorre
 A share of the verified templates (`annotate.correction_share`) also becomes a correction-trace
 example, so the student meets the correction format before DPO (a departure from the paper,
 whose HSFT data holds templates only; set the share to 0 for the paper's recipe). Of those, a
-share (`annotate.correction_error_share`) gets a wrong step injected (supercorrect.errors) and the
+share (`annotate.correction_error_share`) gets a wrong step injected (supercorrect.pairs.errors) and the
 teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
 whose trace copies every step. These records have `kind: correction` and the solution shown in
 `shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
@@ -31,12 +31,12 @@ from pathlib import Path
 
 from supercorrect.config import Params
 from supercorrect import validate
-from supercorrect.errors import copy_trace, inject_error
+from supercorrect.pairs.errors import copy_trace, inject_error
 from supercorrect.io import metrics_path, write_json, write_jsonl
-from supercorrect.pairs import correct_prefix
-from supercorrect.prompts import load_prompts
-from supercorrect.teacher import make_teacher
-from supercorrect.templates import TemplateError, parse_correction, parse_template
+from supercorrect.pairs.cross_model import correct_prefix
+from supercorrect.formats.prompts import load_prompts
+from supercorrect.teacher.backends import make_teacher
+from supercorrect.formats.templates import TemplateError, parse_correction, parse_template
 
 
 def _answer(text: str | None) -> str | None:
@@ -78,7 +78,7 @@ def run(p: Params, dry_run: bool = False) -> dict:
     skipped: list[dict] = []  # annotate.on_error=skip: defective input records, with the reason
     problems = validate.load(p.annotate.input, "problems", p.annotate.on_error, skipped)[: p.annotate.limit]
     if dry_run:  # what the teacher would be sent and cost; nothing is sent or written
-        from supercorrect.teacher_estimate import estimate_annotate
+        from supercorrect.teacher.estimate import estimate_annotate
 
         return estimate_annotate(p, prompts, problems)
     teacher = make_teacher(p.teacher, prompts)

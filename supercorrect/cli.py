@@ -105,7 +105,7 @@ def stage_epilog(stage: str) -> str:
     return "\n".join([f"example:\n  {EXAMPLES[stage]}"] + body)
 
 
-# Stages that pay a teacher: `--dry-run` estimates first (supercorrect.teacher_estimate).
+# Stages that pay a teacher: `--dry-run` estimates first (supercorrect.teacher.estimate).
 DRY_RUN = {"annotate": "", "mine": " (the student's rollouts are sampled first: the requests depend on them)"}
 
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     from supercorrect.config import ConfigError, load_params
     from supercorrect.io import InputError, record_timing
-    from supercorrect.teacher_client import TeacherError
+    from supercorrect.teacher.wire import TeacherError
 
     try:
         params = load_params(args.params, args.overrides)

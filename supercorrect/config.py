@@ -45,7 +45,7 @@ class StudentConfig(_Section):
         description="'tiny' builds a small Qwen2 + tokenizer locally; else a HF id or local path")
     revision: str | None = Field(None,
         description="hub students: the commit (or tag) to load; dvc.lock records it, so a new one reruns sft")
-    dep: str = Field("supercorrect/model.py",
+    dep: str = Field("supercorrect/student/build.py",
         description="the path DVC hashes as the student: name a local student folder here so retraining it reruns sft")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="only used when model == tiny")
     max_new_tokens: int = Field(160, gt=0, description="generation budget for mine/evaluate")

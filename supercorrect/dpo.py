@@ -1,7 +1,7 @@
 """Stage `dpo`: cross-model collaborative DPO (stage 2 of the paper, Eq. 8).
 
 Trains the HSFT student (`sft.out_dir`) with TRL's DPOTrainer on `{mine.out_dir}/pairs.jsonl`,
-which is TRL's conversational preference format as it is (supercorrect.pairs): the prompt is the
+which is TRL's conversational preference format as it is (supercorrect.pairs.cross_model): the prompt is the
 correction-trace chat (problem + the student's solution), chosen = the student's correct steps
 1..k-1 then the teacher's cause/correction of step k and the rest, rejected = the same steps
 then the student's own trace. TRL renders and splits each pair itself; the lineage columns stay
@@ -9,11 +9,11 @@ in pairs.jsonl and are not trained on. The shared steps 1..k-1 cancel in the DPO
 loss is Eq. 8's. The reference policy is the SFT model (the paper's pi_ref).
 
 Writes the model to `dpo.out_dir` (system prompt as the chat template's default, model card:
-supercorrect.saved_model), `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
+supercorrect.student.saved_model), `metrics/dpo.json` and `plots/dpo_loss.csv`. Checkpoints and
 resume work as in `sft` (`{dpo.checkpoint_dir}/dpo/<hash>`).
 
 Speed: with `dpo.prefix_tree` (default) each pair is one row, its prompt run once for both
-completions, and only completion tokens go through the output layer (supercorrect.dpo_fast:
+completions, and only completion tokens go through the output layer (supercorrect.training.dpo_fast:
 exact; bench.dpo measures it against TRL's default).
 
 Memory: with `dpo.precompute_ref_log_probs` (default) the reference log-probs are computed once
@@ -31,8 +31,7 @@ from pathlib import Path
 
 from supercorrect import validate
 from supercorrect.io import InputError, metrics_path, write_json, write_jsonl
-from supercorrect.training import (common_args, curve_metrics, loss_curve, lora_config, save_student,
-                                   train_resuming, write_curve)
+from supercorrect.training.wiring import common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming, write_curve
 
 
 def load_pairs(path: Path) -> list[dict]:
@@ -61,12 +60,12 @@ def run(p) -> dict:
     from datasets import Dataset
     from trl import DPOConfig
 
-    from supercorrect.checkpoints import clear, run_dir
-    from supercorrect.dpo_fast import trainer_class
-    from supercorrect.model import load_student
-    from supercorrect.progress import quiet_progress
-    from supercorrect.prompts import load_prompts
-    from supercorrect.saved_model import model_card
+    from supercorrect.training.checkpoints import clear, run_dir
+    from supercorrect.training.dpo_fast import trainer_class
+    from supercorrect.student.load import load_student
+    from supercorrect.training.progress import quiet_progress
+    from supercorrect.formats.prompts import load_prompts
+    from supercorrect.student.saved_model import model_card
 
     path = Path(p.mine.out_dir) / "pairs.jsonl"
     pairs = load_pairs(path)

@@ -24,13 +24,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from supercorrect.config import Params
-from supercorrect.data import load_problems
-from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
-from supercorrect.grading import grade_batch
+from supercorrect.data.loaders import load_problems
+from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
+from supercorrect.grading.judge import grade_batch
 from supercorrect import validate
 from supercorrect.io import write_json, write_jsonl, write_text
-from supercorrect.pairs import flagged_step
-from supercorrect.prompts import correction_messages, load_prompts, solve_messages
+from supercorrect.pairs.cross_model import flagged_step
+from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:
@@ -123,7 +123,7 @@ def heldout_errors(cases: list[dict], traces: list[str], verdicts: list[bool]) -
 
 
 def run(p: Params) -> dict:
-    from supercorrect.engine import load_generator
+    from supercorrect.student.engine import load_generator
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)

@@ -12,14 +12,14 @@
 4. For the others the student answers the same correction prompt itself, blind: no reference,
    not told k, its turn opened with its own correct steps 1..k-1 (`mine.rejected: told_k` is the
    ablation that tells it k). Chosen = the teacher's trace from step k, rejected = the student's
-   (supercorrect.pairs), in the correction-trace context (`mine.context`).
+   (supercorrect.pairs.cross_model), in the correction-trace context (`mine.context`).
 
 A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
 than after the prompt, or when re-tokenising the student's side changes the context it was
 written in. metrics/mine.json also says what the blind student did at step k (`student_at_k`).
-`mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
+`mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
     supercorrect mine --dry-run    # samples the rollouts, then prints the teacher requests and cost
@@ -32,15 +32,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from supercorrect.config import Params
-from supercorrect.export import write_sharegpt
-from supercorrect.grading import extract_answer, grade
+from supercorrect.formats.export import write_sharegpt
+from supercorrect.grading.extract import extract_answer
+from supercorrect.grading.judge import grade
 from supercorrect import validate
 from supercorrect.io import metrics_path, write_json, write_jsonl
-from supercorrect.pairs import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
-                                student_request, student_side, verdict_at_step)
-from supercorrect.prompts import correction_messages, load_prompts, solve_messages
-from supercorrect.teacher import make_teacher
-from supercorrect.templates import parse_correction
+from supercorrect.pairs.cross_model import boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches, student_request, student_side, verdict_at_step
+from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
+from supercorrect.teacher.backends import make_teacher
+from supercorrect.formats.templates import parse_correction
 
 
 def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
@@ -145,7 +145,7 @@ def false_alarms(generate, rollouts: list[dict], by_id: dict, tokenizer, prompts
 
 
 def run(p: Params, dry_run: bool = False) -> dict:
-    from supercorrect.engine import load_generator
+    from supercorrect.student.engine import load_generator
 
     prompts = load_prompts(p.prompts.file)
     teacher = None if dry_run else make_teacher(p.teacher, prompts)
@@ -157,7 +157,7 @@ def run(p: Params, dry_run: bool = False) -> dict:
     rollout_by_id = {r["id"]: r for r in all_rollouts}
     to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
     if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
-        from supercorrect.teacher_estimate import estimate_mine
+        from supercorrect.teacher.estimate import estimate_mine
 
         return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localise]) | {
             "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}

@@ -1,13 +1,13 @@
 """Stage `prepare`: build the train, mine and test problem sets, and a data card.
 
 Writes `{prepare.out_dir}/train.jsonl`, `mine.jsonl`, `test.jsonl` (one problem per line, see
-supercorrect.data for the schema), `{prepare.out_dir}/dropped.jsonl` (every problem left out, with
+supercorrect.data.loaders for the schema), `{prepare.out_dir}/dropped.jsonl` (every problem left out, with
 its reason: a defective record, a duplicate, or a leak of a test problem with the test id), and
 `{prepare.metrics}`, the data card: counts per split by source, subject and level, drops by
-reason, and contamination found (leaks vs template reuse, see supercorrect.decontam).
+reason, and contamination found (leaks vs template reuse, see supercorrect.data.decontam).
 
 Sources (`prepare.source`):
-- `synthetic`: generated GSM8K-style problems (supercorrect.synthetic), no download needed;
+- `synthetic`: generated GSM8K-style problems (supercorrect.data.synthetic), no download needed;
 - `local`: `prepare.local.train` entries feed train + mine, `prepare.local.test` entries feed
   test; an entry is a JSONL path or a `save_to_disk` dataset directory (GSM8K, MATH, MATH500,
   NuminaMath-CoT or MetaMathQA records), or `{path, limit, seed}` (a seeded sample of `limit`
@@ -29,10 +29,10 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import ConfigError, Params, PrepareConfig
-from supercorrect.data import find_overlaps, load_hub, load_problems, load_saved, normalize_text
-from supercorrect.decontam import LEAK_KINDS, summarize
+from supercorrect.data.loaders import find_overlaps, load_hub, load_problems, load_saved, normalize_text
+from supercorrect.data.decontam import LEAK_KINDS, summarize
 from supercorrect.io import write_json, write_jsonl
-from supercorrect.synthetic import generate_problems
+from supercorrect.data.synthetic import generate_problems
 
 log = logging.getLogger(__name__)
 

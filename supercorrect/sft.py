@@ -10,14 +10,14 @@ records from `{annotate.out_dir}/hsft.jsonl` are used; the loss covers the compl
 * otherwise `sft.base_dir/pointer.json` names the model, so a 7B model is never copied.
 
 Writes the model to `sft.out_dir` (with the system prompt as its chat template's default and a
-model card: supercorrect.saved_model), `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
+model card: supercorrect.student.saved_model), `metrics/sft.json` and `plots/sft_loss.csv`. Checkpoints go
 to `{sft.checkpoint_dir}/sft/<hash of params and inputs>` every `sft.save_steps` steps; a rerun
-after a crash or SIGKILL resumes from the newest one (supercorrect.checkpoints). The TRL wiring
-this stage shares with `dpo` (arguments, LoRA, resuming, saving, loss curves) is supercorrect.training.
+after a crash or SIGKILL resumes from the newest one (supercorrect.training.checkpoints). The TRL wiring
+this stage shares with `dpo` (arguments, LoRA, resuming, saving, loss curves) is supercorrect.training.wiring.
 
 Defaults (docs/training.md): full fine-tuning, no gradient checkpointing (TRL's
 default recomputes activations), padded batches in random order, and the system prompt that
-every row starts with run once per batch (`sft.shared_prefix`, supercorrect.shared_prefix:
+every row starts with run once per batch (`sft.shared_prefix`, supercorrect.student.shared_prefix:
 exact, ~1.25x tokens/s on the CPU); bench.sft measures the speed. `sft.group_by_length` gives
 local length buckets (less padding, but lower demo accuracy). On GPUs set `sft.packing=true`
 (or `sft.padding_free=true`) with flash attention, and `sft.gradient_checkpointing=true` for 7B.
@@ -33,9 +33,8 @@ from pathlib import Path
 
 from supercorrect import validate
 from supercorrect.io import InputError, atomic_dir, metrics_path, write_json
-from supercorrect.prompts import Prompts, correction_messages, load_prompts, solve_messages
-from supercorrect.training import (common_args, curve_metrics, loss_curve, lora_config, save_student,
-                                   train_resuming, write_curve)
+from supercorrect.formats.prompts import Prompts, correction_messages, load_prompts, solve_messages
+from supercorrect.training.wiring import common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming, write_curve
 
 # sft.torch_compile: auto compiles only runs this long: compiling costs 20-50 s on CPU,
 # which a 40-step test run never earns back.
@@ -67,8 +66,8 @@ def tiny_corpus(rows: list[dict], prompts: Prompts) -> list[str]:
 
 def prepare_base(p, rows: list[dict], prompts: Prompts) -> str:
     """Build the tiny base model or write a pointer to the configured one; return its dir."""
-    from supercorrect.model import build_tiny
-    from supercorrect.saved_model import student_identity
+    from supercorrect.student.build import build_tiny
+    from supercorrect.student.saved_model import student_identity
 
     base = Path(p.sft.base_dir)
     if p.student.model == "tiny":
@@ -135,7 +134,7 @@ class LengthBuckets:
 
 def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = False):
     """SFTTrainer, or a subclass whose training batches come from `LengthBuckets` (windows of
-    `window` batches) and/or whose batches run their shared prefix once (supercorrect.shared_prefix)."""
+    `window` batches) and/or whose batches run their shared prefix once (supercorrect.student.shared_prefix)."""
     from trl import SFTTrainer
 
     if not group_by_length and not shared_prefix:
@@ -153,7 +152,7 @@ def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # Checkpointed layers would append to the prefix cache twice; DDP wants one forward.
             if shared_prefix and not self.args.gradient_checkpointing and self.args.world_size == 1:
-                from supercorrect.shared_prefix import split_shared_prefix
+                from supercorrect.student.shared_prefix import split_shared_prefix
 
                 inputs = split_shared_prefix(model, inputs)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -171,10 +170,10 @@ def run(p) -> dict:
     from datasets import Dataset
     from trl import SFTConfig
 
-    from supercorrect.checkpoints import clear, run_dir
-    from supercorrect.model import load_student, resolve_model
-    from supercorrect.progress import quiet_progress
-    from supercorrect.saved_model import model_card, with_default_system
+    from supercorrect.training.checkpoints import clear, run_dir
+    from supercorrect.student.load import load_student, resolve_model
+    from supercorrect.training.progress import quiet_progress
+    from supercorrect.student.saved_model import model_card, with_default_system
 
     path = Path(p.annotate.out_dir) / "hsft.jsonl"
     records = load_verified(path)

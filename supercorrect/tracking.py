@@ -232,7 +232,7 @@ def _student_pyfunc():
 
     Built inside a function so cloudpickle stores the class by value: loading the model needs
     mlflow, torch and transformers, not this project. The chat template of the folder carries the
-    system prompt (supercorrect.saved_model), so a chat holding only the problem is what it was
+    system prompt (supercorrect.student.saved_model), so a chat holding only the problem is what it was
     trained on."""
     import mlflow.pyfunc
 
@@ -276,7 +276,7 @@ DEMO_PROBLEM = "Tom has 5 apples. He buys 3 more apples. How many apples does To
 
 def version_tags(p, accuracy: float) -> dict[str, str]:
     """Lineage of a registered version: git commit, data hashes and the base model's hash."""
-    from supercorrect.saved_model import describe_base
+    from supercorrect.student.saved_model import describe_base
 
     hashes = dvc_hashes()
     student = p.student
@@ -292,7 +292,7 @@ def version_tags(p, accuracy: float) -> dict[str, str]:
 
 
 def version_description(p, accuracy: float, run_id: str) -> str:
-    from supercorrect.saved_model import describe_base
+    from supercorrect.student.saved_model import describe_base
 
     lines = [f"SuperCorrect student: HSFT then cross-model DPO, from {describe_base(p.student)}.",
              f"{p.register.benchmark} accuracy: {accuracy:.4f} (metrics/evaluate.json)."]

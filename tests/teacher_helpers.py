@@ -18,8 +18,8 @@ import pytest
 
 from supercorrect.config import load_params
 from supercorrect.io import write_jsonl
-from supercorrect.synthetic import generate_problems
-from supercorrect.teacher import ReferenceTeacher
+from supercorrect.data.synthetic import generate_problems
+from supercorrect.teacher.backends import ReferenceTeacher
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer, chat_key
 

@@ -13,9 +13,9 @@ import pytest
 from supercorrect import annotate
 from supercorrect.config import load_params
 from supercorrect.io import read_jsonl, write_jsonl
-from supercorrect.teacher import GENERALIZED_ARITHMETIC, ReferenceTeacher
-from supercorrect.teacher_checks import check_template
-from supercorrect.templates import TemplateError, leading_steps, parse_template
+from supercorrect.teacher.backends import GENERALIZED_ARITHMETIC, ReferenceTeacher
+from supercorrect.teacher.checks import check_template
+from supercorrect.formats.templates import TemplateError, leading_steps, parse_template
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer
 
@@ -101,7 +101,7 @@ def test_injected_error_and_its_correction_trace_are_exact():
     redoes step 2; a right solution's trace copies its steps."""
     import random
 
-    from supercorrect.errors import copy_trace, inject_error
+    from supercorrect.pairs.errors import copy_trace, inject_error
 
     template = ReferenceTeacher().annotate(PROBLEM)
     wrong, k = inject_error(template, random.Random(2))
@@ -119,7 +119,7 @@ def test_injected_error_and_its_correction_trace_are_exact():
 
 
 def test_annotate_adds_correction_trace_examples(in_tmp):
-    from supercorrect.synthetic import generate_problems
+    from supercorrect.data.synthetic import generate_problems
 
     problems = generate_problems(200, seed=4)
     path = _write_problems(in_tmp, problems)
@@ -168,8 +168,8 @@ def test_openai_teacher_through_real_sdk_is_cached(in_tmp, monkeypatch):
 
 def test_openai_teacher_without_key_fails_clearly(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    from supercorrect.prompts import load_prompts
-    from supercorrect.teacher import make_teacher
+    from supercorrect.formats.prompts import load_prompts
+    from supercorrect.teacher.backends import make_teacher
     p = load_params(REPO / "params.yaml", ["teacher.backend=openai"])
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
         make_teacher(p.teacher, load_prompts())

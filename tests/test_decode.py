@@ -1,4 +1,4 @@
-"""Tests for supercorrect.model's decode loop: the shared-prefix cache and attention, and greedy
+"""Tests for supercorrect.student.decode's loop: the shared-prefix cache and attention, and greedy
 texts equal to batched `model.generate`'s. Real tiny Qwen2 models; nothing is mocked. About 10 s.
 """
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supercorrect.model import (_shared_prefix_attention, _SharedPrefixCache, decode_batch, eos_ids, prompt_ids,
-                                render)
+from supercorrect.student.decode import _shared_prefix_attention, _SharedPrefixCache, decode_batch
+from supercorrect.student.load import eos_ids, prompt_ids, render
 from tests.test_engine import base  # noqa: F401  (fixture)
 from tests.test_engine import chats as engine_chats
 from tests.test_sft import one_thread  # noqa: F401  (fixture)
@@ -81,7 +81,7 @@ def test_greedy_texts_equal_batched_generate(base, sliding):
     window longer than any row, so the texts stay the same) takes the DynamicCache path."""
     from transformers import AutoModelForCausalLM
 
-    from supercorrect.model import load_student
+    from supercorrect.student.load import load_student
 
     model, tok = load_student(base)
     if sliding:

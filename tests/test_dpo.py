@@ -9,9 +9,10 @@ import pytest
 from supercorrect import dpo
 from supercorrect.config import load_params
 from supercorrect.io import InputError, write_jsonl
-from supercorrect.model import build_tiny, load_student
-from supercorrect.pairs import build_pair
-from supercorrect.prompts import V2
+from supercorrect.student.build import build_tiny
+from supercorrect.student.load import load_student
+from supercorrect.pairs.cross_model import build_pair
+from supercorrect.formats.prompts import V2
 from tests.conftest import REPO
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401 (autouse fixture)
 

@@ -1,4 +1,4 @@
-"""Tests for supercorrect.dpo_fast: prefix-tree DPO batches give TRL's loss, gradients and metrics.
+"""Tests for supercorrect.training.dpo_fast: prefix-tree DPO batches give TRL's loss, gradients and metrics.
 
 Real tiny Qwen2 models and real TRL DPOTrainers, the plain one as the reference; nothing is mocked.
 About 20 s on one core.
@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supercorrect import dpo_fast
-from supercorrect.model import build_tiny, load_student
+from supercorrect.training import dpo_fast
+from supercorrect.student.build import build_tiny
+from supercorrect.student.load import load_student
 from tests.test_dpo import pair
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
 

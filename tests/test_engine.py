@@ -1,4 +1,4 @@
-"""Tests for supercorrect.engine: `student.engine` picks transformers or vLLM, with one contract.
+"""Tests for supercorrect.student.engine: `student.engine` picks transformers or vLLM, with one contract.
 
 vLLM needs a CUDA GPU, which this machine and CI lack, so the vLLM path runs against
 tests/fake_vllm, a test double of vLLM's offline API that generates with the real tiny
@@ -14,10 +14,11 @@ import sys
 import pytest
 
 from supercorrect.config import load_params
-from supercorrect.engine import load_generator, use_vllm
+from supercorrect.student.engine import load_generator, use_vllm
 from supercorrect.io import InputError, write_jsonl
-from supercorrect.model import IM_END, eos_ids, load_student
-from supercorrect.prompts import V2, solve_messages
+from supercorrect.student.build import IM_END
+from supercorrect.student.load import eos_ids, load_student
+from supercorrect.formats.prompts import V2, solve_messages
 from tests.conftest import REPO
 from tests.test_sft import hsft_records, one_thread  # noqa: F401  (fixture)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from supercorrect.evaluate import breakdown, compare_passes, score, write_plots
-from supercorrect.evaluate_metrics import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
+from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 
 
 def test_score_counts_correct_and_missing_answers():
@@ -115,7 +115,7 @@ def test_self_correction_flips_are_counted_and_silence_keeps_the_first_answer():
 def test_self_correction_figures_for_one_checkpoint():
     """Net gain is after - before over problems; its CI comes from the same seeded bootstrap."""
     from supercorrect.evaluate import self_correction
-    from supercorrect.evaluate_metrics import bootstrap_ci
+    from supercorrect.grading.stats import bootstrap_ci
 
     first = [{"correct": c, "extracted": "1"} for c in (False, False, True, True, False)]
     second = [{"correct": c, "extracted": x} for c, x in ((True, "2"), (True, "3"), (True, "1"), (False, None), (False, "5"))]

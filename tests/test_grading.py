@@ -28,8 +28,11 @@ from pathlib import Path
 
 import pytest
 
-from supercorrect import grading
-from supercorrect.grading import extract_answer, grade, is_equivalent, last_boxed
+from supercorrect.grading import judge as grading
+from supercorrect.grading.extract import extract_answer
+from supercorrect.grading.judge import grade
+from supercorrect.grading.equivalence import is_equivalent
+from supercorrect.grading.normalize import last_boxed
 from tests.grading_cases import CASES as SUITE
 
 DATA_DIR = Path(

@@ -1,16 +1,17 @@
 """Tests for stage `mine`: error localisation by the reference teacher, the blind student side and
-Eq. 8 pairs in the correction-trace context (supercorrect.pairs), with exact strings for k = 1,
+Eq. 8 pairs in the correction-trace context (supercorrect.pairs.cross_model), with exact strings for k = 1,
 a middle k and the last step."""
 
 from __future__ import annotations
 
 import pytest
 
-from supercorrect import mine, pairs
-from supercorrect.model import render
-from supercorrect.prompts import load_prompts, teacher_correction_message
-from supercorrect.teacher import ReferenceTeacher
-from supercorrect.templates import leading_steps, parse_correction
+from supercorrect import mine
+from supercorrect.pairs import cross_model as pairs
+from supercorrect.student.load import render
+from supercorrect.formats.prompts import load_prompts, teacher_correction_message
+from supercorrect.teacher.backends import ReferenceTeacher
+from supercorrect.formats.templates import leading_steps, parse_correction
 
 S1 = "Tom buys 3 more apples, so he has 5+3=8 apples."
 S2 = "Tom gives away 2 apples, so he has 8-2=6 apples."
@@ -161,7 +162,8 @@ def test_leading_steps_stops_at_first_malformed_step():
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from supercorrect.model import build_tiny, load_student
+    from supercorrect.student.build import build_tiny
+    from supercorrect.student.load import load_student
     from tests.test_sft import SMALL
 
     out = tmp_path_factory.mktemp("tok") / "model"
@@ -221,7 +223,7 @@ def test_selection_options():
 def test_sharegpt_export(tmp_path):
     import json
 
-    from supercorrect.export import write_sharegpt
+    from supercorrect.formats.export import write_sharegpt
 
     prompts = load_prompts()
     response, _ = CASES[2]

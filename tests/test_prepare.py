@@ -1,4 +1,4 @@
-"""Stage `prepare`: synthetic generator, problem loaders (supercorrect.data) and the stage itself.
+"""Stage `prepare`: synthetic generator, problem loaders (supercorrect.data.loaders) and the stage itself.
 
     .venv/bin/python -m pytest tests/test_prepare.py -q
 
@@ -20,11 +20,10 @@ import pytest
 from pydantic import ValidationError
 
 from supercorrect.config import ConfigError, Params
-from supercorrect.data import (DataError, NoAnswerError, detect_format, find_contamination,
-                               find_overlaps, last_boxed, load_problems, normalize_text, problem_id)
-from supercorrect.gsm8k_notes import gold_steps
+from supercorrect.data.loaders import DataError, NoAnswerError, detect_format, find_contamination, find_overlaps, last_boxed, load_problems, normalize_text, problem_id
+from supercorrect.formats.gsm8k_notes import gold_steps
 from supercorrect.prepare import run
-from supercorrect.synthetic import generate_problems
+from supercorrect.data.synthetic import generate_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -302,7 +301,7 @@ def test_load_hub_reads_a_dataset_dir_and_fails_cleanly_offline(tmp_path):
     # A child process, so the offline switch and the cache dir never touch this test process.
     script = f"""
 import json
-from supercorrect.data import DataError, load_hub
+from supercorrect.data.loaders import DataError, load_hub
 out = {{"test": [(q["id"], q["split"], q["answer"]) for q in load_hub({str(ds)!r}, None, "test")]}}
 try:
     load_hub("openai/gsm8k", "main", "train")
@@ -546,7 +545,7 @@ def save_dataset(path: Path, records: list[dict], dict_split: str | None = None)
 
 
 def test_numina_and_metamath_records_convert(tmp_path):
-    from supercorrect.data import load_saved
+    from supercorrect.data.loaders import load_saved
 
     assert detect_format(numina(1)) == "numina" and detect_format(metamath(1)) == "metamath"
     n = load_saved(save_dataset(tmp_path / "numina", [numina(i) for i in range(3)], dict_split="train"))

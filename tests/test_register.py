@@ -28,7 +28,7 @@ def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
     from mlflow import MlflowClient
 
     from supercorrect.config import TinyConfig
-    from supercorrect.model import build_tiny
+    from supercorrect.student.build import build_tiny
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     build_tiny(["<Step1>1+1=2</Step1> <Answer>2</Answer> apples"] * 20, TinyConfig(hidden_size=32, num_layers=1,
@@ -103,7 +103,7 @@ def test_registered_champion_answers_a_plain_problem_through_pyfunc(in_tmp, monk
     from mlflow import MlflowClient
 
     from supercorrect import sft
-    from supercorrect.templates import parse_template
+    from supercorrect.formats.templates import parse_template
     from supercorrect.tracking import DEMO_PROBLEM
     from tests.test_sft import hsft_records
     from tests.test_sft import params as sft_params

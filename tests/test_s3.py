@@ -76,7 +76,7 @@ def test_mlflow_server_stores_registered_model_in_s3(s3, tmp_path, monkeypatch):
     from supercorrect import register
     from supercorrect.config import TinyConfig, load_params
     from supercorrect.io import write_json
-    from supercorrect.model import build_tiny
+    from supercorrect.student.build import build_tiny
 
     endpoint, client = s3
     port = free_port()

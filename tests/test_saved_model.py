@@ -1,4 +1,4 @@
-"""Tests for supercorrect.saved_model: the default system prompt in a saved student's chat template
+"""Tests for supercorrect.student.saved_model: the default system prompt in a saved student's chat template
 and its model card, on real tokenizers (the toy one and others given ChatML / Llama-3 style templates)
 and a real tiny SFT run whose folder a plain transformers pipeline then uses with only the problem.
 """
@@ -11,11 +11,13 @@ import pytest
 
 from supercorrect import sft
 from supercorrect.io import write_jsonl
-from supercorrect.model import build_tiny, generate, load_student, render
-from supercorrect.pairs import build_pair, student_request
-from supercorrect.prompts import V2, solve_messages
-from supercorrect.saved_model import with_default_system
-from supercorrect.templates import parse_template
+from supercorrect.student.build import build_tiny
+from supercorrect.student.decode import generate
+from supercorrect.student.load import load_student, render
+from supercorrect.pairs.cross_model import build_pair, student_request
+from supercorrect.formats.prompts import V2, solve_messages
+from supercorrect.student.saved_model import with_default_system
+from supercorrect.formats.templates import parse_template
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread, params  # noqa: F401 (autouse fixture)
 
 # Qwen2.5-like ChatML: its own default system message when the chat has none, tags on their own lines.

@@ -1,4 +1,4 @@
-"""Tests for stage `sft` and the student helpers in supercorrect.model.
+"""Tests for stage `sft` and the student helpers in supercorrect.student.
 
 Real tokenizers, real Qwen2 models and a real (tiny, few dozen steps) TRL SFT run; nothing is
 mocked. The whole file runs in well under a minute on 2 CPU cores.
@@ -14,8 +14,10 @@ import pytest
 from supercorrect import sft
 from supercorrect.config import TinyConfig, load_params
 from supercorrect.io import InputError, write_jsonl
-from supercorrect.model import IM_END, TAGS, build_tiny, generate, load_student, resolve_model
-from supercorrect.prompts import V2, solve_messages
+from supercorrect.student.build import IM_END, TAGS, build_tiny
+from supercorrect.student.decode import generate
+from supercorrect.student.load import load_student, resolve_model
+from supercorrect.formats.prompts import V2, solve_messages
 from tests.conftest import REPO
 
 SMALL = TinyConfig(hidden_size=32, num_layers=2, num_heads=2, vocab_size=300)
@@ -190,7 +192,8 @@ def test_decode_loop_matches_transformers_generate(tiny):
     exactly what `model.generate` produces greedily, padding and early stops included."""
     import torch
 
-    from supercorrect.model import decode_batch, eos_ids, render
+    from supercorrect.student.decode import decode_batch
+    from supercorrect.student.load import eos_ids, render
 
     model, tok = tiny
     prompts = [tok(render(tok, solve_messages(V2, "Tom has 3 apples." * k)), add_special_tokens=False)["input_ids"]

@@ -1,4 +1,4 @@
-"""Tests for supercorrect.shared_prefix: the shared prefix runs once and changes nothing else.
+"""Tests for supercorrect.student.shared_prefix: the shared prefix runs once and changes nothing else.
 
 Real tiny Qwen2 models and real TRL SFTTrainers; nothing is mocked. About 15 s on one core.
 """
@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from supercorrect import sft
-from supercorrect.model import build_tiny, load_student
-from supercorrect.prompts import V2, solve_messages
-from supercorrect.shared_prefix import shared_prefix_length, split_shared_prefix
+from supercorrect.student.build import build_tiny
+from supercorrect.student.load import load_student
+from supercorrect.formats.prompts import V2, solve_messages
+from supercorrect.student.shared_prefix import shared_prefix_length, split_shared_prefix
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from supercorrect.config import ConfigError, TinyConfig, load_params
-from supercorrect.model import build_tiny
+from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 from tests.harness import SMALL, copy_repo
 from tests.harness import run as _run
@@ -61,7 +61,7 @@ def test_changed_student_folder_or_revision_reruns_sft(tmp_path):
 
     # A hub student: the revision is a param of sft, so a new revision is a change DVC reports.
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["student"] |= {"model": "Qwen/Qwen2.5-Math-1.5B-Instruct", "dep": "supercorrect/model.py",
+    params["student"] |= {"model": "Qwen/Qwen2.5-Math-1.5B-Instruct", "dep": "supercorrect/student/build.py",
                           "revision": "0123abcd"}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = _run(dvc + ["status", "sft"], repo, env)

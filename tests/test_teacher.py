@@ -15,7 +15,7 @@ import pytest
 
 from supercorrect import annotate
 from supercorrect.io import read_jsonl
-from supercorrect.teacher_client import TeacherError
+from supercorrect.teacher.wire import TeacherError
 from tests.teacher_helpers import cached_server_keys, make_problems, serve, teacher_params  # noqa: F401 (serve: fixture)
 
 
@@ -188,7 +188,7 @@ def test_cache_key_ignores_key_and_endpoint(in_tmp, serve, monkeypatch):
 def test_tpm_bucket_paces_tokens():
     import asyncio
 
-    from supercorrect.teacher_client import RateLimiter
+    from supercorrect.teacher.client import RateLimiter
 
     async def go():
         limiter = RateLimiter(rpm=None, tpm=6000)  # 100 tokens/s, half a second of burst

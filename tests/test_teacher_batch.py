@@ -72,7 +72,7 @@ def test_batch_resumes_by_id_after_sigkill(tmp_path):
 def test_batch_budget_submits_what_fits_then_resumes(in_tmp, monkeypatch):
     import pytest
 
-    from supercorrect.teacher_client import TeacherError
+    from supercorrect.teacher.wire import TeacherError
 
     problems = make_problems(20)
     with OpenAIServer(good_teacher(problems)) as server:

@@ -1,4 +1,4 @@
-"""Tests for teacher output validation, re-asking and the inspector (supercorrect.teacher_checks).
+"""Tests for teacher output validation, re-asking and the inspector (supercorrect.teacher.checks).
 
 The openai backend runs the real `openai` SDK against tests/openai_server.py on 127.0.0.1; the
 responders below play a teacher that first answers badly, and an inspector that objects once.
@@ -10,9 +10,9 @@ import pytest
 
 from supercorrect import annotate
 from supercorrect.io import read_jsonl
-from supercorrect.prompts import load_prompts
-from supercorrect.teacher import ReferenceTeacher, make_teacher
-from supercorrect.teacher_checks import check_localization, parse_verdict
+from supercorrect.formats.prompts import load_prompts
+from supercorrect.teacher.backends import ReferenceTeacher, make_teacher
+from supercorrect.teacher.checks import check_localization, parse_verdict
 from tests.openai_server import MALFORMED, OpenAIServer
 from tests.teacher_helpers import good_teacher, make_problems, teacher_params
 from tests.test_mine import CASES, PROBLEM, S1, S2, student
@@ -163,5 +163,5 @@ def test_verdicts():
     ("inspector rejected: wrong units", "inspector rejected"), ("no wrong step", "no wrong step"),
 ])
 def test_reason_kinds_are_countable(reason, kind):
-    from supercorrect.teacher_checks import reason_kind
+    from supercorrect.teacher.checks import reason_kind
     assert reason_kind(reason) == kind

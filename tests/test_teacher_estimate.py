@@ -1,4 +1,4 @@
-"""Tests for `annotate --dry-run` and `mine --dry-run` (supercorrect.teacher_estimate): the estimates
+"""Tests for `annotate --dry-run` and `mine --dry-run` (supercorrect.teacher.estimate): the estimates
 against what a later real run sends to tests/openai_server.py (a real HTTP server on 127.0.0.1,
 driven by the real openai SDK), and that a dry run sends and writes nothing.
 """
@@ -11,7 +11,7 @@ import subprocess
 from supercorrect import annotate, mine
 from supercorrect.config import load_params
 from supercorrect.io import write_jsonl
-from supercorrect.model import build_tiny
+from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer, _tokens
 from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, problems_file, teacher_params

@@ -22,7 +22,7 @@ import pytest
 
 from supercorrect.cli import main
 from supercorrect.io import read_jsonl, write_jsonl
-from supercorrect.prompts import V2
+from supercorrect.formats.prompts import V2
 from tests.conftest import REPO
 from tests.teacher_helpers import (annotate_cmd, cached_server_keys, good_teacher, make_problems, problems_file,  # noqa: F401
                                    serve)

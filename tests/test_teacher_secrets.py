@@ -15,7 +15,7 @@ import uuid
 from supercorrect import register
 from supercorrect.config import TinyConfig
 from supercorrect.io import write_json, write_jsonl
-from supercorrect.model import build_tiny
+from supercorrect.student.build import build_tiny
 from tests.openai_server import OpenAIServer
 from tests.teacher_helpers import annotate_cmd, cli_env, good_teacher, make_problems, teacher_params
 

@@ -11,7 +11,7 @@ import time
 from supercorrect import register
 from supercorrect.config import TinyConfig, load_params
 from supercorrect.io import record_timing, write_json
-from supercorrect.model import build_tiny
+from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 
 # An hour ago, to the second: the runs must show these recorded times, not when register ran.

@@ -17,7 +17,7 @@ import stat
 import pytest
 
 from supercorrect import validate
-from supercorrect.data import load_problems
+from supercorrect.data.loaders import load_problems
 from supercorrect.cli import main
 from supercorrect.io import InputError, write_json, write_jsonl
 from tests.conftest import REPO, SHARED_DATA
@@ -232,7 +232,7 @@ def test_register_reads_metrics_with_line_and_column(in_tmp, capsys):
 def test_evaluate_runs_on_raw_benchmark_files(in_tmp):
     from supercorrect import evaluate
     from supercorrect.config import TinyConfig, load_params
-    from supercorrect.model import build_tiny
+    from supercorrect.student.build import build_tiny
 
     bench = {}
     for name in ("gsm8k_test", "math_test", "math500_test"):

@@ -2,7 +2,7 @@
 
 Real vLLM cannot run here: it needs a CUDA GPU and this project's machines and CI have none (its
 CPU build is not on PyPI). This double keeps the part of vLLM's contract that
-supercorrect.engine relies on and generates with the real checkpoint through plain
+supercorrect.student.engine relies on and generates with the real checkpoint through plain
 transformers `generate` (not our decode loop), so a test compares two independent paths:
 * `LLM(model=..., dtype=..., seed=..., gpu_memory_utilization=...)`, `get_tokenizer()`;
 * `generate(prompts, sampling_params, use_tqdm=True)` with `{"prompt_token_ids": [...]}` prompts,

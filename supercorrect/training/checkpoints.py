@@ -6,7 +6,7 @@ content of its inputs. A rerun with the same params and inputs finds the directo
 from its newest complete checkpoint; any change gives a fresh directory (old runs are never
 resumed with new settings). A finished run deletes its directory.
 
-    from supercorrect.checkpoints import run_dir, last_checkpoint
+    from supercorrect.training.checkpoints import run_dir, last_checkpoint
     out = run_dir(".cache/checkpoints", "sft", {"sft": ..., "student": ...}, [hsft_path])
     trainer.train(resume_from_checkpoint=last_checkpoint(out))
 """

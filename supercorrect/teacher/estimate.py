@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from supercorrect.teacher_cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
+from supercorrect.teacher.cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
 
 CHARS_PER_TOKEN = 4
 # The template around the content: step and answer tags plus a <Generalized> sentence.
@@ -85,7 +85,7 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
 
 def estimate_annotate(p, prompts, problems: list[dict]) -> dict:
     """`annotate --dry-run`: one request per problem, the teacher rewriting its reference solution."""
-    from supercorrect.teacher import annotate_chat
+    from supercorrect.teacher.backends import annotate_chat
 
     return estimate(p.teacher, prompts.version, "annotate", [annotate_chat(prompts, q) for q in problems],
                     [q["solution"] for q in problems])
@@ -93,7 +93,7 @@ def estimate_annotate(p, prompts, problems: list[dict]) -> dict:
 
 def estimate_mine(p, prompts, items: list[tuple[dict, str]]) -> dict:
     """`mine --dry-run`: one localisation request per selected wrong rollout (problem, response)."""
-    from supercorrect.teacher import localize_chat
+    from supercorrect.teacher.backends import localize_chat
 
     return estimate(p.teacher, prompts.version, "mine", [localize_chat(prompts, q, s) for q, s in items],
                     [q["solution"] for q, _ in items])

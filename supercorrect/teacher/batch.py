@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from supercorrect.teacher_cache import durable_write
-from supercorrect.teacher_client import (MalformedAnswer, Outcome, TeacherClient, TeacherError, answer_text, endpoint,
-                                         estimate_tokens, redact)
+from supercorrect.teacher.cache import durable_write
+from supercorrect.teacher.wire import MalformedAnswer, Outcome, TeacherError, answer_text, endpoint, estimate_tokens, redact
+
+if TYPE_CHECKING:  # the client calls this module; it is never imported back at run time
+    from supercorrect.teacher.client import TeacherClient
 
 DONE = {"completed", "failed", "expired", "cancelled"}
 

@@ -8,10 +8,10 @@ entry LLaMA-Factory needs to find it:
      "chosen": {"from": "gpt", "value": steps 1..k-1 + teacher trace from step k},
      "rejected": {"from": "gpt", "value": steps 1..k-1 + student trace from step k}, "id": ...}
 
-The records carry the same text as the TRL pairs (supercorrect.pairs): both responses open
+The records carry the same text as the TRL pairs (supercorrect.pairs.cross_model): both responses open
 with the student's correct steps 1..k-1, whose log-probability ratios cancel in DPO's loss.
 
-    python -c "from supercorrect.export import write_sharegpt; write_sharegpt(pairs, 'data/mine')"
+    python -c "from supercorrect.formats.export import write_sharegpt; write_sharegpt(pairs, 'data/mine')"
 """
 
 from __future__ import annotations

@@ -23,16 +23,16 @@ the rejected side. `told_k` is the ablation that tells it k and opens `<Stepk><C
 `false_alarm_pair` is an extension beyond the paper (`mine.false_alarm_pairs`): a right solution
 the student's blind check wrongly flags gives a pair that prefers keeping it as it is.
 
-    python -c "from supercorrect.pairs import correct_prefix; print(correct_prefix('<Step1>a</Step1>', 2))"
+    python -c "from supercorrect.pairs.cross_model import correct_prefix; print(correct_prefix('<Step1>a</Step1>', 2))"
 """
 
 from __future__ import annotations
 
 import re
 
-from supercorrect.errors import copy_trace
-from supercorrect.prompts import Prompts, correction_messages, solve_messages
-from supercorrect.templates import leading_steps
+from supercorrect.pairs.errors import copy_trace
+from supercorrect.formats.prompts import Prompts, correction_messages, solve_messages
+from supercorrect.formats.templates import leading_steps
 
 REJECTED_MODES = ("blind", "told_k")
 CONTEXTS = ("correction", "solve")
@@ -124,7 +124,7 @@ def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
     """True when the context the student wrote its side in is, token for token, the start of
     what DPO scores for it; re-tokenising the opened turn plus the output may merge tokens
     across the point where generation began (e.g. `>` with the text after it)."""
-    from supercorrect.model import render
+    from supercorrect.student.load import render
 
     opened = _ids(tokenizer, render(tokenizer, request))
     full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False))

@@ -5,16 +5,16 @@
   with the gold intermediate values (GSM8K `<<expr=value>>` notes). Good for demos and tests.
 * `openai`: any OpenAI-compatible endpoint through the official async SDK, configured by the
   standard `OPENAI_BASE_URL` / `OPENAI_API_KEY` variables: concurrency, rate limits, retries,
-  exactly-once cache and budget in supercorrect.teacher_client / teacher_cache / teacher_batch.
+  exactly-once cache and budget in supercorrect.teacher.client / teacher_cache / teacher_batch.
 
-Both expose the same batch API, which validates every output (supercorrect.teacher_checks):
+Both expose the same batch API, which validates every output (supercorrect.teacher.checks):
 `annotate_all(problems)` and `localize_all([(problem, student_solution), ...])` return, in
 input order, dicts with `text` (the validated output or None), `reason` (None, or why it
 failed), `kind` (the reason's countable kind, e.g. "answer mismatch"), `rounds` (teacher asks
 used) and `raw` (the last output). `metrics()` is the `teacher` block of the stage metrics;
 `check_budget()` raises TeacherError once the budget stopped sending.
 
-    python -c "from supercorrect.teacher import ReferenceTeacher as T; print(T().annotate({...}))"
+    python -c "from supercorrect.teacher.backends import ReferenceTeacher as T; print(T().annotate({...}))"
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import asyncio
 import os
 import re
 
-from supercorrect.grading import extract_answer
-from supercorrect.gsm8k_notes import gold_steps, strip_notes
-from supercorrect.prompts import Prompts, teacher_correction_message
-from supercorrect.teacher_cache import BudgetError, Ledger, TeacherStats
-from supercorrect.teacher_checks import Item, check_annotation, check_localization, result, run_rounds
-from supercorrect.teacher_client import TeacherClient, TeacherError
-from supercorrect.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
+from supercorrect.grading.extract import extract_answer
+from supercorrect.formats.gsm8k_notes import gold_steps, strip_notes
+from supercorrect.formats.prompts import Prompts, teacher_correction_message
+from supercorrect.teacher.cache import BudgetError, Ledger, TeacherStats
+from supercorrect.teacher.checks import Item, check_annotation, check_localization, result, run_rounds
+from supercorrect.teacher.client import TeacherClient
+from supercorrect.teacher.wire import TeacherError
+from supercorrect.formats.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
 
 _OPS = {"-": "Subtract", "*": "Multiply", "/": "Divide", "x": "Multiply", "×": "Multiply"}
 GENERALIZED_ARITHMETIC = (

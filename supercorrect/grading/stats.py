@@ -3,7 +3,7 @@
 No model, no I/O: every function takes verdicts (bools) or extracted answers and returns
 numbers, so tests can check them by hand.
 
-    python -c "from supercorrect.evaluate_metrics import pass_at_k; print(pass_at_k(5, 2, 1))"  # 0.4
+    python -c "from supercorrect.grading.stats import pass_at_k; print(pass_at_k(5, 2, 1))"  # 0.4
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
 sft and dpo call these when they save (supercorrect.sft.save_student); the registered model is a
 copy of models/dpo, so it carries both as well.
 
-    python -c "from transformers import AutoTokenizer as A; from supercorrect.saved_model import *; \
+    python -c "from transformers import AutoTokenizer as A; from supercorrect.student.saved_model import *; \
 print(with_default_system(A.from_pretrained('models/sft'), 'Solve it.'))"
 """
 
@@ -85,7 +85,7 @@ def student_identity(student) -> dict:
 
 def describe_base(student) -> str:
     if student.model == "tiny":
-        return "tiny Qwen2 built from the training data (supercorrect.model.build_tiny)"
+        return "tiny Qwen2 built from the training data (supercorrect.student.build.build_tiny)"
     return student.model + (f" @ {student.revision}" if student.revision else "")
 
 
@@ -152,5 +152,5 @@ print(out[0]["generated_text"][-1]["content"])
 
 With vLLM: `vllm serve path/to/this/folder`, then send chat completions with only the user message.
 Registered in MLflow: `mlflow.pyfunc.load_model("models:/supercorrect-student@champion").predict(["{problem}"])`.
-Parse an answer with `supercorrect.templates.parse_template`.
+Parse an answer with `supercorrect.formats.templates.parse_template`.
 """

@@ -21,7 +21,7 @@ problems. Test problems are indexed once (a dict from n-gram to test problems), 
 problem costs one dict lookup per n-gram: GSM8K + MATH train against both test sets takes a
 second or two.
 
-    python -c "from supercorrect.data import load_problems, find_contamination as f; \\
+    python -c "from supercorrect.data.loaders import load_problems, find_contamination as f; \\
                print(len(f(load_problems('train.jsonl'), load_problems('test.jsonl'))))"
 """
 

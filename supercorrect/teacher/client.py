@@ -1,7 +1,7 @@
 """Async client for an OpenAI-compatible teacher: concurrency, rate limits, retries, cache, budget.
 
 `TeacherClient.complete_all(requests)` answers a list of chat requests, in order:
-* answered ones come from the exactly-once cache (supercorrect.teacher_cache), never resent;
+* answered ones come from the exactly-once cache (supercorrect.teacher.cache), never resent;
 * the first uncached request of a run goes out alone (the canary), so a wrong key, model or
   endpoint costs one request and one clear error: 401/403/404 stop the stage; an endpoint that
   exhausts the canary's retries on connection errors, timeouts or 5xx stops it too (the
@@ -20,7 +20,7 @@
 * a prompt estimated above `teacher.max_prompt_tokens` fails its item without being sent;
 * each request's worst-case cost is reserved against `teacher.budget_usd` before it is sent;
 * `teacher.mode: batch` sends the uncached requests through the Batch API instead
-  (supercorrect.teacher_batch).
+  (supercorrect.teacher.batch).
 
 The SDK's own retries are off (max_retries=0) so this module alone decides. docs/teacher.md has
 the rules in full. Keys and endpoints
@@ -32,81 +32,18 @@ come from OPENAI_API_KEY / OPENAI_BASE_URL only and are never written anywhere.
 from __future__ import annotations
 
 import asyncio
-import math
-import os
 import random
 import time
-from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from supercorrect.teacher_cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
-
-
-class TeacherError(RuntimeError):
-    """A teacher failure that stops the stage; the message is one line and holds no secret."""
-
-
-@dataclass
-class Outcome:
-    text: str | None
-    error: str | None = None  # short reason when there is no text
-    # Why there is no text: "endpoint" (connection errors, timeouts, 5xx: what the circuit breaker
-    # counts), "refused" (a 4xx for this item), "unsent" (too long or over budget), "other".
-    kind: str | None = None
-    last: str | None = None  # the last attempt's error, and how many attempts there were
-    tries: int = 0
+from supercorrect.teacher.cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
+from supercorrect.teacher.wire import MalformedAnswer, Outcome, TeacherError, answer_text, endpoint, estimate_tokens, redact
 
 
 # Canaries refused in a row before a refusal counts as a setting, not an item.
 CANARY_REFUSALS = 3
-
-
-class MalformedAnswer(ValueError):
-    """A 200 whose body is not a usable chat completion."""
-
-
-def answer_text(data) -> str:
-    """The answer text of a chat-completion body; MalformedAnswer for anything but text.
-
-    Some servers send `content` as a list of parts ([{"type": "text", "text": ...}]): the text
-    parts are joined. A number, an object, null or a body cut short is malformed.
-    """
-    try:
-        content = data["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise MalformedAnswer(f"no choices[0].message.content ({type(exc).__name__})") from None
-    if isinstance(content, list):
-        texts = [part if isinstance(part, str) else part.get("text") if isinstance(part, dict) else None
-                 for part in content]
-        if content and all(isinstance(t, str) for t in texts):
-            return "".join(texts)
-        raise MalformedAnswer("content is a list without text parts")
-    if not isinstance(content, str):
-        raise MalformedAnswer(f"content is {'null' if content is None else type(content).__name__}, not text")
-    return content
-
-
-def estimate_tokens(messages: list[dict]) -> int:
-    """A prompt's token count, estimated from its text (about 4 characters a token)."""
-    return math.ceil(sum(len(m["content"]) for m in messages) / 4)
-
-
-def endpoint(sdk) -> str:
-    """The endpoint URL to name in an error: scheme, host, port and path; never userinfo or query."""
-    parts = urlsplit(str(sdk.base_url))
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
-
-
-def redact(message: str) -> str:
-    """Drop the API key from a message (a server may echo it) and keep one line."""
-    key = os.environ.get("OPENAI_API_KEY")
-    if key:
-        message = message.replace(key, "***")
-    return " ".join(message.split())[:300]
 
 
 class RateLimiter:
@@ -191,7 +128,7 @@ class TeacherClient:
         self._writer.shutdown(wait=True)
 
     def describe(self, model: str, messages: list[dict]) -> dict:
-        """The cache identity of a request (supercorrect.teacher_cache.describe_request)."""
+        """The cache identity of a request (supercorrect.teacher.cache.describe_request)."""
         return describe_request(self.cfg, self.prompt_version, model, messages)
 
     async def complete_all(self, requests: list[tuple[str, list[dict]]], desc: str,
@@ -221,7 +158,7 @@ class TeacherClient:
             bar = tqdm(total=len(todo), desc=desc, unit="req", dynamic_ncols=True)
             try:
                 if self.cfg.mode == "batch":
-                    from supercorrect.teacher_batch import complete_batch
+                    from supercorrect.teacher.batch import complete_batch
                     done |= await complete_batch(self, todo, bar)
                 else:
                     done |= await self._online(todo, bar)

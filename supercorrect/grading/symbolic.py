@@ -6,7 +6,7 @@ call raises SymbolicTimeout and a fresh worker replaces it on next use. A small 
 workers serves all threads; none starts until the first symbolic comparison, so importing
 this module costs nothing. Inputs that are obviously too expensive are refused up front.
 
-    from supercorrect.symbolic import symbolic_equivalent
+    from supercorrect.grading.symbolic import symbolic_equivalent
     symbolic_equivalent(r"\\sqrt{8}", r"2\\sqrt{2}", time_limit_s=5)   # True
 
 Plain numbers never come here: supercorrect.grading decides them exactly in-process.
@@ -129,7 +129,7 @@ _MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _e
 def serve() -> None:
     """Worker loop: one JSON [pred, gold, mode] per stdin line, one "1"/"0" per stdout line.
 
-    Started by _Worker as `python -c "from supercorrect.symbolic import serve; serve()"`.
+    Started by _Worker as `python -c "from supercorrect.grading.symbolic import serve; serve()"`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; EOF ends us
     import math_verify  # noqa: F401  (pay the ~1 s import before saying ready)
@@ -164,7 +164,7 @@ class _Worker:
         package_root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from supercorrect.symbolic import serve; serve()"],
+            [sys.executable, "-c", "from supercorrect.grading.symbolic import serve; serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         if self._read_line(_STARTUP_LIMIT_S) != b"ready":

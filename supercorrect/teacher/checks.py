@@ -1,7 +1,7 @@
 """Validation, re-asking and the optional inspector for teacher outputs.
 
 Every teacher output is checked before it is used:
-* annotate: the template parses (supercorrect.templates) and its `<Answer>` equals the gold answer;
+* annotate: the template parses (supercorrect.formats.templates) and its `<Answer>` equals the gold answer;
 * localize: the correction parses, its step k lies within the student's steps + 1, the student's
   steps before k parse, and the correction's `<Answer>` equals the gold answer.
 A failed output is re-asked in the same chat with the reason and the problem fed back, up to
@@ -12,7 +12,7 @@ A failed output is re-asked in the same chat with the reason and the problem fed
 Requests go out in waves (every item's round 1, then the re-asks, ...), so the same loop drives
 the online client and the Batch API.
 
-    python -c "from supercorrect.teacher_checks import check_template as c; print(c('<x/>', '1'))"
+    python -c "from supercorrect.teacher.checks import check_template as c; print(c('<x/>', '1'))"
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from supercorrect.grading import is_equivalent
-from supercorrect.templates import TemplateError, leading_steps, parse_correction, parse_step, parse_template
+from supercorrect.grading.equivalence import is_equivalent
+from supercorrect.formats.templates import TemplateError, leading_steps, parse_correction, parse_step, parse_template
 
 
 def check_template(text: str, gold: str) -> tuple[str | None, str | None]:

@@ -5,7 +5,7 @@ prompts; v2 has one correction-trace prompt for both, as the paper does). `promp
 that replaces any of them; it must carry its own `version`, which then goes into every
 record the prompts produce, so a dataset always says which wording made it.
 
-    python -c "from supercorrect.prompts import load_prompts; print(load_prompts().system)"
+    python -c "from supercorrect.formats.prompts import load_prompts; print(load_prompts().system)"
 """
 
 from __future__ import annotations

@@ -14,16 +14,16 @@ GSM8K calculator note, then the GSM8K final line:
 
 The shape is chosen for a tiny (about 1M-parameter, digit-level) student trained for minutes on
 CPU: few templates, small numbers, and steps that repeat their operands, so that a step is
-mostly copying plus one small calculation. supercorrect.gsm8k_notes reads the notes back.
+mostly copying plus one small calculation. supercorrect.formats.gsm8k_notes reads the notes back.
 
-    python -m supercorrect.synthetic 3      # print three problems
+    python -m supercorrect.data.synthetic 3      # print three problems
 """
 
 from __future__ import annotations
 
 import random
 
-from supercorrect.data import normalize_text, problem_id
+from supercorrect.data.loaders import normalize_text, problem_id
 
 NAMES = [("Tom", "he"), ("Anna", "she"), ("Ben", "he"), ("Mia", "she"),
          ("Sam", "he"), ("Lily", "she"), ("Max", "he"), ("Emma", "she")]

@@ -17,9 +17,9 @@ Any defect raises `DataError` naming the file, the line and the field; with `on_
 the defective record is skipped instead, logged as a warning and reported in `dropped` with a
 reason (invalid_utf8, invalid_json, not_an_object, unknown_format, missing_field, empty_field,
 wrong_type, bad_level, no_answer, duplicate_id). Decontamination: `find_contamination`
-(implemented in supercorrect.decontam).
+(implemented in supercorrect.data.decontam).
 
-    python -c "from supercorrect.data import load_problems; print(load_problems('x.jsonl')[0])"
+    python -c "from supercorrect.data.loaders import load_problems; print(load_problems('x.jsonl')[0])"
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from supercorrect import grading
-from supercorrect.decontam import find_contamination, find_overlaps, normalize_text
+from supercorrect.grading.normalize import last_boxed
+from supercorrect.data.decontam import find_contamination, find_overlaps, normalize_text
 from supercorrect.io import InputError, check_file, iter_jsonl
 from supercorrect.validate import drop
 
@@ -80,8 +80,8 @@ def problem_id(source: str, text: str) -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """A MATH gold answer: the grading module's last `\\boxed{...}`, trimmed (one parser for both)."""
-    found = grading.last_boxed(text)
+    """A MATH gold answer: supercorrect.grading.normalize's last `\\boxed{...}`, trimmed (one parser for both)."""
+    found = last_boxed(text)
     return found.strip() if found is not None else None
 
 

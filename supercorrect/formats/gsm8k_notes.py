@@ -3,7 +3,7 @@
 `gold_steps` reads them back (the reference teacher compares a student's step values with them;
 the synthetic demo problems carry them too) and `strip_notes` removes them from a line.
 
-    python -c "from supercorrect.gsm8k_notes import gold_steps; print(gold_steps('48/2=<<48/2=24>>24'))"
+    python -c "from supercorrect.formats.gsm8k_notes import gold_steps; print(gold_steps('48/2=<<48/2=24>>24'))"
 """
 
 from __future__ import annotations

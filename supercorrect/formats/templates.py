@@ -5,7 +5,7 @@ where a step may hold a `<Key>…</Key>` note. A correction is
 `<Stepk><Cause>…</Cause><Correction>…</Correction></Stepk>`, then optional further steps and
 `<Answer>…</Answer>`. Pure functions; used by annotate, mine and evaluate.
 
-    python -c "from supercorrect.templates import parse_template as p; print(p(open('t.xml').read()))"
+    python -c "from supercorrect.formats.templates import parse_template as p; print(p(open('t.xml').read()))"
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ and every later step computes correctly from the wrong value (so the first wrong
 one to find).
 Steps without an `a op b = c` calculation are left alone.
 
-    python -c "import random; from supercorrect.errors import inject_error as f; \
+    python -c "import random; from supercorrect.pairs.errors import inject_error as f; \
 print(f('<Step1>so 5+3=8 apples.</Step1>\\n<Generalized>g</Generalized>\\n<Answer>8</Answer>', random.Random(0)))"
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import re
 
-from supercorrect.templates import leading_steps
+from supercorrect.formats.templates import leading_steps
 
 # `a op b = c` with whole numbers: the calculations of GSM8K-style steps.
 _CALC = re.compile(r"(?<![\d.])(\d+)\s*([+\-*/])\s*(\d+)\s*=\s*(\d+)(?!\d|\.\d)")

@@ -1,7 +1,7 @@
 """The student's generation engine for `mine` and `evaluate`: our transformers decode loop or vLLM.
 
 `student.engine` picks it:
-* `transformers`: `supercorrect.model.generate` (batched, left padding; runs anywhere);
+* `transformers`: `supercorrect.student.decode.generate` (batched, left padding; runs anywhere);
 * `vllm`: vLLM's offline `LLM.generate` (paged attention, continuous batching; needs a CUDA GPU
   and `pip install vllm`); a clear error if vLLM is not installed;
 * `auto` (default): vLLM when it is installed and a GPU is present, else transformers.
@@ -13,7 +13,7 @@ stops at the same end-of-turn ids, so the two engines see the same prompts. vLLM
 own batches, so `student.batch_size` does not apply to it; `student.vllm_gpu_memory` is the
 share of GPU memory it may take.
 
-    python -c "from supercorrect.config import load_params; from supercorrect.engine import load_generator; \
+    python -c "from supercorrect.config import load_params; from supercorrect.student.engine import load_generator; \
 gen, tok = load_generator('models/sft', load_params('params.yaml').student); \
 print(gen([[{'role': 'user', 'content': '1+1?'}]], max_new_tokens=40))"
 """
@@ -42,7 +42,8 @@ def use_vllm(engine: str) -> bool:
 def load_generator(path, student, seed: int = 0):
     """(generate(chats, *, max_new_tokens, temperature, num_samples, batch_size, seed, desc), tokenizer)
     for the checkpoint at `path` (a dir, or a dir with pointer.json) on `student.engine`."""
-    from supercorrect.model import generate, load_student, resolve_pointer
+    from supercorrect.student.decode import generate
+    from supercorrect.student.load import load_student, resolve_pointer
 
     if not use_vllm(student.engine):
         model, tokenizer = load_student(path, student.dtype)
@@ -61,7 +62,7 @@ def stop_ids(name: str, tokenizer) -> list[int]:
     (or, without generation_config.json, the one transformers derives from config.json)."""
     from transformers import AutoConfig, GenerationConfig
 
-    from supercorrect.model import eos_ids
+    from supercorrect.student.load import eos_ids
 
     try:
         config = GenerationConfig.from_pretrained(name)
@@ -73,11 +74,11 @@ def stop_ids(name: str, tokenizer) -> list[int]:
 def vllm_generate(llm, tokenizer, stop: list[int], conversations: list[list[dict]], *, max_new_tokens: int,
                   temperature: float = 0.0, num_samples: int = 1, batch_size: int = 64, seed: int = 0,
                   desc: str = "generate") -> list[list[str]]:
-    """`supercorrect.model.generate`'s contract on vLLM (`batch_size` and `seed` are vLLM's own:
+    """`supercorrect.student.decode.generate`'s contract on vLLM (`batch_size` and `seed` are vLLM's own:
     it batches continuously, and the engine was seeded when it was built)."""
     from vllm import SamplingParams
 
-    from supercorrect.model import prompt_ids
+    from supercorrect.student.load import prompt_ids
 
     sampling = temperature > 0
     n = num_samples if sampling else 1  # greedy samples are identical: compute one, repeat it

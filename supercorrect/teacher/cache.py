@@ -9,7 +9,7 @@ so a SIGKILL never loses a paid answer and a rerun never sends that request agai
 `teacher.budget_usd`: before a request goes out, its worst-case cost is reserved; a request
 whose reservation would pass the budget is not sent.
 
-    python -c "from supercorrect.teacher_cache import request_key as k; print(k({'model': 'm'}))"
+    python -c "from supercorrect.teacher.cache import request_key as k; print(k({'model': 'm'}))"
 """
 
 from __future__ import annotations

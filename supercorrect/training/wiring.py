@@ -2,10 +2,10 @@
 
 Both stages build their trainer from `common_args(cfg, ...)` (`cfg`: the sft or dpo params
 section), train through `train_resuming` (resume from the newest complete checkpoint,
-supercorrect.checkpoints), save with `save_student` and write their loss curve with
+supercorrect.training.checkpoints), save with `save_student` and write their loss curve with
 `write_curve`. Nothing here knows which stage calls it.
 
-    python -c "from supercorrect.training import loss_curve; print(loss_curve([{'step': 1, 'loss': 2.0}]))"
+    python -c "from supercorrect.training.wiring import loss_curve; print(loss_curve([{'step': 1, 'loss': 2.0}]))"
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def common_args(cfg, out: str, n_examples: int) -> dict:
 def train_resuming(trainer, out) -> tuple[object, float, int]:
     """Train, resuming from the newest complete checkpoint in `out` (logged) when there is one;
     return (the Trainer's TrainOutput, wall seconds, the step resumed from or 0). sft and dpo."""
-    from supercorrect.checkpoints import last_checkpoint, resumed_step
+    from supercorrect.training.checkpoints import last_checkpoint, resumed_step
 
     checkpoint = last_checkpoint(out)
     start_step = resumed_step(checkpoint)  # read now: checkpoint rotation deletes it
@@ -72,13 +72,13 @@ def save_student(trainer, tokenizer, out_dir, system: str | None = None, card: s
     """Save the trained model atomically from the main process; a LoRA adapter is merged
     first so every checkpoint loads the same way (no peft needed downstream). `system` becomes
     the chat template's default system message and `card` the folder's README.md
-    (supercorrect.saved_model), so the folder works on its own."""
+    (supercorrect.student.saved_model), so the folder works on its own."""
     if trainer.is_world_process_zero():
         model = trainer.model
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
         if system is not None:
-            from supercorrect.saved_model import with_default_system
+            from supercorrect.student.saved_model import with_default_system
 
             tokenizer.chat_template = with_default_system(tokenizer, system)
         with atomic_dir(out_dir) as tmp:

@@ -1,0 +1,45 @@
+"""Programmatic grading: pull the final answer out of a response and compare it with the gold.
+
+Every stage that needs a right/wrong verdict goes through here: annotate (is the teacher's
+template right?), mine (which student solutions are wrong?) and evaluate (accuracy).
+
+    from supercorrect.grading.judge import grade
+    from supercorrect.grading.extract import extract_answer
+    from supercorrect.grading.equivalence import is_equivalent
+    grade("<Step1>2+2=4</Step1><Answer>4</Answer>", "4")        # True
+    extract_answer(r"so the total is \\boxed{\\frac{14}{3}}.")     # '\\frac{14}{3}'
+    is_equivalent("0.5", r"\\frac{1}{2}")                          # True
+
+Try it from a shell:
+
+    .venv/bin/python -c "from supercorrect.grading.judge import grade; print(grade('#### 1,000', '1000'))"
+
+The rules, in order, and the deliberate decisions (rounded decimals, decimal commas, list
+order, differing units) with their reasons are in docs/grading.md. In short: the last
+<Answer> block, else the latest of the last box (with the boxes joined to it), `####` and
+"the answer is"; else the last math or number, never cut out of a unit, fraction or LaTeX.
+Comparison is layered from cheap and exact to expensive and symbolic:
+1. normalised string equality; differing units are unequal;
+2. labels (`f(x) =`, `|AB| =`, `x = 1, y = 2`) and equations, read by their structure;
+3. exact rational comparison (fractions.Fraction) when both sides are plain numbers,
+   fractions, mixed numbers, decimals or percentages (or lists of them); that decides the case;
+4. math-verify (sympy) for radicals, intervals, sets, tuples, matrices and expressions, and
+   sympy for equations against equations (same solutions up to a constant factor).
+
+Step 4 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
+returns, and no signal interrupts its C loops). So it runs in a small pool of persistent
+worker subprocesses (supercorrect.grading.symbolic): past the per-item limit the worker is killed, the item counts as wrong
+(and as a timeout), and a fresh worker replaces it. This works from any thread or process.
+Steps 1-3 stay in-process, which keeps the common case fast.
+
+The modules, lowest first: `normalize` (boxes, units, labels), `extract` (the final answer),
+`symbolic` (the worker pool), `equivalence` (the layered comparison), `judge` (verdicts, one or
+many) and `stats` (pass@k, maj@k, bootstrap intervals of a set of verdicts). This file imports
+none of them, so importing one costs only what it needs.
+
+Many answers at once, in parallel, with the timeout count:
+
+    from supercorrect.grading.judge import grade_batch
+    verdicts = grade_batch(responses, golds, time_limit_s=5, workers=4)   # list[bool]
+    verdicts.timeouts, verdicts.no_answer
+"""

@@ -1,0 +1,75 @@
+"""Verdicts: one response against its gold (`grade`, `judge`) or many in parallel (`grade_batch`).
+
+Every stage that needs right or wrong calls this: annotate (is the teacher's template right?),
+mine (which student solutions are wrong?) and evaluate (accuracy).
+
+    .venv/bin/python -c "from supercorrect.grading.judge import grade; print(grade('#### 1,000', '1000'))"
+
+    verdicts = grade_batch(responses, golds, time_limit_s=5, workers=4)   # list[bool]
+    verdicts.timeouts, verdicts.no_answer
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+from supercorrect.grading.equivalence import equivalent_or_raise
+from supercorrect.grading.extract import extract_safely
+from supercorrect.grading.symbolic import SymbolicTimeout
+
+
+
+class Judgement(NamedTuple):
+    correct: bool
+    extracted: str | None
+    timed_out: bool  # the symbolic comparison hit the time limit (and counts as wrong)
+
+
+def judge(response: str, gold: str, time_limit_s: float | None = None) -> Judgement:
+    """Verdict on one response with the extracted answer and whether it timed out. Never raises."""
+    pred = extract_safely(response)
+    if pred is None:
+        return Judgement(False, None, False)
+    try:
+        return Judgement(equivalent_or_raise(pred, gold, time_limit_s), pred, False)
+    except SymbolicTimeout:
+        return Judgement(False, pred, True)
+    except Exception:
+        return Judgement(False, pred, False)
+
+
+def grade(response: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """True if the final answer extracted from response is equivalent to gold."""
+    return judge(response, gold, time_limit_s).correct
+
+
+class BatchGrades(list):
+    """list[bool] of verdicts, plus `judgements` and the `timeouts` / `no_answer` counts."""
+
+    def __init__(self, judgements: list[Judgement]) -> None:
+        super().__init__(j.correct for j in judgements)
+        self.judgements = judgements
+        self.timeouts = sum(j.timed_out for j in judgements)
+        self.no_answer = sum(j.extracted is None for j in judgements)
+
+
+def grade_batch(responses: list[str], golds: list[str], time_limit_s: float | None = None,
+                workers: int | None = None, progress: bool = False, desc: str = "grade") -> BatchGrades:
+    """Grade many responses in parallel threads; symbolic comparisons run in parallel workers.
+
+    Plain numbers are decided in-process (GIL-bound, so threads only overlap the symbolic
+    waits); each symbolic comparison is limited to time_limit_s and a timeout counts as wrong.
+    """
+    if len(responses) != len(golds):
+        raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = pool.map(lambda pair: judge(pair[0], pair[1], time_limit_s), zip(responses, golds))
+        if progress:
+            from tqdm import tqdm
+
+            jobs = tqdm(jobs, total=len(responses), desc=desc, unit="answer")
+        return BatchGrades(list(jobs))
