@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install lock plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
+.PHONY: demo test install lock params plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
 
 # The locks (docs/install.md): every package pinned with hashes, resolved by `make lock` from
 # pyproject.toml. requirements.lock has CPU torch (this venv, the CPU image); requirements-cuda.lock
@@ -45,6 +45,10 @@ lock:
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(addprefix --find-links ,$(TORCH_CPU_LINKS)) \
 		-o $(LOCK_DIR)/requirements.lock
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o $(LOCK_DIR)/requirements-cuda.lock
+
+# params.yaml is generated from supercorrect/config.py (defaults and comments live there).
+params: install
+	$(PY) -m supercorrect.params_file params.yaml
 
 demo: install
 	dvc repro --quiet   # no "git add dvc.lock" / "dvc push" hints; stages print their own summaries

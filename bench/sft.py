@@ -65,7 +65,7 @@ def parse(parser, argv, example: str):
     return (args, params.yaml with the overrides). bench.dpo uses it too."""
     import torch
 
-    from supercorrect.config import load_params
+    from supercorrect.params_file import load_params
 
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

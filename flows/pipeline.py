@@ -64,7 +64,7 @@ def summarise(results: list[dict]) -> dict:
 def record(summary: dict) -> str:
     """The MLflow record of this run (lineage included), also when nothing had to be rebuilt;
     returns the run's MLflow UI address."""
-    from supercorrect.config import load_params
+    from supercorrect.params_file import load_params
     from supercorrect.tracking import record_retrain, run_url
 
     cwd = os.getcwd()

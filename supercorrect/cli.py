@@ -170,7 +170,8 @@ def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet()
-    from supercorrect.config import ConfigError, load_params
+    from supercorrect.config import ConfigError
+    from supercorrect.params_file import load_params
     from supercorrect.io import InputError, record_timing
     from supercorrect.teacher.wire import TeacherError
 

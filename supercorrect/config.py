@@ -1,21 +1,19 @@
-"""Typed, validated configuration loaded from params.yaml.
+"""The typed configuration: one pydantic model per params.yaml section (the section name is the stage name).
 
-One pydantic model per params.yaml section (the section name is the stage name).
-`load_params("params.yaml", ["sft.epochs=1"])` returns a validated `Params`; any
-problem raises `ConfigError` with a one-line message naming the file and the key.
+This is the one source of truth for every knob: its type, bounds, default and one-line
+description. params.yaml is generated from it (supercorrect.params_file, `make params`), and
+`supercorrect <stage> --help` prints the same descriptions.
 
-    python -c "from supercorrect.config import load_params; print(load_params())"
+    python -c "from supercorrect.config import Params; print(Params().sft)"
 """
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -80,7 +78,7 @@ class TeacherConfig(_Section):
     max_tokens: int = Field(2048, gt=0, description="completion token cap per teacher request")
     timeout_s: float = Field(120, gt=0, description="seconds before a teacher request times out (then retried)")
     max_retries: int = Field(6, ge=0,
-        description="per request, on 429/5xx/timeouts/connection errors; 400/401/404 fail at once")
+        description="per request, on 429/5xx/timeouts/connection errors; 401/403/404 stop at once, other 4xx fail the item")
     cache_dir: str = Field(".cache/teacher",
         description="teacher response cache; outside DVC outs, so a rerun never pays twice")
     mode: Literal["online", "batch"] = Field("online",
@@ -326,92 +324,3 @@ with warnings.catch_warnings():
         dpo: DpoConfig = Field(default_factory=DpoConfig)
         evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
         register: RegisterConfig = Field(default_factory=RegisterConfig)
-
-
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one `dotted.key=value` override in place; the value is parsed as YAML."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
-    *parents, leaf = key.split(".")
-    node = data
-    for i, part in enumerate(parents):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
-        node = child
-    try:
-        node[leaf] = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
-                          f"quote it to pass a string, e.g. --set '{key}=\"{raw}\"'") from None
-
-
-def _known_keys(loc: tuple) -> list[str]:
-    """The keys allowed beside the last part of `loc` (for "did you mean")."""
-    model = Params
-    for part in loc[:-1]:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _describe(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-        prefix = "".join(f"{p}." for p in first["loc"][:-1])
-        close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=2, cutoff=0.7)
-        if close:
-            msg += f"; did you mean {' or '.join(prefix + c for c in close)}?"
-    elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    else:
-        msg = f"{msg} (got {first.get('input')!r})"
-    more = len(err.errors()) - 1
-    return f"{source}: {key}: {msg}" + (f" (+{more} more)" if more else "")
-
-
-def _blame(err: ValidationError, overrides: list[str], path: Path) -> str:
-    """The source to name for a validation error: the `--set` that set the key, else the file."""
-    loc = [str(p) for p in err.errors()[0]["loc"]]
-    for assignment in reversed(overrides):
-        parts = assignment.partition("=")[0].split(".")
-        n = min(len(parts), len(loc))
-        if parts[:n] == loc[:n]:
-            return f"--set {assignment!r}"
-    return str(path)
-
-
-def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
-    """Read, override and validate the params file; raise ConfigError naming file and key.
-
-    An error in a key that a `--set` changed names that `--set`; any other names the file."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, expected a params file")
-    if not path.exists():
-        raise ConfigError(f"{path}: params file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: invalid UTF-8 at byte {exc.start + 1}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        col = f" at column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML{col}: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of sections")
-    overrides = list(overrides or [])
-    for assignment in overrides:
-        apply_override(data, assignment)
-    try:
-        return Params.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, _blame(err, overrides, path))) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.io import write_jsonl
 from supercorrect.data.synthetic import generate_problems
 from supercorrect.teacher.backends import ReferenceTeacher

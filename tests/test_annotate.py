@@ -11,7 +11,7 @@ import json
 import pytest
 
 from supercorrect import annotate
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.teacher.backends import GENERALIZED_ARITHMETIC, ReferenceTeacher
 from supercorrect.teacher.checks import check_template

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from supercorrect.config import ConfigError, load_params
+from supercorrect.config import ConfigError
+from supercorrect.params_file import load_params
 from tests.conftest import REPO
 
 
@@ -132,22 +133,27 @@ def test_help_sections_are_the_dvc_stage_params():
         {name: set(sections) for name, sections in SECTIONS.items()}
 
 
-def test_params_yaml_values_are_the_config_defaults():
-    import yaml
+def test_params_yaml_is_generated_from_the_config():
+    # One source of truth: defaults and comments live in supercorrect/config.py.
+    from supercorrect.params_file import render_params
 
+    assert (REPO / "params.yaml").read_text(encoding="utf-8") == render_params(), \
+        "params.yaml differs from supercorrect/config.py: run `python -m supercorrect.params_file` (make params)"
+
+
+def test_generated_params_read_back_as_the_defaults_with_every_description(tmp_path):
     from supercorrect.config import Params
+    from supercorrect.params_file import render_params
 
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
-    defaults = Params().model_dump()
-    differ = []
+    changed = Params().model_copy(update={"sft": Params().sft.model_copy(update={"learning_rate": 2e-05})})
+    path = tmp_path / "params.yaml"
+    path.write_text(render_params(changed))
+    assert load_params(path) == changed
+    assert "  learning_rate: 0.00002" in path.read_text()  # no exponent PyYAML would read as a string
     for section, spec in Params.model_fields.items():
-        for key, _ in _fields(spec.annotation, f"{section}."):
-            node_file, node_default = data, defaults
-            for part in key.split("."):
-                node_file, node_default = node_file.get(part, {}), node_default[part]
-            if node_file != node_default:
-                differ.append(f"{key}: params.yaml {node_file!r} vs config {node_default!r}")
-    assert differ == []
+        for key, field in _fields(spec.annotation, f"{section}."):
+            if field.description:
+                assert f"# {field.description}" in path.read_text(), key
 
 
 def test_stage_summary_is_short():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from supercorrect import dpo
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.student.build import build_tiny
 from supercorrect.student.load import load_student

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.student.engine import load_generator, use_vllm
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.student.build import IM_END

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from supercorrect.grading import equivalence
 from supercorrect.grading import judge as grading
 from supercorrect.grading.extract import extract_answer
 from supercorrect.grading.judge import grade
@@ -394,7 +395,7 @@ def test_exact_numbers_never_reach_math_verify(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("symbolic path used for plain numbers")
 
-    monkeypatch.setattr(grading, "_symbolic_equivalent", boom)
+    monkeypatch.setattr(equivalence, "_symbolic_equivalent", boom)
     assert is_equivalent("1000000.0000001", "1000000") is False
     assert is_equivalent("\\frac{2}{4}", "0.5") is True
     assert is_equivalent("4\\frac{2}{3}", "14/3") is True

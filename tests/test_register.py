@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from supercorrect import STAGES, register
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.io import write_json, write_jsonl
 from tests.conftest import REPO
 

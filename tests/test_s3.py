@@ -74,7 +74,8 @@ def test_mlflow_server_stores_registered_model_in_s3(s3, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
     from supercorrect import register
-    from supercorrect.config import TinyConfig, load_params
+    from supercorrect.config import TinyConfig
+    from supercorrect.params_file import load_params
     from supercorrect.io import write_json
     from supercorrect.student.build import build_tiny
 

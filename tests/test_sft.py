@@ -12,7 +12,8 @@ import random
 import pytest
 
 from supercorrect import sft
-from supercorrect.config import TinyConfig, load_params
+from supercorrect.config import TinyConfig
+from supercorrect.params_file import load_params
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.student.build import IM_END, TAGS, build_tiny
 from supercorrect.student.decode import generate

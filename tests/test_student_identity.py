@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from supercorrect.config import ConfigError, TinyConfig, load_params
+from supercorrect.config import ConfigError, TinyConfig
+from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 from tests.harness import SMALL, copy_repo

@@ -9,7 +9,7 @@ import json
 import subprocess
 
 from supercorrect import annotate, mine
-from supercorrect.config import load_params
+from supercorrect.params_file import load_params
 from supercorrect.io import write_jsonl
 from supercorrect.student.build import build_tiny
 from tests.conftest import REPO

@@ -231,7 +231,8 @@ def test_register_reads_metrics_with_line_and_column(in_tmp, capsys):
 @pytest.mark.skipif(not (SHARED_DATA / "gsm8k_test.jsonl").exists(), reason="needs ../shared/data")
 def test_evaluate_runs_on_raw_benchmark_files(in_tmp):
     from supercorrect import evaluate
-    from supercorrect.config import TinyConfig, load_params
+    from supercorrect.config import TinyConfig
+    from supercorrect.params_file import load_params
     from supercorrect.student.build import build_tiny
 
     bench = {}

@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from supercorrect.grading.normalize import last_boxed
+from supercorrect.grading import normalize
 from supercorrect.data.decontam import find_contamination, find_overlaps, normalize_text
 from supercorrect.io import InputError, check_file, iter_jsonl
 from supercorrect.validate import drop
@@ -81,7 +81,7 @@ def problem_id(source: str, text: str) -> str:
 
 def last_boxed(text: str) -> str | None:
     """A MATH gold answer: supercorrect.grading.normalize's last `\\boxed{...}`, trimmed (one parser for both)."""
-    found = last_boxed(text)
+    found = normalize.last_boxed(text)
     return found.strip() if found is not None else None
 
 
