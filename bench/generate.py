@@ -10,7 +10,7 @@ processes hits both alike. For reference, `model.generate` on one prompt and one
 is timed too (after the others). All run in this process on the same model, a tiny Qwen2 built
 from synthetic problems (random weights: the completions are noise, but every token costs what
 a trained model's token costs). Tokens are counted the same way on every side: the completion
-text re-tokenised.
+text re-tokenized.
 
     python -m bench.generate [--problems 128] [--samples 4] [--baseline-sequences 16] [--threads 1]
 

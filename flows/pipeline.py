@@ -55,7 +55,7 @@ def gpu_stage(stage: str) -> dict:
     return run_on_gpu_pool(stage)
 
 
-def summarise(results: list[dict]) -> dict:
+def summarize(results: list[dict]) -> dict:
     ran = [r["stage"] for r in results if r["ran"]]
     return {"ran": ran, "up_to_date": not ran,
             "evaluate": next(r["metrics"] for r in results if r["stage"] == "evaluate")}
@@ -95,7 +95,7 @@ def summary_markdown(summary: dict, mlflow_url: str) -> str:
 def pipeline() -> dict:
     remote = deployed()
     results = [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f() for f in STAGE_FLOWS]
-    summary = summarise(results)
+    summary = summarize(results)
     url = record(summary)
     create_markdown_artifact(key="pipeline-summary", markdown=summary_markdown(summary, url),
                              description="what this run rebuilt, accuracy, and its MLflow run")

@@ -254,7 +254,7 @@ class DpoConfig(_Section):
     beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the SFT reference")
     epochs: float = Field(2, gt=0, description="passes over the pairs")
     learning_rate: float = Field(2e-5, gt=0,
-        description="DPO learning rate (high rates over-optimise the demo pairs)")
+        description="DPO learning rate (high rates over-optimize the demo pairs)")
     batch_size: int = Field(16, gt=0, description="pairs per optimizer step per device")
     gradient_accumulation_steps: int = Field(1, gt=0, description="micro-batches per optimizer step")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name")

@@ -6,7 +6,7 @@
 2. The selected wrong ones go to the teacher, which gets the correction-trace prompt grounded
    in the reference solution and names the first wrong step k with a cause and a correction
    (corrections.jsonl).
-3. A seeded `mine.heldout_fraction` of the mining problems never reaches DPO: their localised
+3. A seeded `mine.heldout_fraction` of the mining problems never reaches DPO: their localized
    errors go to heldout.jsonl, on which `evaluate` measures whether a checkpoint finds and fixes
    errors it never trained on (paper Table 6).
 4. For the others the student answers the same correction prompt itself, blind: no reference,
@@ -17,7 +17,7 @@
 A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
-than after the prompt, or when re-tokenising the student's side changes the context it was
+than after the prompt, or when re-tokenizing the student's side changes the context it was
 written in. metrics/mine.json also says what the blind student did at step k (`student_at_k`).
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
@@ -44,7 +44,7 @@ from supercorrect.formats.templates import parse_correction
 
 
 def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
-    """The wrong rollouts to localise, in order, and how many were left out and why."""
+    """The wrong rollouts to localize, in order, and how many were left out and why."""
     by_problem = defaultdict(list)
     for r in rollouts:
         by_problem[r["problem_id"]].append(r)
@@ -76,7 +76,7 @@ def rollouts(generate, prompts, problems: list[dict], p: Params) -> list[dict]:
             for q, texts in zip(problems, samples) for i, text in enumerate(texts)]
 
 
-def localise(teacher, by_id: dict, wrong: list[dict]) -> tuple[list[dict], Counter]:
+def localize(teacher, by_id: dict, wrong: list[dict]) -> tuple[list[dict], Counter]:
     """The teacher's first wrong step, cause and correction for each wrong rollout it could locate."""
     located = teacher.localize_all([(by_id[r["problem_id"]], r["response"]) for r in wrong])
     teacher.check_budget()  # stop (non-zero exit) rather than build pairs from part of the errors
@@ -112,7 +112,7 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
             reason = "prompt is not a token prefix of chosen and rejected"
         elif (p.mine.rejected == "blind" and p.mine.context == "correction"
               and not generation_matches(tokenizer, request, pair)):
-            reason = "re-tokenised student side differs from what it generated"
+            reason = "re-tokenized student side differs from what it generated"
         elif key in seen:
             reason = "duplicate pair"
         elif per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
@@ -155,13 +155,13 @@ def run(p: Params, dry_run: bool = False) -> dict:
 
     all_rollouts = rollouts(generate, prompts, problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
-    to_localise, selection_drops = select_for_teacher(all_rollouts, p.mine)
+    to_localize, selection_drops = select_for_teacher(all_rollouts, p.mine)
     if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
         from supercorrect.teacher.estimate import estimate_mine
 
-        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localise]) | {
+        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localize]) | {
             "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}
-    corrections, drops = localise(teacher, by_id, to_localise)
+    corrections, drops = localize(teacher, by_id, to_localize)
     split = [is_heldout(c["problem_id"], p.mine.heldout_fraction, p.mine.seed) for c in corrections]
     heldout = [c for c, out in zip(corrections, split) if out]
     training = [c for c, out in zip(corrections, split) if not out]
@@ -195,8 +195,8 @@ def run(p: Params, dry_run: bool = False) -> dict:
     wrong = sum(not r["correct"] for r in all_rollouts)
     # The report: counts at every step, and every drop with its reason (MLflow logs it in `register`).
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
-               "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localise),
-               "localised": len(corrections), "heldout_errors": len(heldout), "pairs": len(pairs),
+               "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localize),
+               "localized": len(corrections), "heldout_errors": len(heldout), "pairs": len(pairs),
                "rejected": p.mine.rejected, "context": p.mine.context,
                "student_at_k": dict(verdicts), **({"false_alarms": dict(checks)} if checks else {}),
                "drops": {**selection_drops, **drops, **pair_drops}}

@@ -29,7 +29,7 @@ from supercorrect.io import atomic_path, write_text
 CHECKPOINT_ORDER = ["base", "sft", "dpo"]
 COLOURS = {"base": "#9aa5b1", "sft": "#3b82c4", "dpo": "#e07b39", "before": "#9aa5b1", "after": "#3b82c4"}
 FUNNEL = [("rollouts", "rollouts"), ("wrong", "wrong"), ("sent_to_teacher", "sent to teacher"),
-          ("localised", "localised"), ("pairs", "pairs")]
+          ("localized", "localized"), ("pairs", "pairs")]
 
 
 def read_json(path: Path) -> dict:
@@ -59,7 +59,7 @@ def self_correction(block: dict) -> dict[str, dict]:
                      "heldout_n": held.get("n")}
     if not out and isinstance(block.get("self_correct"), dict):
         s = block["self_correct"]
-        loc = s.get("localisation") or {}
+        loc = s.get("localization") or {}
         out[block.get("checkpoint", "final")] = {
             **s, "net_gain": s.get("accuracy_after", 0) - s.get("accuracy_before", 0),
             "locate_rate": loc.get("rate"), "fix_rate": None, "heldout_n": loc.get("n")}

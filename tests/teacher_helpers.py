@@ -75,7 +75,7 @@ def teacher_params(tmp: Path, server, problems: list[dict] | None = None, **teac
     settings = {"backend": "openai", "model": "teacher-x", "cache_dir": str(tmp / "cache"), "backoff_s": 0.01,
                 "timeout_s": 5, "prices": {"teacher-x": {"input": 10.0, "output": 30.0},
                                            "inspector-x": {"input": 1.0, "output": 2.0}}} | teacher
-    # Only templates: the correction-trace examples would add localisation requests to count.
+    # Only templates: the correction-trace examples would add localization requests to count.
     overrides = [f"annotate.input={path}", f"annotate.out_dir={tmp / 'out'}", "annotate.correction_share=0"]
     overrides += [f"teacher.{k}={json.dumps(v)}" for k, v in settings.items()]
     return load_params(REPO / "params.yaml", overrides)

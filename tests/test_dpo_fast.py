@@ -105,5 +105,5 @@ def test_training_follows_the_plain_loss_curve(setup):
         curves[tree] = [h["loss"] for h in t.state.log_history if "loss" in h]
     assert len(curves[True]) == 4 and curves[True][-1] < curves[True][0]
     # Rounding differs from TRL's (other shapes), and DPO's loss is a small difference of large
-    # log-prob sums, which Adam's normalised steps carry on: ~4e-4 apart after 4 steps here.
+    # log-prob sums, which Adam's normalized steps carry on: ~4e-4 apart after 4 steps here.
     assert curves[True] == pytest.approx(curves[False], rel=1e-3)

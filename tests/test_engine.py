@@ -39,7 +39,7 @@ def fake_vllm(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A briefly trained tiny student (the sft stage, 240 steps, ~10 s): its greedy texts depend on the
-    problem, which a randomly initialised one's do not."""
+    problem, which a randomly initialized one's do not."""
     import os
 
     from supercorrect import sft

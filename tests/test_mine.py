@@ -1,4 +1,4 @@
-"""Tests for stage `mine`: error localisation by the reference teacher, the blind student side and
+"""Tests for stage `mine`: error localization by the reference teacher, the blind student side and
 Eq. 8 pairs in the correction-trace context (supercorrect.pairs.cross_model), with exact strings for k = 1,
 a middle k and the last step."""
 
@@ -45,7 +45,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_reference_localises_first_wrong_step(k):
+def test_reference_localizes_first_wrong_step(k):
     response, cause = CASES[k]
     c = parse_correction(ReferenceTeacher().localize(PROBLEM, response))
     assert c.k == k and c.cause == cause
@@ -55,7 +55,7 @@ def test_reference_localises_first_wrong_step(k):
     assert c.text.count("<Step") == 1 + (3 - k)
 
 
-def test_reference_localises_a_solution_that_stops_early():
+def test_reference_localizes_a_solution_that_stops_early():
     c = parse_correction(ReferenceTeacher().localize(PROBLEM, student(S1, S2, answer=6)))
     assert c.k == 3 and c.cause == "The solution stops after step 2, but the problem needs another operation."
 
@@ -192,7 +192,7 @@ def test_token_boundaries_of_both_contexts(tokenizer, k):
 
 
 def test_drift_check_catches_a_side_that_merges_with_the_opened_turn(tokenizer):
-    """An opened turn cut mid-word tokenises differently once the student's text follows."""
+    """An opened turn cut mid-word tokenizes differently once the student's text follows."""
     prompts = load_prompts()
     response = "<Step1>Tom has 5 apples.</Step1>\n<Step2>Tom has 5 app"
     request = pairs.student_request(prompts, PROBLEM["problem"], response, 2)

@@ -29,7 +29,7 @@ EVALUATE = {
     },
 }
 MINE = {"problems": 30, "rollouts": 60, "wrong": 33, "rollout_accuracy": 0.45, "sent_to_teacher": 33,
-        "localised": 32, "pairs": 28, "drops": {"duplicate pair": 3, "student's own correction is right": 1,
+        "localized": 32, "pairs": 28, "drops": {"duplicate pair": 3, "student's own correction is right": 1,
                                                  "teacher: no wrong step": 1}}
 TEACHER = {"requests": 40, "cache_hits": 5, "cache_misses": 35, "prompt_tokens": 12000, "completion_tokens": 3000,
            "cost_usd": 0.06, "cost_usd_new": 0.05}
@@ -72,7 +72,7 @@ def test_report_tolerates_missing_parts(tmp_path):
     old["synthetic"].pop("self_correction")
     old["synthetic"]["self_correct"] = {"accuracy_before": 0.5, "accuracy_after": 0.25, "wrong_to_right": 1,
                                         "right_to_wrong": 11, "n": 40,
-                                        "localisation": {"n": 20, "named_a_step": 3, "named_teacher_step": 2,
+                                        "localization": {"n": 20, "named_a_step": 3, "named_teacher_step": 2,
                                                          "rate": 0.1}}
     write_outputs(tmp_path, evaluate=old, mine=None)
     page = build(tmp_path).read_text()

@@ -78,7 +78,7 @@ def test_reference_teacher_dry_run_is_free(in_tmp):
     assert summary["requests"] == 3 and summary["cost_usd"] == 0.0 and "offline" in summary["note"]
 
 
-def test_mine_dry_run_estimates_the_localisation_requests_of_the_real_run(in_tmp, monkeypatch):
+def test_mine_dry_run_estimates_the_localization_requests_of_the_real_run(in_tmp, monkeypatch):
     """mine --dry-run samples the (seeded) rollouts, then estimates one request per selected wrong
     rollout; the real run then samples the same rollouts and sends exactly those requests."""
     problems = make_problems(6, seed=3)

@@ -2,7 +2,7 @@
 
 The rule (also in docs/method.md):
 
-1. Each problem is normalised (NFKC, casefold), its `[asy]...[/asy]` drawing code removed
+1. Each problem is normalized (NFKC, casefold), its `[asy]...[/asy]` drawing code removed
    (MATH figures share boilerplate code across unrelated problems), and split into word tokens:
    runs of letters and runs of digits; punctuation, `$` and spacing are ignored.
 2. **exact**: the token sequences are equal (a copy up to whitespace, case and punctuation).

@@ -2,7 +2,7 @@
 dataset directories saved with `datasets`' `save_to_disk`, or the Hugging Face hub.
 
 Every loader returns problems in the pipeline's one schema (a dict per problem):
-`id` (f"{source}-{sha1(normalised problem)[:12]}"), `source`, `split`, `problem`, `solution`,
+`id` (f"{source}-{sha1(normalized problem)[:12]}"), `source`, `split`, `problem`, `solution`,
 `answer` (gold, a string), `subject`, `level` (int or None).
 
 Input formats, detected from the first record's keys unless `format` is given:

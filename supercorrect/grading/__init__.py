@@ -19,7 +19,7 @@ order, differing units) with their reasons are in docs/grading.md. In short: the
 <Answer> block, else the latest of the last box (with the boxes joined to it), `####` and
 "the answer is"; else the last math or number, never cut out of a unit, fraction or LaTeX.
 Comparison is layered from cheap and exact to expensive and symbolic:
-1. normalised string equality; differing units are unequal;
+1. normalized string equality; differing units are unequal;
 2. labels (`f(x) =`, `|AB| =`, `x = 1, y = 2`) and equations, read by their structure;
 3. exact rational comparison (fractions.Fraction) when both sides are plain numbers,
    fractions, mixed numbers, decimals or percentages (or lists of them); that decides the case;

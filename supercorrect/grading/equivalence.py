@@ -1,6 +1,6 @@
 """Is a predicted answer equivalent to the gold one? Exact and cheap first, symbolic last.
 
-1. normalised string equality (differing units are unequal);
+1. normalized string equality (differing units are unequal);
 2. labels and equations, read by their structure;
 3. exact rational comparison when both sides are plain numbers, fractions, decimals or percentages;
 4. math-verify (sympy) in a killable worker (supercorrect.grading.symbolic) for the rest.

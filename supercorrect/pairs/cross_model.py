@@ -12,7 +12,7 @@ For a wrong rollout whose first wrong step the teacher located at k:
 Both completions open with the same steps 1..k-1, so those tokens get the same log-probability
 under the policy and under the reference on both sides and cancel in the DPO margin: the loss is
 Eq. 8's, conditioned on x and s1..s(k-1). The pair is a plain conversational preference record
-(a system + user prompt, one assistant message per side) that TRL's DPOTrainer tokenises as is.
+(a system + user prompt, one assistant message per side) that TRL's DPOTrainer tokenizes as is.
 
 The rejected side is written *blind* by default (`mine.rejected: blind`): the student gets the
 same correction prompt as the teacher, without the reference and without k; its turn is opened
@@ -122,7 +122,7 @@ def boundary_ok(tokenizer, pair: dict) -> bool:
 
 def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
     """True when the context the student wrote its side in is, token for token, the start of
-    what DPO scores for it; re-tokenising the opened turn plus the output may merge tokens
+    what DPO scores for it; re-tokenizing the opened turn plus the output may merge tokens
     across the point where generation began (e.g. `>` with the text after it)."""
     from supercorrect.student.load import render
 

@@ -1,6 +1,6 @@
 """Build the tiny offline student: a byte-level BPE tokenizer trained on the demo texts and a small Qwen2.
 
-`build_tiny(texts, cfg, out_dir)` trains the tokenizer on `texts`, builds a randomly initialised
+`build_tiny(texts, cfg, out_dir)` trains the tokenizer on `texts`, builds a randomly initialized
 `Qwen2ForCausalLM` of `student.tiny`'s size and saves both to `out_dir`; the `sft` stage calls it
 when `student.model` is `tiny`.
 

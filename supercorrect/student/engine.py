@@ -7,7 +7,7 @@
 * `auto` (default): vLLM when it is installed and a GPU is present, else transformers.
 
 Both take the same chats and return `num_samples` texts per chat in input order. vLLM gets the
-prompts as token ids rendered and tokenised exactly as the transformers path does them (chat
+prompts as token ids rendered and tokenized exactly as the transformers path does them (chat
 template, an open final assistant turn for `mine`'s corrections, no extra special tokens) and
 stops at the same end-of-turn ids, so the two engines see the same prompts. vLLM schedules its
 own batches, so `student.batch_size` does not apply to it; `student.vllm_gpu_memory` is the

@@ -64,7 +64,7 @@ def render(tokenizer, conversation: list[dict]) -> str:
 
 
 def prompt_ids(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
-    """Each chat rendered for generation (`render`) and tokenised without extra special tokens."""
+    """Each chat rendered for generation (`render`) and tokenized without extra special tokens."""
     return [tokenizer(render(tokenizer, c), add_special_tokens=False)["input_ids"] for c in conversations]
 
 

@@ -92,7 +92,7 @@ def estimate_annotate(p, prompts, problems: list[dict]) -> dict:
 
 
 def estimate_mine(p, prompts, items: list[tuple[dict, str]]) -> dict:
-    """`mine --dry-run`: one localisation request per selected wrong rollout (problem, response)."""
+    """`mine --dry-run`: one localization request per selected wrong rollout (problem, response)."""
     from supercorrect.teacher.backends import localize_chat
 
     return estimate(p.teacher, prompts.version, "mine", [localize_chat(prompts, q, s) for q, s in items],
