@@ -55,9 +55,30 @@ def dpo_args(cfg, out, n_pairs: int) -> dict:
     )
 
 
+def check_prompts_fit(path, tokenizer, rows: list[dict], max_length: int) -> None:
+    """TRL silently drops pairs whose prompt fills max_length; all of them dropped is an error."""
+    texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
+    if min(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) >= max_length:
+        raise InputError(f"{path}: every prompt is at least dpo.max_length={max_length} tokens long")
+
+
+def shared_dataset(args, out: Path, rows: list[dict]):
+    """The pairs as a dataset backed by a file in the run directory that every rank reads.
+
+    TRL caches the precomputed reference scores next to the dataset's files. An in-memory
+    dataset has none (each process would pick its own temp dir and the other ranks would not
+    find rank 0's file)."""
+    from datasets import Dataset
+
+    rows_file = out / "pairs_text.jsonl"
+    if args.process_index == 0:
+        write_jsonl(rows_file, rows)
+    args.distributed_state.wait_for_everyone()
+    return Dataset.from_json(str(rows_file), cache_dir=str(out / "datasets"))
+
+
 def run(p) -> dict:
     """Train the student with DPO; return the metrics also written to metrics/dpo.json."""
-    from datasets import Dataset
     from trl import DPOConfig
 
     from supercorrect.training.checkpoints import clear, run_dir
@@ -71,23 +92,13 @@ def run(p) -> dict:
     pairs = load_pairs(path)
     model, tokenizer = load_student(p.sft.out_dir, p.student.dtype)
     rows = [{side: pair[side] for side in ("prompt", "chosen", "rejected")} for pair in pairs]
-    # TRL silently drops pairs whose prompt fills max_length; all of them dropped is an error.
-    texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
-    if min(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) >= p.dpo.max_length:
-        raise InputError(f"{path}: every prompt is at least dpo.max_length={p.dpo.max_length} tokens long")
+    check_prompts_fit(path, tokenizer, rows, p.dpo.max_length)
 
     out = run_dir(p.dpo.checkpoint_dir, "dpo", {"dpo": p.dpo.model_dump(), "student": p.student.model_dump()},
                   [path, p.sft.out_dir])
     args = DPOConfig(**dpo_args(p.dpo, out, len(pairs)))
-    # TRL caches the precomputed scores next to the dataset's files. An in-memory dataset has
-    # none (each process would pick its own temp dir and the other ranks would not find rank
-    # 0's file), so the rows go through a file in the run directory that every rank shares.
-    rows_file = out / "pairs_text.jsonl"
-    if args.process_index == 0:
-        write_jsonl(rows_file, rows)
-    args.distributed_state.wait_for_everyone()
-    dataset = Dataset.from_json(str(rows_file), cache_dir=str(out / "datasets"))
-    trainer = trainer_class(p.dpo.prefix_tree)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+    trainer = trainer_class(p.dpo.prefix_tree)(model=model, args=args, train_dataset=shared_dataset(args, out, rows),
+                                               processing_class=tokenizer,
                          peft_config=lora_config(p.dpo))
     reference_in_memory = trainer.ref_model is not None
     if args.world_size > 1:

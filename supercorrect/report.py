@@ -18,18 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import html
-import io
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supercorrect.io import atomic_path, write_text
-
-CHECKPOINT_ORDER = ["base", "sft", "dpo"]
-COLOURS = {"base": "#9aa5b1", "sft": "#3b82c4", "dpo": "#e07b39", "before": "#9aa5b1", "after": "#3b82c4"}
-FUNNEL = [("rollouts", "rollouts"), ("wrong", "wrong"), ("sent_to_teacher", "sent to teacher"),
-          ("localized", "localized"), ("pairs", "pairs")]
+from supercorrect.charts import (accuracy_chart, cost_chart, funnel_chart, groups_chart, loss_chart, render,
+                                 self_correction_chart)
+from supercorrect.io import write_text
 
 
 def read_json(path: Path) -> dict:
@@ -69,178 +64,6 @@ def self_correction(block: dict) -> dict[str, dict]:
     return out
 
 
-# ---------------------------------------------------------------- charts (matplotlib, Agg)
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False, "axes.titlesize": 10, "figure.dpi": 100})
-    return plt
-
-
-def loss_chart(curves: dict[str, list[tuple[float, float]]]):
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.0), squeeze=False)
-    for ax, (stage, curve) in zip(axes[0], curves.items()):
-        steps, losses = zip(*curve)
-        ax.plot(steps, losses, color=COLOURS.get(stage, "#3b82c4"), marker="o" if len(curve) < 30 else None,
-                markersize=3, linewidth=1.5)
-        ax.set_title(f"{stage.upper()} training loss")
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("loss")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_chart(benches: dict[str, dict]):
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(benches), figsize=(4.2 * len(benches), 3.0), squeeze=False)
-    for ax, (name, b) in zip(axes[0], benches.items()):
-        ckpts = b.get("checkpoints") or {b.get("checkpoint", "final"): b}
-        names = sorted(ckpts, key=lambda c: CHECKPOINT_ORDER.index(c) if c in CHECKPOINT_ORDER else 99)
-        acc = [ckpts[c]["accuracy"] for c in names]
-        low = [ckpts[c].get("ci95_low", ckpts[c]["accuracy"]) for c in names]
-        high = [ckpts[c].get("ci95_high", ckpts[c]["accuracy"]) for c in names]
-        err = [[a - lo for a, lo in zip(acc, low)], [hi - a for a, hi in zip(acc, high)]]
-        bars = ax.bar(names, acc, yerr=err, capsize=5, color=[COLOURS.get(c, "#3b82c4") for c in names])
-        ax.bar_label(bars, labels=[f"{a:.1%}" for a in acc], padding=2, fontsize=8)
-        ax.set_ylim(0, min(1.0, max(high + [0.05]) * 1.25))
-        ax.set_title(f"{name}: accuracy per checkpoint (n={b.get('n', '?')}, 95 % CI)")
-        ax.set_ylabel("accuracy")
-        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    fig.tight_layout()
-    return fig
-
-
-def groups_chart(groups: dict[str, dict], title: str, label: str):
-    plt = _pyplot()
-    names = list(groups)
-    fig, ax = plt.subplots(figsize=(5.0, 0.35 * len(names) + 1.1))
-    acc = [groups[g]["accuracy"] for g in names]
-    bars = ax.barh([f"{g} (n={groups[g].get('n', '?')})" for g in names], acc, color="#3b82c4")
-    ax.bar_label(bars, labels=[f"{a:.1%}" for a in acc], padding=2, fontsize=8)
-    ax.invert_yaxis()  # first group on top
-    ax.set_xlim(0, 1.05)
-    ax.set_xlabel("accuracy")
-    ax.set_ylabel(label)
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def self_correction_chart(name: str, by_ckpt: dict[str, dict]):
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.0))
-    ckpts = list(by_ckpt)
-    x = range(len(ckpts))
-    width = 0.38
-    for offset, key, label in ((-width / 2, "accuracy_before", "before"), (width / 2, "accuracy_after", "after")):
-        vals = [by_ckpt[c].get(key, 0) for c in ckpts]
-        bars = left.bar([i + offset for i in x], vals, width, label=f"{label} the second pass", color=COLOURS[label])
-        left.bar_label(bars, labels=[f"{v:.1%}" for v in vals], padding=2, fontsize=8)
-    left.set_xticks(list(x), ckpts)
-    left.set_ylim(0, 1.1)
-    left.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    left.set_title(f"{name}: self-correction, accuracy before / after")
-    left.legend(fontsize=8, frameon=False, loc="upper right")
-    rates = [("wrong→right", "wrong_to_right"), ("right→wrong", "right_to_wrong")]
-    n = [by_ckpt[c].get("n") or 1 for c in ckpts]
-    rows = [(f"{c}: {label}", by_ckpt[c].get(key, 0) / n[i]) for i, c in enumerate(ckpts) for label, key in rates]
-    rows += [(f"{c}: {label} (held-out errors)", by_ckpt[c][key]) for c in ckpts
-             for label, key in (("locate rate", "locate_rate"), ("fix rate", "fix_rate"))
-             if by_ckpt[c].get(key) is not None]
-    bars = right.barh([r[0] for r in rows], [r[1] for r in rows],
-                      color=["#2e9d5b" if "→right" in r[0] else "#c4453b" if "→wrong" in r[0] else "#7a5cc4"
-                             for r in rows])
-    right.bar_label(bars, labels=[f"{r[1]:.1%}" for r in rows], padding=2, fontsize=8)
-    right.invert_yaxis()
-    right.set_xlim(0, 1.1)
-    right.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    right.set_title("flips and known-error rates")
-    fig.tight_layout()
-    return fig
-
-
-def funnel_chart(mine: dict):
-    plt = _pyplot()
-    drops = {k: v for k, v in (mine.get("drops") or {}).items() if v}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.0), gridspec_kw={"width_ratios": [1, 1.3]})
-    steps = [(label, mine[key]) for key, label in FUNNEL if key in mine]
-    bars = left.barh([s[0] for s in steps], [s[1] for s in steps], color="#3b82c4")
-    left.bar_label(bars, padding=2, fontsize=8)
-    left.invert_yaxis()
-    left.set_title("mining funnel")
-    left.set_xlabel("count")
-    left.set_xlim(0, max([s[1] for s in steps] + [1]) * 1.15)
-    if drops:
-        reasons = sorted(drops, key=drops.get, reverse=True)
-        bars = right.barh([_wrap(r) for r in reasons], [drops[r] for r in reasons], color="#c4453b")
-        right.bar_label(bars, padding=2, fontsize=8)
-        right.invert_yaxis()
-        right.set_xlim(0, max(drops.values()) * 1.2)
-    else:
-        right.text(0.5, 0.5, "no drops", ha="center", va="center", transform=right.transAxes)
-        right.set_yticks([])
-    right.set_title("dropped, by reason")
-    right.set_xlabel("count")
-    fig.tight_layout()
-    return fig
-
-
-def cost_chart(teachers: dict[str, dict]):
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 2.6))
-    stages = list(teachers)
-    cost = [teachers[s].get("cost_usd", 0.0) for s in stages]
-    bars = left.bar(stages, cost, color="#e07b39")
-    left.bar_label(bars, labels=[f"${c:.4f}" for c in cost], padding=2, fontsize=8)
-    left.set_ylim(0, max(cost + [1e-6]) * 1.3)
-    left.set_title("teacher cost per stage (USD)")
-    width = 0.38
-    x = range(len(stages))
-    for offset, key, colour in ((-width / 2, "prompt_tokens", "#9aa5b1"), (width / 2, "completion_tokens", "#3b82c4")):
-        left_vals = [teachers[s].get(key, 0) for s in stages]
-        right.bar([i + offset for i in x], left_vals, width, label=key.replace("_", " "), color=colour)
-    right.set_xticks(list(x), stages)
-    right.set_ylim(0, max([teachers[s].get("prompt_tokens", 0) for s in stages] + [1]) * 1.35)
-    right.legend(fontsize=8, frameon=False, loc="upper left", ncols=2)
-    right.set_title("tokens per stage")
-    fig.tight_layout()
-    return fig
-
-
-def _wrap(text: str, width: int = 34) -> str:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if line and len(line) + len(w) + 1 > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return "\n".join(lines + [line])
-
-
-def render(fig, out_dir: Path, name: str) -> str:
-    """Save `fig` as <out_dir>/<name>.png and return it as an inline SVG element."""
-    import matplotlib.pyplot as plt
-
-    with atomic_path(out_dir / f"{name}.png", ".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    svg = buf.getvalue()
-    # Inside HTML: no XML prolog or doctype, and no metadata block (a timestamp, licence URLs).
-    return re.sub(r"<metadata>.*?</metadata>\s*", "", svg[svg.index("<svg"):], flags=re.S)
-
-
-# ---------------------------------------------------------------- the page
 
 def _pct(v) -> str:
     return "–" if v is None else f"{v:.1%}"
@@ -299,6 +122,32 @@ table {{ border-collapse: collapse; }} td, th {{ padding: .25em .8em; border-bot
 """
 
 
+def benchmark_sections(benches: dict[str, dict], figure) -> list[tuple[str, str]]:
+    """(title, html) of the accuracy, level/subject and self-correction sections, where there is data."""
+    if not benches:
+        return []
+    out = [("Accuracy", figure(accuracy_chart(benches), "accuracy",
+                               "Greedy first-pass accuracy per checkpoint; whiskers are seeded 95 % bootstrap "
+                               "intervals over problems."))]
+    parts = []
+    for name, b in benches.items():
+        for key, label in (("by_level", "level"), ("by_subject", "subject")):
+            if b.get(key):
+                parts.append(figure(groups_chart(b[key], f"{name}: accuracy by {label} "
+                                                 f"({b.get('checkpoint', 'final')})", label),
+                                    f"{key}_{name}", f"Final checkpoint, grouped by problem {label}."))
+    if parts:
+        out.append(("Accuracy by level and subject", "\n".join(parts)))
+    parts = [figure(self_correction_chart(name, sc), f"self_correction_{name}",
+                    "The model checks its own solution in a second pass. Locate rate: on mined errors that "
+                    "never entered training, how often it names the step the teacher found wrong; fix rate: "
+                    "how often its corrected answer is right.")
+             for name, b in benches.items() if (sc := self_correction(b))]
+    if parts:
+        out.append(("Self-correction", "\n".join(parts)))
+    return out
+
+
 def build(metrics_dir: str | Path = "metrics", plots_dir: str | Path = "plots", out_dir: str | Path = "reports",
           predictions: str | Path = "data/evaluate/predictions.jsonl") -> Path:
     """Write <out_dir>/index.html and one PNG per chart; return the HTML path."""
@@ -325,26 +174,8 @@ def build(metrics_dir: str | Path = "metrics", plots_dir: str | Path = "plots", 
     if curves:
         section("Training loss", figure(loss_chart(curves), "loss", "Each stage on its own axes: SFT and DPO "
                                         "losses are on different scales and step counts."))
-    if benches:
-        section("Accuracy", figure(accuracy_chart(benches), "accuracy",
-                                   "Greedy first-pass accuracy per checkpoint; whiskers are seeded 95 % bootstrap "
-                                   "intervals over problems."))
-        parts = []
-        for name, b in benches.items():
-            for key, label in (("by_level", "level"), ("by_subject", "subject")):
-                if b.get(key):
-                    parts.append(figure(groups_chart(b[key], f"{name}: accuracy by {label} "
-                                                     f"({b.get('checkpoint', 'final')})", label),
-                                        f"{key}_{name}", f"Final checkpoint, grouped by problem {label}."))
-        if parts:
-            section("Accuracy by level and subject", "\n".join(parts))
-        parts = [figure(self_correction_chart(name, sc), f"self_correction_{name}",
-                        "The model checks its own solution in a second pass. Locate rate: on mined errors that "
-                        "never entered training, how often it names the step the teacher found wrong; fix rate: "
-                        "how often its corrected answer is right.")
-                 for name, b in benches.items() if (sc := self_correction(b))]
-        if parts:
-            section("Self-correction", "\n".join(parts))
+    for title, content in benchmark_sections(benches, figure):
+        section(title, content)
     if m["mine"]:
         extra = ""
         if "rejected" in m["mine"]:
