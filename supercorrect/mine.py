@@ -110,8 +110,7 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
             reason = "chosen and rejected are the same"
         elif not boundary_ok(tokenizer, pair):
             reason = "prompt is not a token prefix of chosen and rejected"
-        elif (p.mine.rejected == "blind" and p.mine.context == "correction"
-              and not generation_matches(tokenizer, request, pair)):
+        elif not generation_matches(tokenizer, request, pair):
             reason = "re-tokenised student side differs from what it generated"
         elif key in seen:
             reason = "duplicate pair"
