@@ -99,6 +99,17 @@ def test_continue_final_message_leaves_the_assistant_turn_open(tiny):
     assert joined[: len(ids)] == ids
 
 
+def test_flash_attention_only_where_its_kernels_run():
+    from supercorrect.model import attention_implementation
+
+    assert attention_implementation("bfloat16", cuda=True, flash_installed=True) == "flash_attention_2"
+    assert attention_implementation("float16", cuda=True, flash_installed=True) == "flash_attention_2"
+    # fp32 weights, no GPU, or no flash-attn: transformers' default (sdpa), as before.
+    assert attention_implementation("float32", cuda=True, flash_installed=True) is None
+    assert attention_implementation("bfloat16", cuda=False, flash_installed=True) is None
+    assert attention_implementation("bfloat16", cuda=True, flash_installed=False) is None
+
+
 def test_build_tiny_is_deterministic(tmp_path):
     texts = corpus(hsft_records(20))
     m1, t1 = build_tiny(texts, SMALL, tmp_path / "a", seed=3)
