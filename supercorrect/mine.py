@@ -17,8 +17,8 @@
 A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
-than after the prompt, or when re-tokenising the student's side changes the context it was
-written in. metrics/mine.json also says what the blind student did at step k (`student_at_k`).
+than after the prompt, or when re-tokenising the student's side changes the ids it was
+generated after (a BPE merge across the point where generation began; any mode and context). metrics/mine.json also says what the blind student did at step k (`student_at_k`).
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
