@@ -18,7 +18,7 @@ whose trace copies every step. These records have `kind: correction` and the sol
 `annotate.out_dir` is not the default).
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
-    supercorrect annotate --dry-run    # requests (cached/new), tokens and cost; sends nothing
+    supercorrect annotate --dry-run    # requests (templates and corrections, cached/new), tokens, cost; sends nothing
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
         --set annotate.input=my_problems.jsonl --set annotate.out_dir=out/
 """
@@ -29,14 +29,14 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from supercorrect.config import Params
 from supercorrect import validate
-from supercorrect.pairs.errors import copy_trace, inject_error
+from supercorrect.config import Params
+from supercorrect.formats.prompts import load_prompts
+from supercorrect.formats.templates import TemplateError, parse_correction, parse_template
 from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs.cross_model import correct_prefix
-from supercorrect.formats.prompts import load_prompts
+from supercorrect.pairs.errors import copy_trace, inject_error
 from supercorrect.teacher.backends import make_teacher
-from supercorrect.formats.templates import TemplateError, parse_correction, parse_template
 
 
 def _answer(text: str | None) -> str | None:
@@ -46,19 +46,30 @@ def _answer(text: str | None) -> str | None:
         return None
 
 
-def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg) -> tuple[list[dict], Counter]:
-    """Correction-trace examples from a seeded share of the verified templates, and drops by reason."""
+def pick_corrections(accepted: list[dict], cfg) -> tuple[list[tuple[dict, str, int]], list[tuple[dict, str]]]:
+    """The seeded share of the verified templates that become correction-trace examples, as
+    (record, solution shown): those with an injected wrong step (one teacher request each; with
+    that step's number as a third item), and those kept right (no request)."""
     rng = random.Random(cfg.seed)
-    by_id = {q["id"]: q for q in problems}
     wrong, right = [], []
     for record in accepted:
         if rng.random() >= cfg.correction_share:
             continue
         made = inject_error(record["template"], rng) if rng.random() < cfg.correction_error_share else None
-        (wrong if made else right).append((record, made[0] if made else record["template"]))
-    located = teacher.localize_all([(by_id[r["problem_id"]], shown) for r, shown in wrong])
+        if made:
+            wrong.append((record, *made))
+        else:
+            right.append((record, record["template"]))
+    return wrong, right
+
+
+def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg) -> tuple[list[dict], Counter]:
+    """Correction-trace examples from a seeded share of the verified templates, and drops by reason."""
+    by_id = {q["id"]: q for q in problems}
+    wrong, right = pick_corrections(accepted, cfg)
+    located = teacher.localize_all([(by_id[r["problem_id"]], shown) for r, shown, _ in wrong])
     examples, drops = [], Counter()
-    for (record, shown), result in zip(wrong, located):
+    for (record, shown, _), result in zip(wrong, located):
         if result["text"] is None:
             drops[f"teacher: {result['kind']}"] += 1
             continue
@@ -66,6 +77,22 @@ def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg
         examples.append(_example(record, shown, correct_prefix(shown, c.k) + c.text, c.k))
     examples += [_example(record, shown, copy_trace(shown), None) for record, shown in right]
     return examples, drops
+
+
+def expected_template(p: Params, prompts, problem: dict) -> str | None:
+    """The template `--dry-run` expects the teacher to return for `problem`: its cached answer
+    when there is one that passes the checks, else the reference solution as a template (the
+    offline reference teacher's, which is what the teacher is asked to write); None when
+    neither passes (the problem would likely be rejected)."""
+    from supercorrect.teacher.backends import ReferenceTeacher, annotate_chat
+    from supercorrect.teacher.checks import check_annotation
+    from supercorrect.teacher.estimate import cached_text
+
+    candidates = [cached_text(p.teacher, prompts.version, annotate_chat(prompts, problem))]
+    for text in candidates + [ReferenceTeacher().annotate(problem)]:
+        if text is not None and check_annotation(text, problem) is None:
+            return text
+    return None
 
 
 def _example(record: dict, shown: str, trace: str, k: int | None) -> dict:
@@ -80,7 +107,13 @@ def run(p: Params, dry_run: bool = False) -> dict:
     if dry_run:  # what the teacher would be sent and cost; nothing is sent or written
         from supercorrect.teacher.estimate import estimate_annotate
 
-        return estimate_annotate(p, prompts, problems)
+        # The correction requests depend on templates not written yet: the seeded pick runs on
+        # the templates the run is expected to accept (`expected_template`).
+        expected = [{"problem_id": q["id"], "template": t} for q in problems
+                    for t in [expected_template(p, prompts, q)] if t is not None]
+        by_id = {q["id"]: q for q in problems}
+        wrong, _ = pick_corrections(expected, p.annotate)
+        return estimate_annotate(p, prompts, problems, [(by_id[r["problem_id"]], shown, k) for r, shown, k in wrong])
     teacher = make_teacher(p.teacher, prompts)
     results = teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from supercorrect import validate
 from supercorrect.io import InputError, metrics_path, write_json, write_jsonl
-from supercorrect.training.wiring import common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming, write_curve
+from supercorrect.training.wiring import (common_args, curve_metrics, loss_curve, lora_config, save_student,
+                                          train_resuming, write_curve)
 
 
 def load_pairs(path: Path) -> list[dict]:

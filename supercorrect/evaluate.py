@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from supercorrect import validate
 from supercorrect.config import Params
 from supercorrect.data.loaders import load_problems
-from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
+from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
 from supercorrect.grading.judge import grade_batch
-from supercorrect import validate
+from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 from supercorrect.io import write_json, write_jsonl, write_text
 from supercorrect.pairs.cross_model import flagged_step
-from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:

@@ -17,8 +17,8 @@
 A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
-than after the prompt, or when re-tokenizing the student's side changes the context it was
-written in. metrics/mine.json also says what the blind student did at step k (`student_at_k`).
+than after the prompt, or when re-tokenizing the student's side changes the ids it was
+generated after (a BPE merge across the point where generation began; any mode and context). metrics/mine.json also says what the blind student did at step k (`student_at_k`).
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
@@ -31,16 +31,17 @@ import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from supercorrect import validate
 from supercorrect.config import Params
 from supercorrect.formats.export import write_sharegpt
+from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
+from supercorrect.formats.templates import parse_correction
 from supercorrect.grading.extract import extract_answer
 from supercorrect.grading.judge import grade
-from supercorrect import validate
 from supercorrect.io import metrics_path, write_json, write_jsonl
-from supercorrect.pairs.cross_model import boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches, student_request, student_side, verdict_at_step
-from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
+from supercorrect.pairs.cross_model import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
+                                            student_request, student_side, verdict_at_step)
 from supercorrect.teacher.backends import make_teacher
-from supercorrect.formats.templates import parse_correction
 
 
 def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
@@ -110,8 +111,7 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
             reason = "chosen and rejected are the same"
         elif not boundary_ok(tokenizer, pair):
             reason = "prompt is not a token prefix of chosen and rejected"
-        elif (p.mine.rejected == "blind" and p.mine.context == "correction"
-              and not generation_matches(tokenizer, request, pair)):
+        elif not generation_matches(tokenizer, request, pair):
             reason = "re-tokenized student side differs from what it generated"
         elif key in seen:
             reason = "duplicate pair"

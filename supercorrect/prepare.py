@@ -29,10 +29,10 @@ from collections import Counter
 from pathlib import Path
 
 from supercorrect.config import ConfigError, Params, PrepareConfig
-from supercorrect.data.loaders import find_overlaps, load_hub, load_problems, load_saved, normalize_text
 from supercorrect.data.decontam import LEAK_KINDS, summarize
-from supercorrect.io import write_json, write_jsonl
+from supercorrect.data.loaders import find_overlaps, load_hub, load_problems, load_saved, normalize_text
 from supercorrect.data.synthetic import generate_problems
+from supercorrect.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 

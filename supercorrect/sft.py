@@ -32,9 +32,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from supercorrect import validate
-from supercorrect.io import InputError, atomic_dir, metrics_path, write_json
 from supercorrect.formats.prompts import Prompts, correction_messages, load_prompts, solve_messages
-from supercorrect.training.wiring import common_args, curve_metrics, loss_curve, lora_config, save_student, train_resuming, write_curve
+from supercorrect.io import InputError, atomic_dir, metrics_path, write_json
+from supercorrect.training.wiring import (common_args, curve_metrics, loss_curve, lora_config, save_student,
+                                          train_resuming, write_curve)
 
 # sft.torch_compile: auto compiles only runs this long: compiling costs 20-50 s on CPU,
 # which a 40-step test run never earns back.

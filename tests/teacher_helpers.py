@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from supercorrect.params_file import load_params
-from supercorrect.io import write_jsonl
 from supercorrect.data.synthetic import generate_problems
+from supercorrect.io import write_jsonl
+from supercorrect.params_file import load_params
 from supercorrect.teacher.backends import ReferenceTeacher
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer, chat_key

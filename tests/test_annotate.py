@@ -11,11 +11,11 @@ import json
 import pytest
 
 from supercorrect import annotate
-from supercorrect.params_file import load_params
+from supercorrect.formats.templates import TemplateError, leading_steps, parse_template
 from supercorrect.io import read_jsonl, write_jsonl
+from supercorrect.params_file import load_params
 from supercorrect.teacher.backends import GENERALIZED_ARITHMETIC, ReferenceTeacher
 from supercorrect.teacher.checks import check_template
-from supercorrect.formats.templates import TemplateError, leading_steps, parse_template
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer
 

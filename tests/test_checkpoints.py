@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from supercorrect.training.checkpoints import last_checkpoint, run_key
 from supercorrect.io import write_jsonl
 from supercorrect.student.build import build_tiny
+from supercorrect.training.checkpoints import last_checkpoint, run_key
 from tests.conftest import REPO
 from tests.test_dpo import pair
 from tests.test_sft import SMALL, corpus, hsft_records

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from supercorrect import dpo
-from supercorrect.params_file import load_params
+from supercorrect.formats.prompts import V2
 from supercorrect.io import InputError, write_jsonl
+from supercorrect.pairs.cross_model import build_pair
+from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny
 from supercorrect.student.load import load_student
-from supercorrect.pairs.cross_model import build_pair
-from supercorrect.formats.prompts import V2
 from tests.conftest import REPO
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401 (autouse fixture)
 

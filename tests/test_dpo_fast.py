@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supercorrect.training import dpo_fast
 from supercorrect.student.build import build_tiny
 from supercorrect.student.load import load_student
+from supercorrect.training import dpo_fast
 from tests.test_dpo import pair
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
 

@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from supercorrect.params_file import load_params
-from supercorrect.student.engine import load_generator, use_vllm
-from supercorrect.io import InputError, write_jsonl
-from supercorrect.student.build import IM_END
-from supercorrect.student.load import eos_ids, load_student
 from supercorrect.formats.prompts import V2, solve_messages
+from supercorrect.io import InputError, write_jsonl
+from supercorrect.params_file import load_params
+from supercorrect.student.build import IM_END
+from supercorrect.student.engine import load_generator, use_vllm
+from supercorrect.student.load import eos_ids, load_student
 from tests.conftest import REPO
 from tests.test_sft import hsft_records, one_thread  # noqa: F401  (fixture)
 

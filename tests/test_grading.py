@@ -30,9 +30,9 @@ import pytest
 
 from supercorrect.grading import equivalence
 from supercorrect.grading import judge as grading
+from supercorrect.grading.equivalence import is_equivalent
 from supercorrect.grading.extract import extract_answer
 from supercorrect.grading.judge import grade
-from supercorrect.grading.equivalence import is_equivalent
 from supercorrect.grading.normalize import last_boxed
 from tests.grading_cases import CASES as SUITE
 

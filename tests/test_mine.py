@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from supercorrect import mine
+from supercorrect.formats.prompts import load_prompts, teacher_correction_message
+from supercorrect.formats.templates import leading_steps, parse_correction
 from supercorrect.pairs import cross_model as pairs
 from supercorrect.student.load import render
-from supercorrect.formats.prompts import load_prompts, teacher_correction_message
 from supercorrect.teacher.backends import ReferenceTeacher
-from supercorrect.formats.templates import leading_steps, parse_correction
 
 S1 = "Tom buys 3 more apples, so he has 5+3=8 apples."
 S2 = "Tom gives away 2 apples, so he has 8-2=6 apples."
@@ -174,8 +174,9 @@ def tokenizer(tmp_path_factory):
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_token_boundaries_of_both_contexts(tokenizer, k):
-    """TRL's split falls after the prompt in both contexts, and the blind student's context is,
-    token for token, the start of what DPO scores for its side."""
+    """TRL's split falls after the prompt in both contexts, and where the blind student's
+    generation began is, token for token, where DPO scores its side (in the solve context the
+    prompt differs by design, the tokens at that point do not)."""
     prompts = load_prompts()
     response, _ = CASES[k]
     teacher = ReferenceTeacher().localize(PROBLEM, response)
@@ -188,7 +189,7 @@ def test_token_boundaries_of_both_contexts(tokenizer, k):
         assert pairs.boundary_ok(tokenizer, pair)
         full = tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False)
         assert full.startswith(rendered) == (context == "correction")
-        assert pairs.generation_matches(tokenizer, request, pair) == (context == "correction")
+        assert pairs.generation_matches(tokenizer, request, pair)
 
 
 def test_drift_check_catches_a_side_that_merges_with_the_opened_turn(tokenizer):

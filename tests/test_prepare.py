@@ -20,10 +20,11 @@ import pytest
 from pydantic import ValidationError
 
 from supercorrect.config import ConfigError, Params
-from supercorrect.data.loaders import DataError, NoAnswerError, detect_format, find_contamination, find_overlaps, last_boxed, load_problems, normalize_text, problem_id
+from supercorrect.data.loaders import (DataError, NoAnswerError, detect_format, find_contamination,
+                                       find_overlaps, last_boxed, load_problems, normalize_text, problem_id)
+from supercorrect.data.synthetic import generate_problems
 from supercorrect.formats.gsm8k_notes import gold_steps
 from supercorrect.prepare import run
-from supercorrect.data.synthetic import generate_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

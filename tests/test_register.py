@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from supercorrect import STAGES, register
-from supercorrect.params_file import load_params
 from supercorrect.io import write_json, write_jsonl
+from supercorrect.params_file import load_params
 from tests.conftest import REPO
 
 

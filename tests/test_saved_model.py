@@ -10,14 +10,14 @@ import copy
 import pytest
 
 from supercorrect import sft
+from supercorrect.formats.prompts import V2, solve_messages
+from supercorrect.formats.templates import parse_template
 from supercorrect.io import write_jsonl
+from supercorrect.pairs.cross_model import build_pair, student_request
 from supercorrect.student.build import build_tiny
 from supercorrect.student.decode import generate
 from supercorrect.student.load import load_student, render
-from supercorrect.pairs.cross_model import build_pair, student_request
-from supercorrect.formats.prompts import V2, solve_messages
 from supercorrect.student.saved_model import with_default_system
-from supercorrect.formats.templates import parse_template
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread, params  # noqa: F401 (autouse fixture)
 
 # Qwen2.5-like ChatML: its own default system message when the chat has none, tags on their own lines.

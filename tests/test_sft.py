@@ -13,12 +13,12 @@ import pytest
 
 from supercorrect import sft
 from supercorrect.config import TinyConfig
-from supercorrect.params_file import load_params
+from supercorrect.formats.prompts import V2, solve_messages
 from supercorrect.io import InputError, write_jsonl
+from supercorrect.params_file import load_params
 from supercorrect.student.build import IM_END, TAGS, build_tiny
 from supercorrect.student.decode import generate
 from supercorrect.student.load import load_student, resolve_model
-from supercorrect.formats.prompts import V2, solve_messages
 from tests.conftest import REPO
 
 SMALL = TinyConfig(hidden_size=32, num_layers=2, num_heads=2, vocab_size=300)
@@ -100,6 +100,17 @@ def test_continue_final_message_leaves_the_assistant_turn_open(tiny):
     ids = tok(text, add_special_tokens=False)["input_ids"]
     joined = tok(text + "<Step2>Then 8-2=6.</Step2>", add_special_tokens=False)["input_ids"]
     assert joined[: len(ids)] == ids
+
+
+def test_flash_attention_only_where_its_kernels_run():
+    from supercorrect.student.load import attention_implementation
+
+    assert attention_implementation("bfloat16", cuda=True, flash_installed=True) == "flash_attention_2"
+    assert attention_implementation("float16", cuda=True, flash_installed=True) == "flash_attention_2"
+    # fp32 weights, no GPU, or no flash-attn: transformers' default (sdpa), as before.
+    assert attention_implementation("float32", cuda=True, flash_installed=True) is None
+    assert attention_implementation("bfloat16", cuda=False, flash_installed=True) is None
+    assert attention_implementation("bfloat16", cuda=True, flash_installed=False) is None
 
 
 def test_build_tiny_is_deterministic(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from supercorrect import sft
+from supercorrect.formats.prompts import V2, solve_messages
 from supercorrect.student.build import build_tiny
 from supercorrect.student.load import load_student
-from supercorrect.formats.prompts import V2, solve_messages
 from supercorrect.student.shared_prefix import shared_prefix_length, split_shared_prefix
 from tests.test_sft import SMALL, corpus, hsft_records, one_thread  # noqa: F401  (fixture)
 

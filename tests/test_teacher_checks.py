@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from supercorrect import annotate
-from supercorrect.io import read_jsonl
 from supercorrect.formats.prompts import load_prompts
+from supercorrect.io import read_jsonl
 from supercorrect.teacher.backends import ReferenceTeacher, make_teacher
 from supercorrect.teacher.checks import check_localization, parse_verdict
 from tests.openai_server import MALFORMED, OpenAIServer

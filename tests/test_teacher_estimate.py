@@ -9,8 +9,8 @@ import json
 import subprocess
 
 from supercorrect import annotate, mine
-from supercorrect.params_file import load_params
 from supercorrect.io import write_jsonl
+from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 from tests.openai_server import OpenAIServer, _tokens
@@ -71,11 +71,50 @@ def overrides(p) -> list[str]:
         [f"annotate.out_dir={p.annotate.out_dir}"]
 
 
+def test_annotate_dry_run_counts_the_correction_requests(in_tmp, monkeypatch):
+    """With `annotate.correction_share`, a seeded share of the accepted templates gets a wrong
+    step injected and goes back to the teacher for its trace. The dry run picks them as the run
+    will, from the cached templates and, for the rest, the reference solution as a template;
+    this test's teacher writes exactly those, so the counts match the real run's exactly, cold
+    and warm."""
+    problems, path = problems_file(in_tmp, 12)
+    with OpenAIServer(good_teacher(problems)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        shares = ["annotate.correction_share=0.8", "annotate.correction_error_share=0.7"]
+        p = load_params(REPO / "params.yaml", overrides(teacher_params(in_tmp, server)) + [
+            f"annotate.input={path}", *shares])
+        cold = annotate.run(p, dry_run=True)
+        assert server.log == [] and not (in_tmp / "out").exists()
+        first = annotate.run(load_params(REPO / "params.yaml", overrides(p) + [
+            f"annotate.input={path}", "annotate.limit=5", *shares]))
+        first_sent = len(server.requests)
+        warm = annotate.run(p, dry_run=True)
+        real = annotate.run(p)
+    new_bodies = server.requests[first_sent:]
+    corrections = real["correction_examples_with_error"] + sum(real["correction_drops"].values())
+    assert corrections > 0 and real["verified"] == 12
+    assert cold["templates"] == warm["templates"] == 12
+    assert cold["corrections"]["requests"] == warm["corrections"]["requests"] == corrections
+    assert cold["requests"] == 12 + corrections == sent(server.requests)[0]
+    assert (cold["cached"], cold["new"]) == (0, cold["requests"])
+    first_corrections = first["correction_examples_with_error"] + sum(first["correction_drops"].values())
+    assert warm["cached"] == 5 + first_corrections == first["teacher"]["cache_misses"]
+    assert warm["new"] == real["teacher"]["cache_misses"] == sent(new_bodies)[0]
+    assert warm["input_tokens"] == sent(new_bodies)[1]
+    assert cold["input_tokens"] == sent(server.requests)[1]
+    localize = [b for b in server.requests if "Solution:" in b["messages"][0]["content"]]
+    completion = sum(_tokens(server.responder(b["messages"])) for b in localize) / len(localize)
+    per_request = cold["corrections"]["output_tokens"] / cold["corrections"]["new"]
+    assert 0.75 < per_request / completion < 1.33
+
+
 def test_reference_teacher_dry_run_is_free(in_tmp):
     problems, path = problems_file(in_tmp, 3)
     p = load_params(REPO / "params.yaml", [f"annotate.input={path}"])
     summary = annotate.run(p, dry_run=True)
-    assert summary["requests"] == 3 and summary["cost_usd"] == 0.0 and "offline" in summary["note"]
+    assert summary["templates"] == 3 and summary["cost_usd"] == 0.0 and "offline" in summary["note"]
+    assert summary["requests"] == 3 + summary["corrections"]["requests"]
 
 
 def test_mine_dry_run_estimates_the_localization_requests_of_the_real_run(in_tmp, monkeypatch):

@@ -21,8 +21,8 @@ import time
 import pytest
 
 from supercorrect.cli import main
-from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.formats.prompts import V2
+from supercorrect.io import read_jsonl, write_jsonl
 from tests.conftest import REPO
 from tests.teacher_helpers import (annotate_cmd, cached_server_keys, good_teacher, make_problems, problems_file,  # noqa: F401
                                    serve)

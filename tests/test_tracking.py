@@ -10,8 +10,8 @@ import time
 
 from supercorrect import register
 from supercorrect.config import TinyConfig
-from supercorrect.params_file import load_params
 from supercorrect.io import record_timing, write_json
+from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny
 from tests.conftest import REPO
 

@@ -17,8 +17,8 @@ import stat
 import pytest
 
 from supercorrect import validate
-from supercorrect.data.loaders import load_problems
 from supercorrect.cli import main
+from supercorrect.data.loaders import load_problems
 from supercorrect.io import InputError, write_json, write_jsonl
 from tests.conftest import REPO, SHARED_DATA
 from tests.openai_server import OpenAIServer

@@ -31,8 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from supercorrect.grading import normalize
 from supercorrect.data.decontam import find_contamination, find_overlaps, normalize_text
+from supercorrect.grading import normalize
 from supercorrect.io import InputError, check_file, iter_jsonl
 from supercorrect.validate import drop
 

@@ -14,7 +14,8 @@ import re
 from fractions import Fraction
 from typing import NamedTuple
 
-from supercorrect.grading.normalize import clean_parts, LABEL, LABEL_SRC, LATEX_CMD, split_equals, split_top, squash
+from supercorrect.grading.normalize import (clean_parts, LABEL, LABEL_SRC, LATEX_CMD, split_equals,
+                                            split_top, squash)
 from supercorrect.grading.symbolic import symbolic_equivalent as _symbolic_equivalent
 
 

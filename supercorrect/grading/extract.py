@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from supercorrect.grading.normalize import Answer, ANSWER_IS, ANSWER_TAG, BOX_JOINER, CJK, clean, find_boxes, GSM8K, LABEL_BEFORE_BOX, looks_bare, squash, TEXT_WRAPPERS, unit_name, unwrap_command
+from supercorrect.grading.normalize import (Answer, ANSWER_IS, ANSWER_TAG, BOX_JOINER, CJK, clean,
+                                            find_boxes, GSM8K, LABEL_BEFORE_BOX, looks_bare, squash,
+                                            TEXT_WRAPPERS, unit_name, unwrap_command)
 
 def _math_segments(text: str) -> list[tuple[int, int, str]]:
     """(start, end, body) of inline and display math: `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`.

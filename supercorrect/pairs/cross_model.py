@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import re
 
-from supercorrect.pairs.errors import copy_trace
 from supercorrect.formats.prompts import Prompts, correction_messages, solve_messages
 from supercorrect.formats.templates import leading_steps
+from supercorrect.pairs.errors import copy_trace
 
 REJECTED_MODES = ("blind", "told_k")
 CONTEXTS = ("correction", "solve")
@@ -121,11 +121,17 @@ def boundary_ok(tokenizer, pair: dict) -> bool:
 
 
 def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
-    """True when the context the student wrote its side in is, token for token, the start of
-    what DPO scores for it; re-tokenizing the opened turn plus the output may merge tokens
-    across the point where generation began (e.g. `>` with the text after it)."""
+    """True when the point where the student's generation began is, token for token, where DPO
+    scores its side: the pair's prompt with the student's opened turn (if any), rendered for
+    generation, is a token prefix of the pair's prompt + rejected. With a byte-level BPE that
+    has no tag tokens, re-tokenizing the opened turn plus the output can merge tokens across
+    that point (told_k opens `<Stepk><Cause>`, and `>` merges with the word after it), and DPO
+    would then score a context the student never generated in. The opened turn is set in the
+    pair's own prompt, so the check is the same in every mode and context (told_k's hint and
+    the solve context change the prompt by design, not the tokens at this point)."""
     from supercorrect.student.load import render
 
-    opened = _ids(tokenizer, render(tokenizer, request))
+    opened = pair["prompt"] + (request[-1:] if request[-1]["role"] == "assistant" else [])
+    context = _ids(tokenizer, render(tokenizer, opened))
     full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False))
-    return full[: len(opened)] == opened
+    return full[: len(context)] == context

@@ -1,6 +1,8 @@
 """Build the tiny offline student: a byte-level BPE tokenizer trained on the demo texts and a small Qwen2.
 
-`build_tiny(texts, cfg, out_dir)` trains the tokenizer on `texts`, builds a randomly initialized
+`build_tiny(texts, cfg, out_dir)` trains the tokenizer on `texts` (`train_tokenizer`, which can
+also leave the tags as plain text and take another chat format; or it takes a given tokenizer),
+builds a randomly initialized
 `Qwen2ForCausalLM` of `student.tiny`'s size and saves both to `out_dir`; the `sft` stage calls it
 when `student.model` is `tiny`.
 
@@ -49,7 +51,16 @@ CHAT_TEMPLATE = (
 )
 
 
-def _train_tokenizer(texts: list[str], vocab_size: int):
+def train_tokenizer(texts: list[str], vocab_size: int, *, tags: bool = True,
+                    specials: tuple[str, ...] = (ENDOFTEXT, IM_START, IM_END), eos: str = IM_END,
+                    pad: str = ENDOFTEXT, chat_template: str = CHAT_TEMPLATE, bos: str | None = None):
+    """A byte-level BPE tokenizer (Qwen2's pre-tokenizer) trained on `texts`.
+
+    The tiny student's (the defaults): ChatML, and the template tags as single tokens. With
+    `tags=False` the tags are plain text that BPE splits and merges with its neighbours, as in
+    the vocabularies of real students; `specials`, `eos`, `pad`, `bos` and `chat_template` give
+    another chat format (tests build DeepSeek and Llama-3 style students with them).
+    """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -59,30 +70,33 @@ def _train_tokenizer(texts: list[str], vocab_size: int):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
+    added = TAGS if tags else []
     trainer = trainers.BpeTrainer(
         # Tags are added after training, so BPE spends its merges on the remaining budget.
-        vocab_size=max(vocab_size - len(TAGS), 256 + 3),
-        special_tokens=[ENDOFTEXT, IM_START, IM_END],
+        vocab_size=max(vocab_size - len(added), 256 + len(specials)),
+        special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # any byte stays encodable
         show_progress=False,
     )
     # Tag text would otherwise spend merges on "Step", "Generalized", ...; cut it out.
-    pieces = (piece for text in texts for piece in _TAG_RE.split(text) if piece)
+    pieces = (piece for text in texts for piece in _TAG_RE.split(text) if piece) if tags else iter(texts)
     tok.train_from_iterator(pieces, trainer)
-    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAGS])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        eos_token=IM_END,  # generation stops at the end of the assistant turn
-        pad_token=ENDOFTEXT,
+        eos_token=eos,  # generation stops at the end of the assistant turn
+        pad_token=pad,
+        bos_token=bos,
         unk_token=None,
-        chat_template=CHAT_TEMPLATE,
+        chat_template=chat_template,
         padding_side="left",
         model_max_length=1024,
     )
 
 
-def build_tiny(texts: list[str], cfg, out_dir, seed: int = 0):
-    """Train a tokenizer on `texts`, build a random tiny Qwen2 (`cfg`: TinyConfig), save both."""
+def build_tiny(texts: list[str], cfg, out_dir, seed: int = 0, tokenizer=None):
+    """Train a tokenizer on `texts` (or take `tokenizer`, e.g. from `train_tokenizer` or a real
+    student's vocabulary), build a random tiny Qwen2 (`cfg`: TinyConfig) for it, save both."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
@@ -92,8 +106,9 @@ def build_tiny(texts: list[str], cfg, out_dir, seed: int = 0):
         raise ValueError("build_tiny needs a non-empty corpus to train the tokenizer on")
     if cfg.hidden_size % cfg.num_heads:
         raise ValueError(f"student.tiny.hidden_size {cfg.hidden_size} must be divisible by num_heads {cfg.num_heads}")
-    tokenizer = _train_tokenizer(list(texts), cfg.vocab_size)
-    eos, pad = tokenizer.convert_tokens_to_ids([IM_END, ENDOFTEXT])
+    if tokenizer is None:
+        tokenizer = train_tokenizer(list(texts), cfg.vocab_size)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
@@ -103,7 +118,7 @@ def build_tiny(texts: list[str], cfg, out_dir, seed: int = 0):
         num_key_value_heads=cfg.num_heads,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
-        bos_token_id=None,
+        bos_token_id=tokenizer.bos_token_id,
         eos_token_id=eos,
         pad_token_id=pad,
     )

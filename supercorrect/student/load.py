@@ -2,7 +2,8 @@
 
 * `resolve_model(path)` follows a `pointer.json` ({"model": id, "revision": ...}) left where a
   base model is referenced rather than copied (e.g. a 7B hub model); `resolve_pointer` adds the revision.
-* `load_student(path)` loads a model + tokenizer ready for batched generation (left padding).
+* `load_student(path)` loads a model + tokenizer ready for batched generation (left padding),
+  with flash attention where it can run (`attention_implementation`).
 * `render` / `prompt_ids` turn a chat into the text and ids the student continues.
 
     python -c "from supercorrect.student.load import load_student; print(load_student('models/sft')[1])"
@@ -27,15 +28,29 @@ def resolve_model(path_or_id) -> str:
     return resolve_pointer(path_or_id)[0]
 
 
+def attention_implementation(dtype: str, cuda: bool, flash_installed: bool) -> str | None:
+    """`flash_attention_2` when the flash-attn package is installed, CUDA is there and the
+    weights are half precision (its kernels take only bf16/fp16); else None: transformers'
+    default (sdpa). Padded batches and sequence packing both run on it."""
+    if flash_installed and cuda and dtype in ("bfloat16", "float16"):
+        return "flash_attention_2"
+    return None
+
+
 def load_student(path_or_id, dtype: str = "float32"):
     """(model in eval mode, tokenizer with left padding and a pad token) for generation."""
+    import importlib.util
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     name, revision = resolve_pointer(path_or_id)
     tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
-    model = AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=getattr(torch, dtype))
-    if torch.cuda.is_available():
+    cuda = torch.cuda.is_available()
+    attention = attention_implementation(dtype, cuda, importlib.util.find_spec("flash_attn") is not None)
+    model = AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=getattr(torch, dtype),
+                                                 **({"attn_implementation": attention} if attention else {}))
+    if cuda:
         model = model.to("cuda")
     tokenizer.padding_side = "left"  # decoder-only batches must end at the same position
     if tokenizer.pad_token is None:

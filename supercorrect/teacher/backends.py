@@ -23,14 +23,15 @@ import asyncio
 import os
 import re
 
-from supercorrect.grading.extract import extract_answer
 from supercorrect.formats.gsm8k_notes import gold_steps, strip_notes
 from supercorrect.formats.prompts import Prompts, teacher_correction_message
+from supercorrect.formats.templates import (Step, leading_steps, parse_step, render_step, render_template,
+                                            step_value)
+from supercorrect.grading.extract import extract_answer
 from supercorrect.teacher.cache import BudgetError, Ledger, TeacherStats
 from supercorrect.teacher.checks import Item, check_annotation, check_localization, result, run_rounds
 from supercorrect.teacher.client import TeacherClient
 from supercorrect.teacher.wire import TeacherError
-from supercorrect.formats.templates import Step, leading_steps, parse_step, render_step, render_template, step_value
 
 _OPS = {"-": "Subtract", "*": "Multiply", "/": "Divide", "x": "Multiply", "×": "Multiply"}
 GENERALIZED_ARITHMETIC = (

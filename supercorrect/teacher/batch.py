@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from supercorrect.teacher.cache import durable_write
-from supercorrect.teacher.wire import MalformedAnswer, Outcome, TeacherError, answer_text, endpoint, estimate_tokens, redact
+from supercorrect.teacher.wire import (MalformedAnswer, Outcome, TeacherError, answer_text, endpoint,
+                                       estimate_tokens, redact)
 
 if TYPE_CHECKING:  # the client calls this module; it is never imported back at run time
     from supercorrect.teacher.client import TeacherClient

@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from supercorrect.formats.templates import (TemplateError, leading_steps, parse_correction, parse_step,
+                                            parse_template)
 from supercorrect.grading.equivalence import is_equivalent
-from supercorrect.formats.templates import TemplateError, leading_steps, parse_correction, parse_step, parse_template
 
 
 def check_template(text: str, gold: str) -> tuple[str | None, str | None]:

@@ -39,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from tqdm import tqdm
 
 from supercorrect.teacher.cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
-from supercorrect.teacher.wire import MalformedAnswer, Outcome, TeacherError, answer_text, endpoint, estimate_tokens, redact
+from supercorrect.teacher.wire import (MalformedAnswer, Outcome, TeacherError, answer_text, endpoint,
+                                       estimate_tokens, redact)
 
 
 # Canaries refused in a row before a refusal counts as a setting, not an item.

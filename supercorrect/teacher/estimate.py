@@ -3,7 +3,8 @@ what the rest would cost. `supercorrect annotate --dry-run` and `supercorrect mi
 print it and send nothing.
 
 `estimate(cfg, prompt_version, model, chats, expected_outputs)` takes the first-round chats a
-stage would send and returns one summary:
+stage would send and returns one summary (annotate's adds the correction-example requests that
+`annotate.correction_share` makes, with their own part under `corrections`):
 * requests, and how many are already in the response cache (keyed exactly as the client keys
   them, so a cached request is one the real run will not send) or new;
 * input tokens, counted as about 4 characters a token (the rule of thumb for English text with
@@ -28,6 +29,8 @@ from supercorrect.teacher.cache import Ledger, ResponseCache, TeacherStats, desc
 CHARS_PER_TOKEN = 4
 # The template around the content: step and answer tags plus a <Generalized> sentence.
 TEMPLATE_OVERHEAD_TOKENS = 40
+# A correction trace's <Cause>...</Cause><Correction> sentence around the step it redoes.
+CAUSE_TOKENS = 20
 
 
 def tokens(text: str) -> int:
@@ -38,8 +41,10 @@ def chat_tokens(messages: list[dict]) -> int:
     return tokens("".join(m["content"] for m in messages))
 
 
-def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expected_outputs: list[str]) -> dict:
-    """The dry-run summary for a stage's first-round teacher requests (see the module docstring)."""
+def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expected_outputs: list[str],
+             overhead_tokens: int = TEMPLATE_OVERHEAD_TOKENS) -> dict:
+    """The dry-run summary for a stage's first-round teacher requests (see the module docstring);
+    an expected output costs its tokens plus `overhead_tokens` (what the answer adds to it)."""
     summary = {"dry_run": True, "stage": stage, "teacher_backend": cfg.backend, "teacher_model": cfg.model,
                "mode": cfg.mode, "requests": len(chats)}
     if cfg.backend != "openai":
@@ -60,7 +65,7 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
     used = [e["usage"]["completion_tokens"] for e in cached if (e.get("usage") or {}).get("completion_tokens")]
     mean_cached = sum(used) / len(used) if used else None
     input_tokens = sum(chat_tokens(m) for m, _ in new)
-    output_tokens = sum(round(mean_cached) if mean_cached else tokens(x) + TEMPLATE_OVERHEAD_TOKENS for _, x in new)
+    output_tokens = sum(round(mean_cached) if mean_cached else tokens(x) + overhead_tokens for _, x in new)
     ledger = Ledger(cfg.prices, None, TeacherStats(), cfg.batch_discount if cfg.mode == "batch" else 1.0)
     # Worst case: every ask of every round uses the whole answer budget, and re-asks resend the chat.
     rounds = cfg.max_rounds + (cfg.inspector_rounds if cfg.inspector else 0)
@@ -83,12 +88,31 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
     return summary
 
 
-def estimate_annotate(p, prompts, problems: list[dict]) -> dict:
-    """`annotate --dry-run`: one request per problem, the teacher rewriting its reference solution."""
-    from supercorrect.teacher.backends import annotate_chat
+def cached_text(cfg, prompt_version: str, messages: list[dict]) -> str | None:
+    """The cached answer to a first-round request, keyed as the client keys it, or None."""
+    if cfg.backend != "openai":
+        return None
+    entry = ResponseCache(cfg.cache_dir).get(request_key(describe_request(cfg, prompt_version, cfg.model, messages)))
+    return entry.get("text") if entry else None
 
-    return estimate(p.teacher, prompts.version, "annotate", [annotate_chat(prompts, q) for q in problems],
-                    [q["solution"] for q in problems])
+
+def estimate_annotate(p, prompts, problems: list[dict], corrections: list[tuple[dict, str, int]] = ()) -> dict:
+    """`annotate --dry-run`: one request per problem, the teacher rewriting its reference
+    solution, plus one localization request per correction-trace example with an injected
+    error (`corrections`: (problem, solution shown, wrong step k), picked by the stage as the
+    run would pick them); `corrections` in the summary is that part on its own. A trace's
+    expected output is the shown steps from k on and the answer, plus a cause sentence."""
+    from supercorrect.teacher.backends import annotate_chat, localize_chat
+    from supercorrect.formats.templates import leading_steps
+
+    templates = estimate(p.teacher, prompts.version, "annotate", [annotate_chat(prompts, q) for q in problems],
+                         [q["solution"] for q in problems])
+    part = estimate(p.teacher, prompts.version, "annotate", [localize_chat(prompts, q, s) for q, s, _ in corrections],
+                    ["".join(leading_steps(s)[k - 1:]) + f"<Answer>{q['answer']}</Answer>" for q, s, k in corrections],
+                    CAUSE_TOKENS)
+    summed = {k: round(v + part[k], 6) if isinstance(v, float) else v + part[k] for k, v in templates.items()
+              if k in part and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return templates | summed | {"templates": templates["requests"], "corrections": part}
 
 
 def estimate_mine(p, prompts, items: list[tuple[dict, str]]) -> dict:
