@@ -13,8 +13,15 @@
    not told k, its turn opened with its own correct steps 1..k-1 (`mine.rejected: told_k` is the
    ablation that tells it k). Chosen = the teacher's trace from step k, rejected = the student's
    (supercorrect.pairs), in the correction-trace context (`mine.context`).
+   `mine.pairs: step_dpo` builds Step-DPO's pairs instead (docs/ablations.md): the student samples
+   `mine.continuations` continuations of its steps 1..k-1 in the solve chat at
+   `mine.continuation_temperature`; the first that reaches the right answer gives the chosen
+   step k, the rollout's own step k is the rejected one, both cut to that one step.
 
-A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
+A Step-DPO pair is dropped when the rollout has no step k (a solution that stopped after step k-1
+gives its premature `<Answer>` as the wrong step instead), when no continuation is right, when the
+right ones repeat step k or open with no step k, at the token checks below, as a duplicate or over
+the cap. A pair is dropped, with the reason counted in metrics/mine.json, when the student's own side
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
 than after the prompt, or when re-tokenising the student's side changes the context it was
@@ -28,6 +35,7 @@ written in. metrics/mine.json also says what the blind student did at step k (`s
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -37,10 +45,11 @@ from supercorrect.grading import extract_answer, grade
 from supercorrect import validate
 from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
-                                student_request, student_side, verdict_at_step)
+                                step_dpo_request, step_k, student_request, student_side, verdict_at_step)
 from supercorrect.prompts import correction_messages, load_prompts, solve_messages
-from supercorrect.teacher import make_teacher
-from supercorrect.templates import parse_correction
+from supercorrect.teacher import localize_chat, make_teacher
+from supercorrect.teacher_estimate import priced
+from supercorrect.templates import leading_steps, parse_correction
 
 
 def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
@@ -126,6 +135,66 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
     return pairs, drops, verdicts
 
 
+def wrong_step(response: str, k: int) -> str | None:
+    """The rollout's wrong step k; for a solution that stopped after step k-1 (the teacher's k is
+    one past its steps), the premature `<Answer>` it wrote instead; else None."""
+    steps = leading_steps(response)
+    if k <= len(steps):
+        return steps[k - 1]
+    after = response.split(steps[-1], 1)[1] if steps else response
+    answer = re.match(r"\s*(<Answer>.*?</Answer>)", after, re.S)
+    return answer.group(1) if answer and k == len(steps) + 1 else None
+
+
+def step_dpo_pairs(generate, corrections: list[dict], by_id: dict, rollout_by_id: dict, tokenizer, prompts,
+                   p: Params, lineage: dict) -> tuple[list[dict], Counter, Counter]:
+    """Step-DPO pairs: the student's own right step k against its wrong step k; drops and counts."""
+    requests = [step_dpo_request(prompts, by_id[c["problem_id"]]["problem"], rollout_by_id[c["rollout_id"]]["response"],
+                                 c["k"]) for c in corrections]
+    sampled = generate(requests, temperature=p.mine.continuation_temperature, num_samples=p.mine.continuations,
+                       desc="mine: step-DPO continuations", max_new_tokens=p.student.max_new_tokens,
+                       batch_size=p.student.batch_size, seed=p.mine.seed)
+    return step_dpo_from_samples(corrections, sampled, requests, by_id, rollout_by_id, tokenizer, prompts, p, lineage)
+
+
+def step_dpo_from_samples(corrections: list[dict], sampled: list[list[str]], requests: list[list[dict]], by_id: dict,
+                          rollout_by_id: dict, tokenizer, prompts, p: Params,
+                          lineage: dict) -> tuple[list[dict], Counter, Counter]:
+    """Step-DPO pairs from the continuations sampled for each located error (`sampled`, in the
+    order of `corrections`, each continuing its `requests` chat); drops and counts."""
+    pairs, drops, counts, seen, per_problem = [], Counter(), Counter(), set(), defaultdict(int)
+    for c, texts, request in zip(corrections, sampled, requests):
+        problem, rollout, k = by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]], c["k"]
+        rejected = wrong_step(rollout["response"], k)
+        right = [t for t in texts if grade(t, problem["answer"])]
+        counts["continuations"] += len(texts)
+        counts["right continuations"] += len(right)
+        chosen = next((s for s in map(step_k, right, [k] * len(right)) if s and s != rejected), None)
+        pair = build_pair(prompts, problem, rollout, k, chosen or "", rejected or "", lineage, "solve")
+        key = (pair["chosen"][0]["content"], pair["rejected"][0]["content"])
+        if rejected is None:
+            reason = "rollout has no step k"
+        elif not right:
+            reason = "no correct continuation"
+        elif chosen is None:
+            reason = "right continuations repeat step k or open without it"
+        elif not boundary_ok(tokenizer, pair):
+            reason = "prompt is not a token prefix of chosen and rejected"
+        elif not generation_matches(tokenizer, request, pair, side="chosen"):
+            reason = "re-tokenised student side differs from what it generated"
+        elif key in seen:
+            reason = "duplicate pair"
+        elif per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
+            reason = "over max_pairs_per_problem"
+        else:
+            seen.add(key)
+            per_problem[problem["id"]] += 1
+            pairs.append(pair)
+            continue
+        drops[reason] += 1
+    return pairs, drops, counts
+
+
 def false_alarms(generate, rollouts: list[dict], by_id: dict, tokenizer, prompts, p: Params,
                  lineage: dict) -> tuple[list[dict], Counter]:
     """Pairs from right rollouts whose blind check flags a step (`mine.false_alarm_pairs`)."""
@@ -166,16 +235,21 @@ def run(p: Params, dry_run: bool = False) -> dict:
     heldout = [c for c, out in zip(corrections, split) if out]
     training = [c for c, out in zip(corrections, split) if not out]
 
-    # The student's own side, from the same correction prompt without the reference.
-    requests = [student_request(prompts, by_id[c["problem_id"]]["problem"], rollout_by_id[c["rollout_id"]]["response"],
-                                c["k"], p.mine.rejected) for c in training]
-    own = [texts[0] for texts in generate(requests, temperature=0.0, desc="mine: student corrections",
-                                          max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size,
-                                          seed=p.mine.seed)]
     lineage = {"teacher_model": teacher.model, "prompt_version": prompts.version, "student_checkpoint": p.sft.out_dir,
-               "rejected_mode": p.mine.rejected}
-    pairs, pair_drops, verdicts = make_pairs(training, own, requests, by_id, rollout_by_id, tokenizer, prompts, p,
-                                             lineage)
+               "rejected_mode": p.mine.rejected, "pairs_strategy": p.mine.pairs}
+    if p.mine.pairs == "step_dpo":
+        pairs, pair_drops, verdicts = step_dpo_pairs(generate, training, by_id, rollout_by_id, tokenizer, prompts, p,
+                                                     lineage)
+    else:
+        # The student's own side, from the same correction prompt without the reference.
+        requests = [student_request(prompts, by_id[c["problem_id"]]["problem"],
+                                    rollout_by_id[c["rollout_id"]]["response"], c["k"], p.mine.rejected)
+                    for c in training]
+        own = [texts[0] for texts in generate(requests, temperature=0.0, desc="mine: student corrections",
+                                              max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size,
+                                              seed=p.mine.seed)]
+        pairs, pair_drops, verdicts = make_pairs(training, own, requests, by_id, rollout_by_id, tokenizer, prompts, p,
+                                                 lineage)
     checks = Counter()
     if p.mine.false_alarm_pairs:
         right = [r for r in all_rollouts if r["correct"] and not is_heldout(r["problem_id"], p.mine.heldout_fraction,
@@ -197,10 +271,16 @@ def run(p: Params, dry_run: bool = False) -> dict:
     metrics = {"problems": len(problems), "rollouts": len(all_rollouts), "wrong": wrong,
                "rollout_accuracy": 1 - wrong / max(1, len(all_rollouts)), "sent_to_teacher": len(to_localise),
                "localised": len(corrections), "heldout_errors": len(heldout), "pairs": len(pairs),
-               "rejected": p.mine.rejected, "context": p.mine.context,
-               "student_at_k": dict(verdicts), **({"false_alarms": dict(checks)} if checks else {}),
+               "pairs_strategy": p.mine.pairs, "rejected": p.mine.rejected,
+               "context": "solve" if p.mine.pairs == "step_dpo" else p.mine.context,
+               ("step_dpo" if p.mine.pairs == "step_dpo" else "student_at_k"): dict(verdicts),
+               **({"false_alarms": dict(checks)} if checks else {}),
                "drops": {**selection_drops, **drops, **pair_drops}}
     if teacher.metrics() is not None:  # requests, cache hits, tokens and cost of the teacher
         metrics["teacher"] = teacher.metrics()
+    else:  # the offline teacher: what the same requests would cost at teacher.prices
+        metrics["teacher_estimate"] = priced(p.teacher, [localize_chat(prompts, by_id[r["problem_id"]], r["response"])
+                                                         for r in to_localise],
+                                         [c["teacher_text"] for c in corrections])
     write_json(metrics_path(p.mine, "mine"), metrics)
     return metrics

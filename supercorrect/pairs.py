@@ -20,6 +20,11 @@ with its own steps 1..k-1 (the conditioning of Eq. 8), and it goes on from there
 step k, call it correct by copying it, or flag a later step; whatever it wrote from step k on is
 the rejected side. `told_k` is the ablation that tells it k and opens `<Stepk><Cause>` for it.
 
+`step_dpo_request` and `step_k` serve the Step-DPO ablation (`mine.pairs: step_dpo`, Lai et al.
+2024): in the solve chat, the student continues its own correct steps 1..k-1; a continuation that
+reaches the right answer gives the chosen step k, the rollout's own wrong step k the rejected one,
+each cut to that single step (`build_pair` with `context="solve"`).
+
 `false_alarm_pair` is an extension beyond the paper (`mine.false_alarm_pairs`): a right solution
 the student's blind check wrongly flags gives a pair that prefers keeping it as it is.
 
@@ -51,6 +56,18 @@ def student_request(prompts: Prompts, problem: str, response: str, k: int, mode:
     chat = correction_messages(prompts, problem, response, told_k=k if mode == "told_k" else None)
     opened = correct_prefix(response, k) + (f"<Step{k}><Cause>" if mode == "told_k" else "")
     return chat + [{"role": "assistant", "content": opened}] if opened else chat
+
+
+def step_dpo_request(prompts: Prompts, problem: str, response: str, k: int) -> list[dict]:
+    """Step-DPO's context: the solve chat, the assistant turn opened with the correct steps 1..k-1."""
+    chat, opened = solve_messages(prompts, problem), correct_prefix(response, k)
+    return chat + [{"role": "assistant", "content": opened}] if opened else chat
+
+
+def step_k(text: str, k: int) -> str | None:
+    """The `<Stepk>…</Stepk>` a text opens with (leading blanks aside), or None."""
+    match = re.match(rf"\s*(<Step{k}>.*?</Step{k}>)", text, re.S)
+    return match.group(1) if match else None
 
 
 def student_side(request: list[dict], generated: str, k: int, response: str) -> str:
@@ -120,12 +137,12 @@ def boundary_ok(tokenizer, pair: dict) -> bool:
                == prompt for side in ("chosen", "rejected"))
 
 
-def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
+def generation_matches(tokenizer, request: list[dict], pair: dict, side: str = "rejected") -> bool:
     """True when the context the student wrote its side in is, token for token, the start of
-    what DPO scores for it; re-tokenising the opened turn plus the output may merge tokens
+    what DPO scores for it (`side`: the one the student wrote); re-tokenising the opened turn plus the output may merge tokens
     across the point where generation began (e.g. `>` with the text after it)."""
     from supercorrect.model import render
 
     opened = _ids(tokenizer, render(tokenizer, request))
-    full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False))
+    full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair[side], tokenize=False))
     return full[: len(opened)] == opened
