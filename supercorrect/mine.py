@@ -117,22 +117,32 @@ def make_pairs(corrections: list[dict], own: list[str], requests: list[list[dict
             reason = "student's own correction is right"
         elif rejected == c["teacher_text"].strip():
             reason = "chosen and rejected are the same"
-        elif not boundary_ok(tokenizer, pair):
-            reason = "prompt is not a token prefix of chosen and rejected"
-        elif (p.mine.rejected == "blind" and p.mine.context == "correction"
-              and not generation_matches(tokenizer, request, pair)):
-            reason = "re-tokenised student side differs from what it generated"
-        elif key in seen:
-            reason = "duplicate pair"
-        elif per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
-            reason = "over max_pairs_per_problem"
+        else:  # the generation check only where the student wrote its side in the pair's own context
+            own_context = p.mine.rejected == "blind" and p.mine.context == "correction"
+            reason = admit(pair, key, tokenizer, request if own_context else None, "rejected", seen, per_problem,
+                           p.mine.max_pairs_per_problem)
+        if reason:
+            drops[reason] += 1
         else:
-            seen.add(key)
-            per_problem[problem["id"]] += 1
             pairs.append(pair)
-            continue
-        drops[reason] += 1
     return pairs, drops, verdicts
+
+
+def admit(pair: dict, key: tuple, tokenizer, request: list[dict] | None, side: str, seen: set, per_problem: dict,
+          cap: int) -> str | None:
+    """Why a pair that passed its own checks is dropped (token boundary, generated `side` re-tokenised
+    differently from `request`, duplicate, over the per-problem cap), or None: then it is counted."""
+    if not boundary_ok(tokenizer, pair):
+        return "prompt is not a token prefix of chosen and rejected"
+    if request is not None and not generation_matches(tokenizer, request, pair, side):
+        return "re-tokenised student side differs from what it generated"
+    if key in seen:
+        return "duplicate pair"
+    if per_problem[pair["problem_id"]] >= cap:
+        return "over max_pairs_per_problem"
+    seen.add(key)
+    per_problem[pair["problem_id"]] += 1
+    return None
 
 
 def wrong_step(response: str, k: int) -> str | None:
@@ -178,20 +188,12 @@ def step_dpo_from_samples(corrections: list[dict], sampled: list[list[str]], req
             reason = "no correct continuation"
         elif chosen is None:
             reason = "right continuations repeat step k or open without it"
-        elif not boundary_ok(tokenizer, pair):
-            reason = "prompt is not a token prefix of chosen and rejected"
-        elif not generation_matches(tokenizer, request, pair, side="chosen"):
-            reason = "re-tokenised student side differs from what it generated"
-        elif key in seen:
-            reason = "duplicate pair"
-        elif per_problem[problem["id"]] >= p.mine.max_pairs_per_problem:
-            reason = "over max_pairs_per_problem"
         else:
-            seen.add(key)
-            per_problem[problem["id"]] += 1
+            reason = admit(pair, key, tokenizer, request, "chosen", seen, per_problem, p.mine.max_pairs_per_problem)
+        if reason:
+            drops[reason] += 1
+        else:
             pairs.append(pair)
-            continue
-        drops[reason] += 1
     return pairs, drops, counts
 
 
