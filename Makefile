@@ -54,8 +54,11 @@ demo: install
 
 # Every variant at every seed of the profile as a DVC experiment, then metrics/ablations.json and
 # plots/ablations.png. Queued experiments start from the last commit: commit your changes first.
+# One torch thread per process unless set: on a busy 2-core box two threads stall on each other
+# (docs/ablations.md).
 ablations: install
-	supercorrect compare $(if $(QUICK),--quick)
+	OMP_NUM_THREADS=$(or $(OMP_NUM_THREADS),1) MKL_NUM_THREADS=$(or $(MKL_NUM_THREADS),1) \
+		supercorrect compare $(if $(QUICK),--quick)
 
 # `dvc plots diff` (the workspace against HEAD) with vega inlined: DVC's own page loads it from a CDN.
 plots: install
