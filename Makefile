@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make demo   create .venv, install, run the whole pipeline offline (dvc repro), write reports/index.html
 #   make test   create or reuse .venv and run the test suite
+#   make ablations   SuperCorrect vs Step-DPO vs CoT SFT as DVC experiments (docs/ablations.md); QUICK=1 for CI
 #   make gpu-smoke   on a CUDA machine: install vLLM, run a tiny bf16 pipeline with vLLM rollouts
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -10,7 +11,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install lock params plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
+.PHONY: demo ablations test install lock params plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
 
 # The locks (docs/install.md): every package pinned with hashes, resolved by `make lock` from
 # pyproject.toml. requirements.lock has CPU torch (this venv, the CPU image); requirements-cuda.lock
@@ -54,6 +55,14 @@ demo: install
 	dvc repro --quiet   # no "git add dvc.lock" / "dvc push" hints; stages print their own summaries
 	@$(PY) -m supercorrect.report
 	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (http://127.0.0.1:5000)"
+
+# Every variant at every seed of the profile as a DVC experiment, then metrics/ablations.json and
+# plots/ablations.png. Queued experiments start from the last commit: commit your changes first.
+# One torch thread per process unless set: on a busy 2-core box two threads stall on each other
+# (docs/ablations.md).
+ablations: install
+	OMP_NUM_THREADS=$(or $(OMP_NUM_THREADS),1) MKL_NUM_THREADS=$(or $(MKL_NUM_THREADS),1) \
+		supercorrect compare $(if $(QUICK),--quick)
 
 # `dvc plots diff` (the workspace against HEAD) with vega inlined: DVC's own page loads it from a CDN.
 plots: install

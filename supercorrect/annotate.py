@@ -17,6 +17,14 @@ whose trace copies every step. These records have `kind: correction` and the sol
 `teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs when
 `annotate.out_dir` is not the default).
 
+`annotate.targets: cot` is the CoT SFT ablation (docs/ablations.md): each target is the reference
+solution itself as plain `<StepN>` steps and `<Answer>`, with no `<Key>` and no `<Generalized>`
+(`cot_target`), checked against the gold answer like a template and written without any teacher
+request. The correction-trace examples stay, built on those plain steps (the teacher's traces
+with their `<Key>` notes removed), so the HSFT and CoT students differ in the target format only;
+their injected-error traces are the variant's only teacher requests. With the offline teacher,
+`teacher_estimate` in metrics/annotate.json prices the requests sent at `teacher.prices`.
+
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
     supercorrect annotate --dry-run    # requests (templates and corrections, cached/new), tokens, cost; sends nothing
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
@@ -26,17 +34,24 @@ whose trace copies every step. These records have `kind: correction` and the sol
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
 from supercorrect import validate
 from supercorrect.config import Params
 from supercorrect.formats.prompts import load_prompts
-from supercorrect.formats.templates import TemplateError, parse_correction, parse_template
+from supercorrect.formats.templates import TemplateError, parse_correction, parse_template, render_step
+from supercorrect.grading.equivalence import is_equivalent
+from supercorrect.grading.extract import extract_answer
 from supercorrect.io import metrics_path, write_json, write_jsonl
 from supercorrect.pairs.cross_model import correct_prefix
 from supercorrect.pairs.errors import copy_trace, inject_error
-from supercorrect.teacher.backends import make_teacher
+from supercorrect.teacher.backends import annotate_chat, localize_chat, make_teacher, reference_steps
+from supercorrect.teacher.checks import result
+from supercorrect.teacher.estimate import priced
+
+_KEY = re.compile(r"<Key>.*?</Key>", re.S)
 
 
 def _answer(text: str | None) -> str | None:
@@ -44,6 +59,20 @@ def _answer(text: str | None) -> str | None:
         return parse_template(text).answer if text else None
     except TemplateError:
         return None
+
+
+def cot_target(problem: dict) -> str:
+    """The plain chain-of-thought target: the reference solution's steps, then its answer."""
+    answer = extract_answer(problem["solution"]) or problem["answer"]
+    return "\n".join([render_step(s.index, s.body) for s in reference_steps(problem)] + [f"<Answer>{answer}</Answer>"])
+
+
+def cot_result(problem: dict) -> dict:
+    """`cot_target` as a teacher result (supercorrect.teacher.checks.result), its answer checked."""
+    text = cot_target(problem)
+    answer = extract_answer(text)
+    reason = None if is_equivalent(answer, problem["answer"]) else f"answer {answer!r} != gold {problem['answer']!r}"
+    return result(text if reason is None else None, reason, 0, text)
 
 
 def pick_corrections(accepted: list[dict], cfg) -> tuple[list[tuple[dict, str, int]], list[tuple[dict, str]]]:
@@ -63,18 +92,25 @@ def pick_corrections(accepted: list[dict], cfg) -> tuple[list[tuple[dict, str, i
     return wrong, right
 
 
-def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg) -> tuple[list[dict], Counter]:
-    """Correction-trace examples from a seeded share of the verified templates, and drops by reason."""
+def correction_examples(teacher, problems: list[dict], accepted: list[dict], cfg,
+                        sent: list | None = None) -> tuple[list[dict], Counter]:
+    """Correction-trace examples from a seeded share of the verified templates, and drops by reason.
+
+    `sent`, if given, receives (problem, solution shown, output) for each localization request."""
     by_id = {q["id"]: q for q in problems}
     wrong, right = pick_corrections(accepted, cfg)
-    located = teacher.localize_all([(by_id[r["problem_id"]], shown) for r, shown, _ in wrong])
+    items = [(by_id[r["problem_id"]], shown) for r, shown, _ in wrong]
+    located = teacher.localize_all(items)
+    if sent is not None:
+        sent += [(q, shown, out["raw"]) for (q, shown), out in zip(items, located)]
     examples, drops = [], Counter()
-    for (record, shown, _), result in zip(wrong, located):
-        if result["text"] is None:
-            drops[f"teacher: {result['kind']}"] += 1
+    for (record, shown, _), outcome in zip(wrong, located):
+        if outcome["text"] is None:
+            drops[f"teacher: {outcome['kind']}"] += 1
             continue
-        c = parse_correction(result["text"])
-        examples.append(_example(record, shown, correct_prefix(shown, c.k) + c.text, c.k))
+        c = parse_correction(outcome["text"])
+        trace = c.text if cfg.targets == "hsft" else _KEY.sub("", c.text)  # CoT targets carry no <Key>
+        examples.append(_example(record, shown, correct_prefix(shown, c.k) + trace, c.k))
     examples += [_example(record, shown, copy_trace(shown), None) for record, shown in right]
     return examples, drops
 
@@ -108,30 +144,35 @@ def run(p: Params, dry_run: bool = False) -> dict:
         from supercorrect.teacher.estimate import estimate_annotate
 
         # The correction requests depend on templates not written yet: the seeded pick runs on
-        # the templates the run is expected to accept (`expected_template`).
+        # the templates the run is expected to accept (`expected_template`; CoT's need no teacher).
+        hsft = p.annotate.targets == "hsft"
         expected = [{"problem_id": q["id"], "template": t} for q in problems
-                    for t in [expected_template(p, prompts, q)] if t is not None]
+                    for t in [expected_template(p, prompts, q) if hsft else cot_result(q)["text"]] if t is not None]
         by_id = {q["id"]: q for q in problems}
         wrong, _ = pick_corrections(expected, p.annotate)
-        return estimate_annotate(p, prompts, problems, [(by_id[r["problem_id"]], shown, k) for r, shown, k in wrong])
+        return estimate_annotate(p, prompts, problems if hsft else [],
+                                 [(by_id[r["problem_id"]], shown, k) for r, shown, k in wrong])
     teacher = make_teacher(p.teacher, prompts)
-    results = teacher.annotate_all(problems)
+    cot = p.annotate.targets == "cot"
+    results = [cot_result(q) for q in problems] if cot else teacher.annotate_all(problems)
     teacher.check_budget()  # stop (non-zero exit) before writing a partial dataset
     accepted, rejected, reasons = [], [], Counter()
-    for problem, result in zip(problems, results):
-        template = result["text"] if result["text"] is not None else result["raw"]
+    for problem, outcome in zip(problems, results):
+        template = outcome["text"] if outcome["text"] is not None else outcome["raw"]
         record = {
-            "id": f"{problem['id']}-hsft", "kind": "template", "problem_id": problem["id"], "problem": problem["problem"],
-            "gold": problem["answer"], "template": template, "answer": _answer(template),
-            "teacher_model": teacher.model, "prompt_version": prompts.version,
-            "verified": result["reason"] is None, "teacher_rounds": result["rounds"],
+            "id": f"{problem['id']}-hsft", "kind": "cot" if cot else "template", "problem_id": problem["id"],
+            "problem": problem["problem"], "gold": problem["answer"], "template": template,
+            "answer": extract_answer(template) if cot else _answer(template),
+            "teacher_model": "reference solution" if cot else teacher.model, "prompt_version": prompts.version,
+            "verified": outcome["reason"] is None, "teacher_rounds": outcome["rounds"],
         }
-        if result["reason"] is None:
+        if outcome["reason"] is None:
             accepted.append(record)
         else:
-            rejected.append({**record, "reason": result["reason"]})
-            reasons[result["kind"]] += 1
-    examples, correction_drops = correction_examples(teacher, problems, accepted, p.annotate)
+            rejected.append({**record, "reason": outcome["reason"]})
+            reasons[outcome["kind"]] += 1
+    sent: list[tuple] = []
+    examples, correction_drops = correction_examples(teacher, problems, accepted, p.annotate, sent)
     teacher.check_budget()
     out = Path(p.annotate.out_dir)
     write_jsonl(out / "hsft.jsonl", accepted + examples)
@@ -141,9 +182,14 @@ def run(p: Params, dry_run: bool = False) -> dict:
                "correction_examples": len(examples),
                "correction_examples_with_error": sum(e["error_step"] is not None for e in examples),
                "correction_drops": dict(correction_drops), "teacher_model": teacher.model,
-               "prompt_version": prompts.version}
+               "prompt_version": prompts.version, "targets": p.annotate.targets}
     teacher_metrics = teacher.metrics()
     if teacher_metrics is not None:
         metrics["teacher"] = teacher_metrics
+    else:  # the offline teacher: what the same requests would cost at teacher.prices
+        chats = [] if cot else [annotate_chat(prompts, q) for q in problems]
+        outputs = [] if cot else [r["raw"] for r in results]
+        metrics["teacher_estimate"] = priced(p.teacher, chats + [localize_chat(prompts, q, shown) for q, shown, _ in sent],
+                                             outputs + [raw for _, _, raw in sent])
     write_json(metrics_path(p.annotate, "annotate"), metrics)
     return metrics

@@ -4,6 +4,7 @@
     supercorrect sft --help        # the params sections the stage reads, every key with type, default, meaning
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
     supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
+    supercorrect compare [--quick]       # not a stage: the ablations as DVC experiments (supercorrect.compare)
 
 DVC runs these commands (see dvc.yaml); you can too. A stage prints a short summary (its full
 metrics are in metrics/; `--json` prints them instead). Errors in params or inputs print one
@@ -132,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dry-run", action="store_true",
                              help=f"print the teacher requests (cached and new), estimated tokens and cost; "
                                   f"send nothing, write nothing{DRY_RUN[stage]}")
+    from supercorrect.compare import add_arguments
+
+    add_arguments(sub.add_parser(
+        "compare", help="not a stage: HSFT/CoT SFT x SuperCorrect/Step-DPO ablations as DVC experiments",
+        description="Run the ablation variants at several seeds as DVC experiments (dvc exp run --queue, then "
+                    "the queue) and write metrics/ablations.json and plots/ablations.png (docs/ablations.md)."))
     return parser
 
 
@@ -170,6 +177,10 @@ def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet()
+    if args.stage == "compare":
+        from supercorrect.compare import main as compare
+
+        return compare(args)
     from supercorrect.config import ConfigError
     from supercorrect.params_file import load_params
     from supercorrect.io import InputError, record_timing

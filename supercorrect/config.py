@@ -192,6 +192,9 @@ class AnnotateConfig(_Section):
     seed: int = Field(0, description="which templates, and which injected errors")
     on_error: Literal["fail", "skip"] = Field("fail",
         description="fail | skip: drop defective input records (counted as skipped_input) instead")
+    targets: Literal["hsft", "cot"] = Field("hsft",
+        description="hsft: teacher templates (<Key>, <Generalized>); cot: the reference solution as plain "
+                    "<StepN> steps and <Answer>, built without the teacher (the CoT SFT ablation)")
 
 
 class SftConfig(_Section):
@@ -248,6 +251,12 @@ class MineConfig(_Section):
     heldout_fraction: float = Field(0.3, ge=0, lt=1,
         description="mining problems whose errors evaluate keeps for locate/fix rates; never in DPO")
     seed: int = Field(0, description="rollout sampling and the held-out split")
+    pairs: Literal["supercorrect", "step_dpo"] = Field("supercorrect",
+        description="supercorrect: teacher trace vs the student's correction (Eq. 8) | step_dpo: the student's "
+                    "own right step k vs its wrong step k, after steps 1..k-1 (Step-DPO)")
+    continuations: int = Field(4, gt=0,
+        description="step_dpo only: continuations the student samples from its correct steps 1..k-1 per error")
+    continuation_temperature: float = Field(0.8, ge=0, description="step_dpo only: their sampling temperature")
 
 
 class DpoConfig(_Section):

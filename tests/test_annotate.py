@@ -173,3 +173,44 @@ def test_openai_teacher_without_key_fails_clearly(monkeypatch):
     p = load_params(REPO / "params.yaml", ["teacher.backend=openai"])
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
         make_teacher(p.teacher, load_prompts())
+
+
+# --- CoT targets (annotate.targets: cot) ------------------------------------------------------
+
+def test_cot_target_is_exact_and_graded():
+    from supercorrect.grading.judge import grade
+
+    text = annotate.cot_target(PROBLEM)
+    assert text == f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n<Answer>6</Answer>"
+    assert "<Key>" not in text and "<Generalized>" not in text
+    assert grade(text, "6") and not grade(text, "7")  # evaluate grades CoT outputs by their <Answer>
+    assert annotate.cot_result(PROBLEM)["reason"] is None
+    assert annotate.cot_result({**PROBLEM, "answer": "7"})["reason"] == "answer '6' != gold '7'"
+
+
+def test_annotate_cot_run_sends_no_template_request(in_tmp):
+    """CoT targets need no teacher; the correction-trace examples stay, on plain steps, and their
+    injected errors are the only teacher requests (priced in teacher_estimate)."""
+    from supercorrect.data.synthetic import generate_problems
+
+    problems = generate_problems(200, seed=4)
+    path = _write_problems(in_tmp, problems)
+    sets = [f"annotate.input={path}", "annotate.correction_share=0.5", "annotate.correction_error_share=0.5"]
+    cot = annotate.run(load_params(REPO / "params.yaml", sets + [f"annotate.out_dir={in_tmp / 'cot'}",
+                                                                 "annotate.targets=cot"]))
+    hsft = annotate.run(load_params(REPO / "params.yaml", sets + [f"annotate.out_dir={in_tmp / 'hsft'}"]))
+    records = read_jsonl(in_tmp / "cot" / "hsft.jsonl")
+    assert cot["targets"] == "cot" and cot["verified"] == 200
+    assert not any("<Key>" in r["template"] or "<Generalized>" in r["template"] for r in records)
+    targets = [r for r in records if r["kind"] == "cot"]
+    assert [r["template"] for r in targets] == [annotate.cot_target(q) for q in problems]
+    assert all(r["answer"] == r["gold"] and r["teacher_model"] == "reference solution" for r in targets)
+    # The same share of correction examples, the same injected errors, in the plain format.
+    assert cot["correction_examples"] == hsft["correction_examples"]
+    assert cot["correction_examples_with_error"] == hsft["correction_examples_with_error"] > 0
+    traced = [r for r in records if r["kind"] == "correction" and r["error_step"]]
+    assert all("<Cause>" in r["template"] and r["template"].endswith(f"<Answer>{r['gold']}</Answer>") for r in traced)
+    localized = cot["correction_examples_with_error"] + sum(cot["correction_drops"].values())
+    assert cot["teacher_estimate"]["requests"] == localized
+    assert hsft["teacher_estimate"]["requests"] == 200 + localized
+    assert 0 < cot["teacher_estimate"]["cost_usd"] < hsft["teacher_estimate"]["cost_usd"]

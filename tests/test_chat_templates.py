@@ -19,11 +19,11 @@ import pytest
 
 from supercorrect import annotate, dpo, mine, sft
 from supercorrect.config import TinyConfig
-from supercorrect.params_file import load_params
 from supercorrect.data.synthetic import generate_problems
 from supercorrect.formats.prompts import V2
 from supercorrect.io import read_jsonl, write_jsonl
 from supercorrect.pairs.cross_model import build_pair, correct_prefix, student_request, student_side
+from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny, train_tokenizer
 from supercorrect.student.decode import generate
 from supercorrect.student.load import load_student, prompt_ids

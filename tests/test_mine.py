@@ -237,3 +237,72 @@ def test_sharegpt_export(tmp_path):
                       "rejected": {"from": "gpt", "value": prefix(2) + "<Step2>bad"}, "id": "p3-s0-pair"}
     info = json.loads((tmp_path / "dataset_info.json").read_text())["supercorrect_pairs"]
     assert info["file_name"] == path.name and info["ranking"] is True and info["formatting"] == "sharegpt"
+
+
+# --- Step-DPO pairs (mine.pairs: step_dpo) ----------------------------------------------------
+
+WRONG2 = "<Step2>Tom gives away 2 apples, so he has 8-2=5 apples.</Step2>"
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_step_dpo_request_opens_the_solve_turn_with_the_correct_steps(k):
+    prompts = load_prompts()
+    response, _ = CASES[k]
+    chat = pairs.step_dpo_request(prompts, PROBLEM["problem"], response, k)
+    opened = [{"role": "assistant", "content": prefix(k)}] if k > 1 else []
+    assert chat == [{"role": "system", "content": prompts.system}, {"role": "user", "content": PROBLEM["problem"]}] + opened
+
+
+def test_step_k_and_the_wrong_step():
+    assert pairs.step_k(f"\n<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>", 2) == f"<Step2>{S2}</Step2>"
+    assert pairs.step_k(f"<Step3>{S3}</Step3>", 2) is None and pairs.step_k("<Step2>unclosed", 2) is None
+    assert mine.wrong_step(CASES[2][0], 2) == WRONG2
+    # A solution that stopped after step 2: its premature answer is the wrong "step 3".
+    assert mine.wrong_step(student(S1, S2, answer=6), 3) == "<Answer>6</Answer>"
+    assert mine.wrong_step(student(S1, answer=8), 3) is None
+
+
+def test_step_dpo_pairs_are_exact(tokenizer):
+    """Chosen = the first right continuation's step k, rejected = the rollout's wrong step k, both
+    after the correct steps 1..k-1, in the solve chat; the reasons for the rest are counted."""
+    from supercorrect.params_file import load_params
+    from tests.conftest import REPO
+
+    prompts, p = load_prompts(), load_params(REPO / "params.yaml", ["mine.max_pairs_per_problem=1"])
+    stopped = student(S1, S2, answer=6)
+    rollouts = {"r2": {"id": "r2", "response": CASES[2][0]}, "r3": {"id": "r3", "response": stopped},
+                "r1": {"id": "r1", "response": CASES[1][0]}, "r2b": {"id": "r2b", "response": CASES[2][0]}}
+    corrections = [{"rollout_id": r, "problem_id": "p3", "k": k} for r, k in (("r2", 2), ("r3", 3), ("r1", 1), ("r2b", 2))]
+    sampled = [
+        # k = 2: a wrong continuation, then a right one (cut to its step 2), then another right one.
+        [WRONG2 + "\n<Step3>he has 5*2=10.</Step3>\n<Answer>10</Answer>",
+         f"<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>",
+         "<Step2>So 8-2=6.</Step2>\n<Step3>6*2=12</Step3>\n<Answer>12</Answer>"],
+        # k = 3 after a solution that stopped early: right, so its step 3 beats the premature answer.
+        [f"<Step3>{S3}</Step3>\n<Answer>12</Answer>"],
+        # k = 1: nothing right.
+        ["<Step1>5+3=9</Step1>\n<Answer>14</Answer>"],
+        # the same error again: the same pair as the first.
+        [f"<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>"],
+    ]
+    requests = [pairs.step_dpo_request(prompts, PROBLEM["problem"], rollouts[c["rollout_id"]]["response"], c["k"])
+                for c in corrections]
+    made, drops, counts = mine.step_dpo_from_samples(corrections, sampled, requests, {"p3": PROBLEM}, rollouts,
+                                                     tokenizer, prompts, p, {"pairs_strategy": "step_dpo"})
+    solve = [{"role": "system", "content": prompts.system}, {"role": "user", "content": PROBLEM["problem"]}]
+    assert [(x["prompt"], x["chosen"], x["rejected"]) for x in made] == [
+        (solve, [{"role": "assistant", "content": prefix(2) + f"<Step2>{S2}</Step2>"}],
+         [{"role": "assistant", "content": prefix(2) + WRONG2}])]
+    assert made[0]["context"] == "solve" and made[0]["error_step"] == 2 and made[0]["pairs_strategy"] == "step_dpo"
+    assert dict(drops) == {"over max_pairs_per_problem": 1, "no correct continuation": 1, "duplicate pair": 1}
+    assert dict(counts) == {"continuations": 6, "right continuations": 4}
+    # Without the cap, the early stop gives its pair: the right step 3 against the premature answer.
+    p2 = load_params(REPO / "params.yaml")
+    made, drops, _ = mine.step_dpo_from_samples(corrections, sampled, requests, {"p3": PROBLEM}, rollouts, tokenizer,
+                                                prompts, p2, {})
+    assert [x["rejected"][0]["content"] for x in made] == [prefix(2) + WRONG2,
+                                                           f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n<Answer>6</Answer>"]
+    assert made[1]["chosen"][0]["content"] == f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>"
+    assert dict(drops) == {"no correct continuation": 1, "duplicate pair": 1}
+    for pair, request in zip(made, [requests[0], requests[1]]):
+        assert pairs.boundary_ok(tokenizer, pair) and pairs.generation_matches(tokenizer, request, pair, side="chosen")

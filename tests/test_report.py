@@ -173,7 +173,8 @@ def test_dvc_plots_draw_offline_in_chromium(tmp_path):
 
 
 def test_dvc_metrics_show_is_the_headline(tmp_path):
-    """Every stage's metrics file is tracked, but `dvc metrics show` compares only the headline."""
+    """Every stage's metrics file is tracked, but `dvc metrics show` compares only the headline and
+    sft.json (a metric so that DVC's run cache can restore the sft stage: ablations share SFT)."""
     from supercorrect.tracking import headline
 
     dvc = dvc_repo(tmp_path)
@@ -183,7 +184,7 @@ def test_dvc_metrics_show_is_the_headline(tmp_path):
     (tmp_path / "metrics" / "headline.json").write_text(json.dumps(headline(EVALUATE, MINE)))
     shown = json.loads(dvc("metrics", "show", "--json"))
     files = {name for rev in shown.values() for name in rev["data"]}
-    assert files == {"metrics/headline.json"}
+    assert files == {"metrics/headline.json", "metrics/sft.json"}
     workspace = next(iter(shown.values()))  # the one revision (keyed "" without git)
     assert workspace["data"]["metrics/headline.json"]["data"] == {
         "synthetic.accuracy": 0.5, "synthetic.base.accuracy": 0.0, "synthetic.sft.accuracy": 0.45,

@@ -20,6 +20,11 @@ with its own steps 1..k-1 (the conditioning of Eq. 8), and it goes on from there
 step k, call it correct by copying it, or flag a later step; whatever it wrote from step k on is
 the rejected side. `told_k` is the ablation that tells it k and opens `<Stepk><Cause>` for it.
 
+`step_dpo_request` and `step_k` serve the Step-DPO ablation (`mine.pairs: step_dpo`, Lai et al.
+2024): in the solve chat, the student continues its own correct steps 1..k-1; a continuation that
+reaches the right answer gives the chosen step k, the rollout's own wrong step k the rejected one,
+each cut to that single step (`build_pair` with `context="solve"`).
+
 `false_alarm_pair` is an extension beyond the paper (`mine.false_alarm_pairs`): a right solution
 the student's blind check wrongly flags gives a pair that prefers keeping it as it is.
 
@@ -51,6 +56,18 @@ def student_request(prompts: Prompts, problem: str, response: str, k: int, mode:
     chat = correction_messages(prompts, problem, response, told_k=k if mode == "told_k" else None)
     opened = correct_prefix(response, k) + (f"<Step{k}><Cause>" if mode == "told_k" else "")
     return chat + [{"role": "assistant", "content": opened}] if opened else chat
+
+
+def step_dpo_request(prompts: Prompts, problem: str, response: str, k: int) -> list[dict]:
+    """Step-DPO's context: the solve chat, the assistant turn opened with the correct steps 1..k-1."""
+    chat, opened = solve_messages(prompts, problem), correct_prefix(response, k)
+    return chat + [{"role": "assistant", "content": opened}] if opened else chat
+
+
+def step_k(text: str, k: int) -> str | None:
+    """The `<Stepk>…</Stepk>` a text opens with (leading blanks aside), or None."""
+    match = re.match(rf"\s*(<Step{k}>.*?</Step{k}>)", text, re.S)
+    return match.group(1) if match else None
 
 
 def student_side(request: list[dict], generated: str, k: int, response: str) -> str:
@@ -120,10 +137,10 @@ def boundary_ok(tokenizer, pair: dict) -> bool:
                == prompt for side in ("chosen", "rejected"))
 
 
-def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
+def generation_matches(tokenizer, request: list[dict], pair: dict, side: str = "rejected") -> bool:
     """True when the point where the student's generation began is, token for token, where DPO
-    scores its side: the pair's prompt with the student's opened turn (if any), rendered for
-    generation, is a token prefix of the pair's prompt + rejected. With a byte-level BPE that
+    scores its side (`side`: the one the student wrote): the pair's prompt with the student's
+    opened turn (if any), rendered for generation, is a token prefix of the pair's prompt + side. With a byte-level BPE that
     has no tag tokens, re-tokenizing the opened turn plus the output can merge tokens across
     that point (told_k opens `<Stepk><Cause>`, and `>` merges with the word after it), and DPO
     would then score a context the student never generated in. The opened turn is set in the
@@ -133,5 +150,5 @@ def generation_matches(tokenizer, request: list[dict], pair: dict) -> bool:
 
     opened = pair["prompt"] + (request[-1:] if request[-1]["role"] == "assistant" else [])
     context = _ids(tokenizer, render(tokenizer, opened))
-    full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False))
+    full = _ids(tokenizer, tokenizer.apply_chat_template(pair["prompt"] + pair[side], tokenize=False))
     return full[: len(context)] == context

@@ -60,34 +60,37 @@ def _same_number(a: str | None, b: str | None) -> bool:
         return False
 
 
+def reference_steps(problem: dict) -> list[Step]:
+    """The reference solution as steps: one per GSM8K line (its `<<expr=value>>` note made a `<Key>`
+    for a non-addition step), or MATH prose grouped into at most 8 steps."""
+    lines = [ln.strip() for ln in problem["solution"].split("\n")]
+    lines = [ln for ln in lines if ln and not ln.startswith("####")]
+    if not any("<<" in ln for ln in lines):
+        # MATH-style prose: one sentence group per step, at most 8 steps.
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(lines))
+        size = max(1, -(-len(sentences) // 8))
+        lines = [" ".join(sentences[i:i + size]) for i in range(0, len(sentences), size)]
+        return [Step(i + 1, body) for i, body in enumerate(lines) if body]
+    steps = []
+    for i, line in enumerate(lines):
+        notes = gold_steps(line)
+        key = None
+        if notes:
+            expr, value = notes[-1]
+            op = next((w for c, w in _OPS.items() if c in expr), None)
+            if op:  # addition is routine; other operations are where students slip
+                key = f"{op}: {expr}={value}."
+        steps.append(Step(i + 1, strip_notes(line), key))
+    return steps
+
+
 class ReferenceTeacher:
     """Deterministic offline teacher built from reference solutions."""
 
     model = "reference"
 
-    def _reference_steps(self, problem: dict) -> list[Step]:
-        lines = [ln.strip() for ln in problem["solution"].split("\n")]
-        lines = [ln for ln in lines if ln and not ln.startswith("####")]
-        if not any("<<" in ln for ln in lines):
-            # MATH-style prose: one sentence group per step, at most 8 steps.
-            sentences = re.split(r"(?<=[.!?])\s+", " ".join(lines))
-            size = max(1, -(-len(sentences) // 8))
-            lines = [" ".join(sentences[i:i + size]) for i in range(0, len(sentences), size)]
-            return [Step(i + 1, body) for i, body in enumerate(lines) if body]
-        steps = []
-        for i, line in enumerate(lines):
-            notes = gold_steps(line)
-            key = None
-            if notes:
-                expr, value = notes[-1]
-                op = next((w for c, w in _OPS.items() if c in expr), None)
-                if op:  # addition is routine; other operations are where students slip
-                    key = f"{op}: {expr}={value}."
-            steps.append(Step(i + 1, strip_notes(line), key))
-        return steps
-
     def annotate(self, problem: dict) -> str:
-        steps = self._reference_steps(problem)
+        steps = reference_steps(problem)
         generalized = GENERALIZED_ARITHMETIC if "<<" in problem["solution"] else GENERALIZED_GENERIC
         # The answer is read off the reference solution, not copied from the gold field, so the
         # annotate stage's check still catches a solution that disagrees with its gold answer.
@@ -96,7 +99,7 @@ class ReferenceTeacher:
 
     def localize(self, problem: dict, student_solution: str) -> str | None:
         """Correction XML for the first wrong step, or None when there are no gold values."""
-        gold = self._reference_steps(problem)
+        gold = reference_steps(problem)
         gold_values = [step_value(s.body) for s in gold]
         if "<<" not in problem["solution"]:
             return None

@@ -17,6 +17,10 @@ stage would send and returns one summary (annotate's adds the correction-example
 Re-asks and the inspector (`teacher.inspector`) only happen for failed or accepted outputs, which
 nobody knows before the run: they are in the worst case only.
 
+`priced(cfg, chats, outputs)` prices what a stage did send, after the run: the offline `reference`
+teacher reports no usage, so annotate and mine record this estimate (`teacher_estimate` in their
+metrics) of what `teacher.model` at `teacher.prices` would have cost for the same requests.
+
     supercorrect annotate --dry-run --set teacher.backend=openai --set teacher.model=gpt-4o
 """
 
@@ -86,6 +90,16 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
     if cfg.model not in cfg.prices:
         summary["note"] = f"teacher.prices has no entry for {cfg.model!r}: costs show as 0"
     return summary
+
+
+def priced(cfg, chats: list[list[dict]], outputs: list[str | None]) -> dict:
+    """Requests, tokens (about 4 characters a token) and cost at `teacher.prices` of chats sent."""
+    prompt_tokens = sum(chat_tokens(m) for m in chats)
+    completion_tokens = sum(tokens(o) for o in outputs if o)
+    ledger = Ledger(cfg.prices, None, TeacherStats())
+    return {"estimated": True, "model": cfg.model, "requests": len(chats), "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens, "priced": cfg.model in cfg.prices,
+            "cost_usd": round(ledger.cost(cfg.model, prompt_tokens, completion_tokens), 6)}
 
 
 def cached_text(cfg, prompt_version: str, messages: list[dict]) -> str | None:
