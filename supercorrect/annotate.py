@@ -120,7 +120,7 @@ def expected_template(p: Params, prompts, problem: dict) -> str | None:
     when there is one that passes the checks, else the reference solution as a template (the
     offline reference teacher's, which is what the teacher is asked to write); None when
     neither passes (the problem would likely be rejected)."""
-    from supercorrect.teacher.backends import ReferenceTeacher, annotate_chat
+    from supercorrect.teacher.backends import ReferenceTeacher
     from supercorrect.teacher.checks import check_annotation
     from supercorrect.teacher.estimate import cached_text
 

@@ -25,7 +25,8 @@ the cap. A pair is dropped, with the reason counted in metrics/mine.json, when t
 is empty or reaches the right answer, when both sides are the same, when it duplicates another pair, when
 the problem already has `mine.max_pairs_per_problem` pairs, when TRL would split it elsewhere
 than after the prompt, or when re-tokenizing the student's side changes the ids it was
-generated after (a BPE merge across the point where generation began; any mode and context). metrics/mine.json also says what the blind student did at step k (`student_at_k`).
+generated after (a BPE merge across the point where generation began; any mode and context).
+metrics/mine.json also says what the blind student did at step k (`student_at_k`).
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
@@ -47,7 +48,8 @@ from supercorrect.formats.templates import leading_steps, parse_correction
 from supercorrect.grading.extract import extract_answer
 from supercorrect.grading.judge import grade
 from supercorrect.io import metrics_path, write_json, write_jsonl
-from supercorrect.pairs.cross_model import boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches, step_dpo_request, step_k, student_request, student_side, verdict_at_step
+from supercorrect.pairs.cross_model import (boundary_ok, build_pair, false_alarm_pair, flagged_step, generation_matches,
+                                            step_dpo_request, step_k, student_request, student_side, verdict_at_step)
 from supercorrect.teacher.backends import localize_chat, make_teacher
 from supercorrect.teacher.estimate import priced
 
