@@ -14,6 +14,7 @@ import functools
 
 from supercorrect.student.load import eos_ids, prompt_ids
 
+
 class _SharedPrefixCache:
     """Key/value cache of a decode batch whose rows are `groups` prompts x `samples` samples.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+
 def resolve_pointer(path_or_id) -> tuple[str, str | None]:
     """(model id, hub revision or None) a `pointer.json` in `path_or_id` names, else (path_or_id, None)."""
     pointer = Path(path_or_id) / "pointer.json"

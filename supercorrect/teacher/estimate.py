@@ -57,7 +57,7 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
     cache = ResponseCache(cfg.cache_dir)
     seen, cached, new = set(), [], []
     for messages, expected in zip(chats, expected_outputs):
-        key = request_key(describe_request(cfg, prompt_version, cfg.model, messages))
+        key = cache_key(cfg, prompt_version, messages)
         if key in seen:
             continue  # the client sends a repeated request once
         seen.add(key)
@@ -102,11 +102,16 @@ def priced(cfg, chats: list[list[dict]], outputs: list[str | None]) -> dict:
             "cost_usd": round(ledger.cost(cfg.model, prompt_tokens, completion_tokens), 6)}
 
 
+def cache_key(cfg, prompt_version: str, messages: list[dict]) -> str:
+    """The response-cache key of a first-round request to `teacher.model`, as the client keys it."""
+    return request_key(describe_request(cfg, prompt_version, cfg.model, messages))
+
+
 def cached_text(cfg, prompt_version: str, messages: list[dict]) -> str | None:
     """The cached answer to a first-round request, keyed as the client keys it, or None."""
     if cfg.backend != "openai":
         return None
-    entry = ResponseCache(cfg.cache_dir).get(request_key(describe_request(cfg, prompt_version, cfg.model, messages)))
+    entry = ResponseCache(cfg.cache_dir).get(cache_key(cfg, prompt_version, messages))
     return entry.get("text") if entry else None
 
 
