@@ -26,8 +26,9 @@ HEADER = """\
 # Every knob of the SuperCorrect pipeline. One section per stage, plus shared sections.
 # Defaults are the offline demo: a synthetic GSM8K-style dataset, the deterministic `reference`
 # teacher and a tiny Qwen2 student built locally. See README "A real run on a GPU".
-# Generated from supercorrect/config.py (python -m supercorrect.params_file): edit defaults and
-# comments there; keep your own runs' values in a separate file or --set overrides.
+# Generated from supercorrect/config.py (python -m supercorrect.params_file): change defaults and
+# comments there. Edit values here for your own run (dvc repro reruns what the change touches);
+# tests/test_config.py checks only that the committed file matches the config.
 """
 COMMENT_COLUMN = 30
 
