@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
                            "packing": False, "padding_free": False, "max_length": p.sft.max_length,
                            "torch_compile": False}
         ours_cls = trainer_class(p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free), p.sft.length_window,
-                                 p.sft.shared_prefix)
+                                 p.sft.shared_prefix, p.sft.unpadded)
         runs = {"baseline": Run(SFTTrainer, baseline_kwargs, base, rows, args.steps),
                 "ours": Run(ours_cls, ours_kwargs, base, rows, args.steps)}
         print(f"tiny Qwen2, {len(rows)} examples, batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
               "ours_warmup_s": round(warmup["ours"], 1), "baseline_warmup_s": round(warmup["baseline"], 1), "steps": args.steps, "rounds": args.rounds,
               "batch_size": p.sft.batch_size, "threads": args.threads,
               "group_by_length": p.sft.group_by_length, "length_window": p.sft.length_window,
-              "shared_prefix": p.sft.shared_prefix}
+              "shared_prefix": p.sft.shared_prefix, "unpadded": p.sft.unpadded}
     print(json.dumps(result))
     return result
 

@@ -220,6 +220,8 @@ class SftConfig(_Section):
     length_window: int = Field(8, gt=0, description="group_by_length: sort within windows of this many batches")
     shared_prefix: bool = Field(True,
         description="run the system prompt every row starts with once per batch (exact)")
+    unpadded: bool = Field(True,
+        description="with shared_prefix: run a batch's rows as one unpadded sequence, attention per row (exact)")
     torch_compile: bool | Literal["auto"] = Field(False,
         description="torch.compile the model; auto: only runs of at least 500 steps")
     packing: bool = Field(False, description="pack rows into full sequences (GPU with flash attention)")

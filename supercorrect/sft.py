@@ -133,9 +133,10 @@ class LengthBuckets:
         return iter([i for b in torch.randperm(len(batches), generator=g).tolist() for i in batches[b]])
 
 
-def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = False):
+def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = False, unpadded: bool = False):
     """SFTTrainer, or a subclass whose training batches come from `LengthBuckets` (windows of
-    `window` batches) and/or whose batches run their shared prefix once (supercorrect.student.shared_prefix)."""
+    `window` batches) and/or whose batches run their shared prefix once and, with `unpadded`,
+    the rest without padding (supercorrect.student.shared_prefix)."""
     from trl import SFTTrainer
 
     if not group_by_length and not shared_prefix:
@@ -153,9 +154,12 @@ def trainer_class(group_by_length: bool, window: int = 8, shared_prefix: bool = 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # Checkpointed layers would append to the prefix cache twice; DDP wants one forward.
             if shared_prefix and not self.args.gradient_checkpointing and self.args.world_size == 1:
-                from supercorrect.student.shared_prefix import split_shared_prefix
+                from supercorrect.student.shared_prefix import packed_attention, split_shared_prefix, unpadded_supported
 
-                inputs = split_shared_prefix(model, inputs)
+                inputs = split_shared_prefix(model, inputs, unpadded=unpadded and unpadded_supported(model))
+                if "packed_lengths" in inputs:
+                    with packed_attention(model):
+                        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
     return StageSFTTrainer
@@ -197,7 +201,7 @@ def run(p) -> dict:
     if p.sft.padding_free and not p.sft.packing:
         rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
     grouped = p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free)
-    trainer = trainer_class(grouped, p.sft.length_window, p.sft.shared_prefix)(model=model, args=args, train_dataset=Dataset.from_list(rows),
+    trainer = trainer_class(grouped, p.sft.length_window, p.sft.shared_prefix, p.sft.unpadded)(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                      processing_class=tokenizer, peft_config=lora_config(p.sft))
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")

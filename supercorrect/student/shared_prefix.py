@@ -11,12 +11,22 @@ to float rounding (tests/test_sft.py checks both).
 The prefix stops where rows differ, where any row has padding, or before any position whose
 next token carries a label, so no loss term needs a logit from the prefix pass.
 
+With `unpadded=True` (`sft.unpadded`) the rest of the batch also drops its padding: the rows'
+real tokens run as one sequence, each at the positions it had, and `packed_attention` attends
+within each row only (plus the prefix cache), one sdpa call per row. A random batch of the demo
+is about a third padding (templates and the longer correction traces mix), and padding costs
+as much as a real token in every layer. This needs a model whose attention is plain sdpa or
+eager over full attention (`unpadded_supported`); others keep the padded rows.
+
 Not used with gradient checkpointing (recomputing a layer would append to the cache twice) or
 with several processes (DDP expects one forward per backward); `sft.shared_prefix` turns it off.
 Used by supercorrect.sft via `trainer_class`; no CLI of its own.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
 
 # Below this many shared tokens the extra forward call costs more than it saves.
 MIN_PREFIX = 8
@@ -34,19 +44,107 @@ def shared_prefix_length(input_ids, attention_mask, labels) -> int:
     return int(ok.cumprod(0).sum())
 
 
-def split_shared_prefix(model, inputs: dict, min_prefix: int = MIN_PREFIX) -> dict:
-    """`inputs` with the shared prefix replaced by a key/value cache computed once, or unchanged."""
+def split_shared_prefix(model, inputs: dict, min_prefix: int = MIN_PREFIX, unpadded: bool = False) -> dict:
+    """`inputs` with the shared prefix replaced by a key/value cache computed once (and with
+    `unpadded`, the rest as one unpadded sequence: `pack`), or unchanged."""
     ids, mask, labels = inputs.get("input_ids"), inputs.get("attention_mask"), inputs.get("labels")
     if ids is None or mask is None or labels is None or "position_ids" in inputs:
         return inputs  # padding-free or packed batches carry no shared prefix
     n = shared_prefix_length(ids, mask, labels)
     if n < min_prefix:
-        return inputs
+        return pack(inputs, 0, None) if unpadded else inputs
     # logits_to_keep=1: the prefix's own logits are never needed (see shared_prefix_length).
     cache = model(input_ids=ids[:1, :n], use_cache=True, logits_to_keep=1).past_key_values
+    if unpadded:
+        return pack(inputs, n, cache)
     batch = ids.size(0)
     for layer in cache.layers:
         layer.keys = layer.keys.expand(batch, -1, -1, -1)
         layer.values = layer.values.expand(batch, -1, -1, -1)
     # The full attention mask: the model reads the cache length from it and the cache.
     return {**inputs, "input_ids": ids[:, n:], "labels": labels[:, n:], "past_key_values": cache}
+
+
+def pack(inputs: dict, n: int, cache) -> dict:
+    """The batch's tokens after its first `n` (held in `cache`, batch one) as one unpadded row.
+
+    Each token keeps its position, and `packed_lengths` gives the rows' lengths for
+    `packed_attention`. The first token of each row gets no label: in the padded batch it is never
+    predicted (the first after the prefix is unlabelled by `shared_prefix_length`'s rule, and a
+    row's position 0 is never a target), and here it would be predicted from the previous row.
+    The attention mask stays in `inputs` for TRL's token count; the packed attention reads none.
+    """
+    import torch
+
+    mask, labels = inputs["attention_mask"], inputs["labels"]
+    real = mask[:, n:].bool()
+    lengths = real.sum(1)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, n:][real]
+    packed_labels = labels[:, n:][real].clone()
+    starts = torch.cat([lengths.new_zeros(1), lengths.cumsum(0)[:-1]])
+    packed_labels[starts[lengths > 0]] = -100
+    out = {**inputs, "input_ids": inputs["input_ids"][:, n:][real][None], "labels": packed_labels[None],
+           "position_ids": positions[None], "packed_lengths": [int(x) for x in lengths if x > 0]}
+    if cache is not None:
+        out["past_key_values"] = cache
+    return out
+
+
+def unpadded_supported(model) -> bool:
+    """Whether `packed_attention` can stand in for the model's attention: sdpa or eager, every
+    layer full attention, no attention soft-capping (the kwargs it would ignore)."""
+    config = model.config.get_text_config()
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
+    return (getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+            and all(t == "full_attention" for t in layer_types)
+            and getattr(config, "attn_logit_softcapping", None) is None)
+
+
+@contextlib.contextmanager
+def packed_attention(model):
+    """Run the model's attention as `_packed_attention` inside the block (forward only: the
+    backward needs no attention function)."""
+    config = model.config.get_text_config()
+    attention, config._attn_implementation = config._attn_implementation, _packed_attention_name()
+    try:
+        yield
+    finally:
+        config._attn_implementation = attention
+
+
+def _packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                      packed_lengths=None, **kwargs):
+    """Causal attention within each packed row, which also sees the whole shared prefix.
+
+    `key`/`value` are the prefix cache followed by the packed tokens (batch one); a custom
+    attention name makes transformers build no mask (one would be the whole packed length
+    squared), so each row's mask here is its own length by prefix plus length.
+    """
+    import torch
+    from torch.nn.functional import scaled_dot_product_attention
+
+    n = key.shape[2] - query.shape[2]
+    gqa = key.shape[1] != query.shape[1]
+    outs, start = [], 0
+    for length in packed_lengths:
+        own = slice(n + start, n + start + length)
+        k, v = key[:, :, own], value[:, :, own]
+        mask = None
+        if n:
+            k, v = torch.cat([key[:, :, :n], k], 2), torch.cat([value[:, :, :n], v], 2)
+            # Row token i sees the prefix and its own tokens up to i: columns j <= n + i.
+            mask = torch.ones((length, n + length), dtype=torch.bool, device=query.device).tril_(n)
+        outs.append(scaled_dot_product_attention(query[:, :, start:start + length], k, v, attn_mask=mask,
+                                                 dropout_p=dropout, is_causal=not n, scale=scaling,
+                                                 enable_gqa=gqa))
+        start += length
+    return torch.cat(outs, 2).transpose(1, 2).contiguous(), None
+
+
+@functools.cache
+def _packed_attention_name() -> str:
+    """Register `_packed_attention` with transformers once (first use: no import-time torch)."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register("supercorrect_packed_rows", _packed_attention)
+    return "supercorrect_packed_rows"
