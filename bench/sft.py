@@ -1,11 +1,13 @@
 """Benchmark: SFT training tokens per second, the `sft` stage's defaults against TRL's padded default.
 
-Same data (synthetic problems with reference-teacher templates, as the demo), same tiny Qwen2,
-same hyperparameters (params.yaml `sft` defaults: batch size, learning rate, max length), CPU.
+Same data as the demo's `sft` stage, made the demo's way on `--problems` training problems
+(`prepare` and `annotate` with the offline teacher, in a temporary directory: templates plus the
+longer correction-trace examples), same tiny Qwen2, same hyperparameters (params.yaml `sft`
+defaults: batch size, learning rate, max length), CPU.
 * ours: `supercorrect.sft.sft_args` and `trainer_class` exactly as the stage builds them
-  (params.yaml: padded random batches, the shared prefix run once per batch, no gradient
-  checkpointing; `--set sft.shared_prefix=false` or `--set sft.group_by_length=true` measure
-  the alternatives);
+  (params.yaml: random batches, the shared prefix run once per batch and the rest unpadded, no
+  gradient checkpointing; `--set sft.unpadded=false`, `--set sft.shared_prefix=false` or
+  `--set sft.group_by_length=true` measure the alternatives);
 * baseline: TRL's defaults for everything the stage chooses: padded batches in random order,
   `gradient_checkpointing=True` (TRL's SFTConfig default), no packing.
 Real tokens are counted in the collator (every example's tokens, never padding). Each
@@ -15,7 +17,7 @@ alternate in rounds of `--steps` steps, so machine load hits both alike; the fig
 steady-state training throughput. Caveat: with torch.compile on in this process the
 uncompiled baseline ran ~30 % slower than alone, so compare compiled figures with care.
 
-    python -m bench.sft [--steps 40] [--rounds 3] [--threads 1] [--set sft.group_by_length=true]
+    python -m bench.sft [--problems 800] [--steps 40] [--rounds 3] [--threads 1] [--set sft.unpadded=false]
 
 The last line is JSON: ours_tokens_per_s, baseline_tokens_per_s, speedup_vs_padded, ...
 """
@@ -78,24 +80,43 @@ def parse(parser, argv, example: str):
 DEMO_EXAMPLES = 3000  # prepare.synthetic.n_train: the demo's SFT set
 
 
+def demo_rows(tmp: str, n_problems: int) -> list[dict]:
+    """The demo's SFT rows for `n_problems` training problems: `prepare` and `annotate` run in `tmp`
+    with params.yaml (offline teacher), then the rows the `sft` stage builds from them."""
+    import os
+    from pathlib import Path
+
+    from supercorrect import annotate, prepare
+    from supercorrect.formats.prompts import load_prompts
+    from supercorrect.params_file import load_params
+    from supercorrect.sft import load_verified, training_rows
+
+    p = load_params("params.yaml", [f"prepare.synthetic.n_train={n_problems}"])
+    here = os.getcwd()
+    os.chdir(tmp)  # the stages' outputs (data/, metrics/, .cache/) land in tmp
+    try:
+        prepare.run(p)
+        annotate.run(p)
+        records = load_verified(Path(p.annotate.out_dir) / "hsft.jsonl")
+    finally:
+        os.chdir(here)
+    return training_rows(load_prompts(p.prompts.file), records)
+
+
 def main(argv: list[str] | None = None) -> dict:
-    from supercorrect.student.build import build_tiny
-    from supercorrect.formats.prompts import V2, solve_messages
     from trl import SFTTrainer
 
+    from supercorrect.formats.prompts import V2
     from supercorrect.sft import sft_args, tiny_corpus, trainer_class
-    from supercorrect.data.synthetic import generate_problems
-    from supercorrect.teacher.backends import ReferenceTeacher
+    from supercorrect.student.build import build_tiny
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", type=int, default=800, help="training problems the rows are made from")
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per configuration and round")
     parser.add_argument("--rounds", type=int, default=3)
     args, p = parse(parser, argv, "sft.group_by_length=true")
-    teacher = ReferenceTeacher()
-    records = [{"problem": q["problem"], "template": teacher.annotate(q)} for q in generate_problems(800, seed=0)]
-    rows = [{"prompt": solve_messages(V2, r["problem"]), "completion": [{"role": "assistant", "content": r["template"]}]}
-            for r in records]
     with tempfile.TemporaryDirectory() as tmp:
+        rows = demo_rows(tmp, args.problems)
         base = f"{tmp}/base"
         build_tiny(tiny_corpus(rows, V2), p.student.tiny, base, seed=0)
         # The demo's run size decides what the stage does (e.g. torch_compile "auto").
@@ -107,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
                                  p.sft.shared_prefix, p.sft.unpadded)
         runs = {"baseline": Run(SFTTrainer, baseline_kwargs, base, rows, args.steps),
                 "ours": Run(ours_cls, ours_kwargs, base, rows, args.steps)}
-        print(f"tiny Qwen2, {len(rows)} examples, batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
+        print(f"tiny Qwen2, {len(rows)} examples ({args.problems} problems), batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
               f"each; ours: torch_compile={ours_kwargs['torch_compile']}, "
               f"gradient_checkpointing={p.sft.gradient_checkpointing}, "
               f"shared_prefix={p.sft.shared_prefix}, group_by_length={p.sft.group_by_length} (window {p.sft.length_window}), packing={p.sft.packing}, padding_free={p.sft.padding_free}")
@@ -128,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
               "ours_warmup_s": round(warmup["ours"], 1), "baseline_warmup_s": round(warmup["baseline"], 1), "steps": args.steps, "rounds": args.rounds,
               "batch_size": p.sft.batch_size, "threads": args.threads,
               "group_by_length": p.sft.group_by_length, "length_window": p.sft.length_window,
-              "shared_prefix": p.sft.shared_prefix, "unpadded": p.sft.unpadded}
+              "shared_prefix": p.sft.shared_prefix, "unpadded": p.sft.unpadded,
+              "problems": args.problems, "examples": len(rows)}
     print(json.dumps(result))
     return result
 

@@ -125,19 +125,19 @@ def _packed_attention(module, query, key, value, attention_mask, scaling=None, d
 
     n = key.shape[2] - query.shape[2]
     gqa = key.shape[1] != query.shape[1]
-    outs, start = [], 0
-    for length in packed_lengths:
-        own = slice(n + start, n + start + length)
-        k, v = key[:, :, own], value[:, :, own]
+    # One split per tensor, not a slice per row: a slice's backward writes a zero tensor the
+    # size of the whole packed row, a split's backward one concatenation.
+    queries, keys, values = (x.split(packed_lengths, 2) for x in (query, key[:, :, n:], value[:, :, n:]))
+    prefix_k, prefix_v = key[:, :, :n], value[:, :, :n]
+    outs = []
+    for q, k, v in zip(queries, keys, values):
         mask = None
         if n:
-            k, v = torch.cat([key[:, :, :n], k], 2), torch.cat([value[:, :, :n], v], 2)
+            k, v = torch.cat([prefix_k, k], 2), torch.cat([prefix_v, v], 2)
             # Row token i sees the prefix and its own tokens up to i: columns j <= n + i.
-            mask = torch.ones((length, n + length), dtype=torch.bool, device=query.device).tril_(n)
-        outs.append(scaled_dot_product_attention(query[:, :, start:start + length], k, v, attn_mask=mask,
-                                                 dropout_p=dropout, is_causal=not n, scale=scaling,
-                                                 enable_gqa=gqa))
-        start += length
+            mask = torch.ones((q.shape[2], k.shape[2]), dtype=torch.bool, device=q.device).tril_(n)
+        outs.append(scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=not n,
+                                                 scale=scaling, enable_gqa=gqa))
     return torch.cat(outs, 2).transpose(1, 2).contiguous(), None
 
 
