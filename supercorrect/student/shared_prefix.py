@@ -6,7 +6,7 @@ prefix gives every row's keys and values. `split_shared_prefix` runs the prefix 
 expands its key/value cache to the batch (`expand` shares memory; its backward sums the
 rows' gradients, exactly what running it B times would give) and returns the inputs for the
 rest of the batch, which attends to that cache. Loss and gradients equal the plain forward's up
-to float rounding (tests/test_sft.py checks both).
+to float rounding (tests/test_shared_prefix.py checks both, with and without `unpadded`).
 
 The prefix stops where rows differ, where any row has padding, or before any position whose
 next token carries a label, so no loss term needs a logit from the prefix pass.
@@ -14,8 +14,8 @@ next token carries a label, so no loss term needs a logit from the prefix pass.
 With `unpadded=True` (`sft.unpadded`) the rest of the batch also drops its padding: the rows'
 real tokens run as one sequence, each at the positions it had, and `packed_attention` attends
 within each row only (plus the prefix cache), one sdpa call per row. A random batch of the demo
-is about a third padding (templates and the longer correction traces mix), and padding costs
-as much as a real token in every layer. This needs a model whose attention is plain sdpa or
+mixes short templates with long correction traces, so much of it is padding, and a padding
+position costs as much as a real token in every layer (docs/performance.md has the share). This needs a model whose attention is plain sdpa or
 eager over full attention (`unpadded_supported`); others keep the padded rows.
 
 Not used with gradient checkpointing (recomputing a layer would append to the cache twice) or
