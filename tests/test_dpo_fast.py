@@ -87,6 +87,14 @@ def test_loss_gradients_and_metrics_equal_the_plain_trainer(setup, attention, ex
     assert metrics_t == pytest.approx(metrics_p, rel=1e-4, abs=1e-5)
 
 
+def test_sliding_window_models_keep_the_plain_path():
+    """The tree mask would override a sliding window, so such models train through TRL's own path."""
+    from tests.test_shared_prefix import full_and_sliding
+
+    full, sliding = full_and_sliding()
+    assert dpo_fast.supported(full) and not dpo_fast.supported(sliding)
+
+
 def test_rejected_tokens_never_see_the_chosen_ones():
     segments = torch.tensor([[0, 0, 1, 1, 2, 2, -1]])
     mask = dpo_fast.tree_mask(segments, torch.float32, boolean=True)[0, 0]

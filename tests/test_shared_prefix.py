@@ -126,15 +126,21 @@ def test_unpadded_rows_without_a_shared_prefix_give_the_padded_loss(setup):
     assert torch.allclose(got, want, rtol=1e-5)
 
 
-def test_unpadded_rows_need_full_attention():
+def full_and_sliding():
+    """Two small sdpa Qwen2 models: every layer full attention, and the second layer a sliding window."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from supercorrect.student.shared_prefix import unpadded_supported
 
     small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=50)
     full = Qwen2ForCausalLM(Qwen2Config(**small, attn_implementation="sdpa"))
     sliding = Qwen2ForCausalLM(Qwen2Config(**small, attn_implementation="sdpa", use_sliding_window=True,
                                            sliding_window=16, max_window_layers=1))
+    return full, sliding
+
+
+def test_unpadded_rows_need_full_attention():
+    from supercorrect.student.shared_prefix import unpadded_supported
+
+    full, sliding = full_and_sliding()
     assert unpadded_supported(full) and not unpadded_supported(sliding)
 
 

@@ -10,9 +10,7 @@ m, t = load_student('models/sft'); print(generate(m, t, [[{'role':'user','conten
 
 from __future__ import annotations
 
-import functools
-
-from supercorrect.student.load import eos_ids, prompt_ids
+from supercorrect.student.load import attention_as, eos_ids, full_attention_only, prompt_ids
 
 
 class _SharedPrefixCache:
@@ -70,14 +68,10 @@ class _SharedPrefixCache:
 
     def step(self, model, nxt, position):
         """Next-token logits of the batch rows fed `nxt` at `position`; their keys/values join the cache."""
-        config = model.config.get_text_config()
-        attention, config._attn_implementation = config._attn_implementation, _shared_prefix_attention_name()
-        try:
+        with attention_as(model, "supercorrect_shared_prefix", _shared_prefix_attention):
             # A mask mapping (not a tensor) tells transformers the masks are made: it builds none.
             logits = model(input_ids=nxt[:, None], attention_mask={"full_attention": None}, position_ids=position,
                            use_cache=False, logits_to_keep=1, decode_cache=self).logits[:, -1]
-        finally:
-            config._attn_implementation = attention
         self.filled += 1
         return logits
 
@@ -142,15 +136,6 @@ def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=
     return out.view(rows, 1, heads, dim), None
 
 
-@functools.cache
-def _shared_prefix_attention_name() -> str:
-    """Register `_shared_prefix_attention` with transformers once (first use: no import-time torch)."""
-    from transformers import AttentionInterface
-
-    AttentionInterface.register("supercorrect_shared_prefix", _shared_prefix_attention)
-    return "supercorrect_shared_prefix"
-
-
 def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[int], max_new_tokens: int,
                  temperature: float = 0.0, num_samples: int = 1) -> list[list[int]]:
     """`num_samples` continuations of each prompt (token ids), row i*num_samples+j = sample j of i.
@@ -180,9 +165,7 @@ def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[
     ids, mask = ids.to(device), mask.to(device)
     position = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
-    config = model.config.get_text_config()
-    sliding = any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"])
-    cache = (_DynamicCacheRows if sliding else _SharedPrefixCache)(out.past_key_values, mask, num_samples,
+    cache = (_SharedPrefixCache if full_attention_only(model.config) else _DynamicCacheRows)(out.past_key_values, mask, num_samples,
                                                                    max_new_tokens)
     logits = out.logits[:, -1].repeat_interleave(num_samples, 0)
     position = position[:, -1:].repeat_interleave(num_samples, 0) + 1

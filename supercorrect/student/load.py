@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -36,6 +37,29 @@ def attention_implementation(dtype: str, cuda: bool, flash_installed: bool) -> s
     if flash_installed and cuda and dtype in ("bfloat16", "float16"):
         return "flash_attention_2"
     return None
+
+
+def full_attention_only(config) -> bool:
+    """Whether every layer of the model's (text) config attends to the whole sequence, with no
+    sliding-window layers: what our own attention paths (decode, unpadded SFT, DPO tree rows) assume."""
+    text = config.get_text_config()
+    return all(t == "full_attention" for t in getattr(text, "layer_types", None) or ["full_attention"])
+
+
+@contextlib.contextmanager
+def attention_as(model, name: str, function):
+    """Run `model`'s attention as `function`, registered with transformers as `name`, inside the
+    block: our decode attention and the unpadded SFT rows. Forward only: the backward needs no
+    attention function. A name transformers has no mask function for makes it build no mask."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(name, function)  # a dict entry: cheap to repeat
+    config = model.config.get_text_config()
+    previous, config._attn_implementation = config._attn_implementation, name
+    try:
+        yield
+    finally:
+        config._attn_implementation = previous
 
 
 def load_student(path_or_id, dtype: str = "float32"):

@@ -15,8 +15,9 @@ With `unpadded=True` (`sft.unpadded`) the rest of the batch also drops its paddi
 real tokens run as one sequence, each at the positions it had, and `packed_attention` attends
 within each row only (plus the prefix cache), one sdpa call per row. A random batch of the demo
 mixes short templates with long correction traces, so much of it is padding, and a padding
-position costs as much as a real token in every layer (docs/performance.md has the share). This needs a model whose attention is plain sdpa or
-eager over full attention (`unpadded_supported`); others keep the padded rows.
+position costs as much as a real token in every layer (docs/performance.md has the share).
+This needs a model whose attention is plain sdpa or eager over full attention
+(`unpadded_supported`); others keep the padded rows.
 
 Not used with gradient checkpointing (recomputing a layer would append to the cache twice) or
 with several processes (DDP expects one forward per backward); `sft.shared_prefix` turns it off.
@@ -24,9 +25,6 @@ Used by supercorrect.sft via `trainer_class`; no CLI of its own.
 """
 
 from __future__ import annotations
-
-import contextlib
-import functools
 
 # Below this many shared tokens the extra forward call costs more than it saves.
 MIN_PREFIX = 8
@@ -93,23 +91,18 @@ def pack(inputs: dict, n: int, cache) -> dict:
 def unpadded_supported(model) -> bool:
     """Whether `packed_attention` can stand in for the model's attention: sdpa or eager, every
     layer full attention, no attention soft-capping (the kwargs it would ignore)."""
+    from supercorrect.student.load import full_attention_only
+
     config = model.config.get_text_config()
-    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
-    return (getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
-            and all(t == "full_attention" for t in layer_types)
+    return (getattr(config, "_attn_implementation", None) in ("sdpa", "eager") and full_attention_only(config)
             and getattr(config, "attn_logit_softcapping", None) is None)
 
 
-@contextlib.contextmanager
 def packed_attention(model):
-    """Run the model's attention as `_packed_attention` inside the block (forward only: the
-    backward needs no attention function)."""
-    config = model.config.get_text_config()
-    attention, config._attn_implementation = config._attn_implementation, _packed_attention_name()
-    try:
-        yield
-    finally:
-        config._attn_implementation = attention
+    """A context in which the model's attention is `_packed_attention`."""
+    from supercorrect.student.load import attention_as
+
+    return attention_as(model, "supercorrect_packed_rows", _packed_attention)
 
 
 def _packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
@@ -140,11 +133,3 @@ def _packed_attention(module, query, key, value, attention_mask, scaling=None, d
                                                  scale=scaling, enable_gqa=gqa))
     return torch.cat(outs, 2).transpose(1, 2).contiguous(), None
 
-
-@functools.cache
-def _packed_attention_name() -> str:
-    """Register `_packed_attention` with transformers once (first use: no import-time torch)."""
-    from transformers import AttentionInterface
-
-    AttentionInterface.register("supercorrect_packed_rows", _packed_attention)
-    return "supercorrect_packed_rows"

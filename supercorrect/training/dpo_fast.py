@@ -18,9 +18,10 @@ trainer's to float rounding (tests/test_dpo_fast.py).
 
 `trainer_class()` is a DPOTrainer subclass with this collator and forward. It falls back to the
 plain path with several processes (DDP hooks the wrapped model's forward, not the backbone called
-here), with attention other than sdpa/eager (no custom mask), with MoE aux losses, with scaled or
-soft-capped logits, with prompt-learning PEFT (virtual tokens) and with `truncation_mode` other
-than keep_start (the two completions' prompts would be cut differently).
+here), with attention other than sdpa/eager (no custom mask), with sliding-window layers (the
+tree mask would override the window), with MoE aux losses, with scaled or soft-capped logits,
+with prompt-learning PEFT (virtual tokens) and with `truncation_mode` other than keep_start (the
+two completions' prompts would be cut differently).
 Used by supercorrect.dpo (`dpo.prefix_tree`, default on) and bench.dpo; no CLI of its own.
 """
 
@@ -97,9 +98,12 @@ def tree_mask(segments, dtype, boolean: bool):
 
 
 def supported(model) -> bool:
-    """Whether `model` (the unwrapped causal LM) can run tree rows: sdpa or eager attention, plain logits."""
+    """Whether `model` (the unwrapped causal LM) can run tree rows: sdpa or eager attention over
+    full attention layers (the tree mask would override a sliding window), plain logits."""
+    from supercorrect.student.load import full_attention_only
+
     config = model.config.get_text_config()
-    return (getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+    return (getattr(config, "_attn_implementation", None) in ("sdpa", "eager") and full_attention_only(config)
             and not getattr(config, "output_router_logits", False)
             and all(getattr(config, name, None) is None for name in _LOGIT_SCALING))
 
