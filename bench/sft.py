@@ -128,10 +128,11 @@ def main(argv: list[str] | None = None) -> dict:
                                  p.sft.shared_prefix, p.sft.unpadded)
         runs = {"baseline": Run(SFTTrainer, baseline_kwargs, base, rows, args.steps),
                 "ours": Run(ours_cls, ours_kwargs, base, rows, args.steps)}
-        print(f"tiny Qwen2, {len(rows)} examples ({args.problems} problems), batch {p.sft.batch_size}, {args.steps} steps x {args.rounds} rounds "
-              f"each; ours: torch_compile={ours_kwargs['torch_compile']}, "
-              f"gradient_checkpointing={p.sft.gradient_checkpointing}, "
-              f"shared_prefix={p.sft.shared_prefix}, group_by_length={p.sft.group_by_length} (window {p.sft.length_window}), packing={p.sft.packing}, padding_free={p.sft.padding_free}")
+        print(f"tiny Qwen2, {len(rows)} examples ({args.problems} problems), batch {p.sft.batch_size}, "
+              f"{args.steps} steps x {args.rounds} rounds each; ours: torch_compile={ours_kwargs['torch_compile']}, "
+              f"gradient_checkpointing={p.sft.gradient_checkpointing}, shared_prefix={p.sft.shared_prefix}, "
+              f"unpadded={p.sft.unpadded}, group_by_length={p.sft.group_by_length} (window {p.sft.length_window}), "
+              f"packing={p.sft.packing}, padding_free={p.sft.padding_free}")
         warmup = {name: run.train()[1] for name, run in runs.items()}  # compiles ours when enabled
         print("warm-up (one round, includes torch.compile): " + ", ".join(f"{k} {v:.1f} s" for k, v in warmup.items()))
         totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}

@@ -201,8 +201,9 @@ def run(p) -> dict:
     if p.sft.padding_free and not p.sft.packing:
         rows = [r for r in rows if n_tokens(tokenizer, r) <= p.sft.max_length]
     grouped = p.sft.group_by_length and not (p.sft.packing or p.sft.padding_free)
-    trainer = trainer_class(grouped, p.sft.length_window, p.sft.shared_prefix, p.sft.unpadded)(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                     processing_class=tokenizer, peft_config=lora_config(p.sft))
+    trainer_cls = trainer_class(grouped, p.sft.length_window, p.sft.shared_prefix, p.sft.unpadded)
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                          peft_config=lora_config(p.sft))
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose prompt fills max_length
         raise InputError(f"{path}: every prompt is at least sft.max_length={p.sft.max_length} tokens long")
     world = args.world_size
