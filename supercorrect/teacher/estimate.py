@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 
 from supercorrect.teacher.cache import Ledger, ResponseCache, TeacherStats, describe_request, request_key
+from supercorrect.teacher.wire import CHARS_PER_TOKEN, estimate_tokens
 
-CHARS_PER_TOKEN = 4
 # The template around the content: step and answer tags plus a <Generalized> sentence.
 TEMPLATE_OVERHEAD_TOKENS = 40
 # A correction trace's <Cause>...</Cause><Correction> sentence around the step it redoes.
@@ -39,10 +39,6 @@ CAUSE_TOKENS = 20
 
 def tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
-
-
-def chat_tokens(messages: list[dict]) -> int:
-    return tokens("".join(m["content"] for m in messages))
 
 
 def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expected_outputs: list[str],
@@ -68,7 +64,7 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
             new.append((messages, expected))
     used = [e["usage"]["completion_tokens"] for e in cached if (e.get("usage") or {}).get("completion_tokens")]
     mean_cached = sum(used) / len(used) if used else None
-    input_tokens = sum(chat_tokens(m) for m, _ in new)
+    input_tokens = sum(estimate_tokens(m) for m, _ in new)
     output_tokens = sum(round(mean_cached) if mean_cached else tokens(x) + overhead_tokens for _, x in new)
     ledger = Ledger(cfg.prices, None, TeacherStats(), cfg.batch_discount if cfg.mode == "batch" else 1.0)
     # Worst case: every ask of every round uses the whole answer budget, and re-asks resend the chat.
@@ -94,7 +90,7 @@ def estimate(cfg, prompt_version: str, stage: str, chats: list[list[dict]], expe
 
 def priced(cfg, chats: list[list[dict]], outputs: list[str | None]) -> dict:
     """Requests, tokens (about 4 characters a token) and cost at `teacher.prices` of chats sent."""
-    prompt_tokens = sum(chat_tokens(m) for m in chats)
+    prompt_tokens = sum(estimate_tokens(m) for m in chats)
     completion_tokens = sum(tokens(o) for o in outputs if o)
     ledger = Ledger(cfg.prices, None, TeacherStats())
     return {"estimated": True, "model": cfg.model, "requests": len(chats), "prompt_tokens": prompt_tokens,

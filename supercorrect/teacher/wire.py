@@ -55,9 +55,13 @@ def answer_text(data) -> str:
     return content
 
 
+# The rule of thumb for English text with GPT-class tokenizers; the exact count is the endpoint's.
+CHARS_PER_TOKEN = 4
+
+
 def estimate_tokens(messages: list[dict]) -> int:
     """A prompt's token count, estimated from its text (about 4 characters a token)."""
-    return math.ceil(sum(len(m["content"]) for m in messages) / 4)
+    return math.ceil(sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN)
 
 
 def endpoint(sdk) -> str:
