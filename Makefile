@@ -10,6 +10,11 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+# Each module's .pyc is written into .venv on its first import. Where PYTHONDONTWRITEBYTECODE is
+# set (it is on this machine) every stage process would compile torch, transformers and the rest
+# again; compiling all of them at install time (uv's --compile-bytecode) instead cost about 50 s on
+# 2 cores, most of it for files the pipeline never imports (docs/install.md).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo ablations test install lock params plots mlflow-ui clean mlflow-server prefect-server worker gpu-smoke
 
@@ -34,7 +39,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BOOTSTRAP_UV)
 	test -x $(PY) || $(UV) venv -q --python 3.11 $(VENV)
-	$(UV) pip sync -q --python $(PY) --require-hashes --compile-bytecode \
+	$(UV) pip sync -q --python $(PY) --require-hashes \
 		$(addprefix --find-links ,$(TORCH_CPU_LINKS)) $(LOCK)
 	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	touch $@

@@ -22,9 +22,9 @@ class _SharedPrefixCache:
     (..., head_dim, length): a decode query times them is one plain matrix product per head,
     which ran about twice as fast on the CPU as a product with the transpose of a strided view.
     Rows leave one by one, but their prompts stay shared: `slot` places each running row in the
-    `groups x samples` grid, and the grid's empty slots attend with zero queries, which costs
-    little, since reading the prompt's keys and values is what costs (a copy of the prompt per
-    row, read once per row, was about 2.5 times slower per step).
+    `groups x samples` grid, and the grid's empty slots attend with zero queries. They cost little:
+    reading the prompt's keys and values is what costs, and a copy per row would be read once per
+    row (docs/performance.md).
     """
 
     def __init__(self, prefill, prompt_mask, samples: int, max_new_tokens: int):
