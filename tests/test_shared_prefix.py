@@ -55,8 +55,8 @@ def trainer(setup, shared: bool, steps: int = 0, unpadded: bool = False, **extra
     args = SFTConfig(output_dir=str(out / f"{shared}"), per_device_train_batch_size=4, max_steps=steps or 1,
                      learning_rate=1e-3, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
                      completion_only_loss=True, seed=0, data_seed=0, **{"gradient_checkpointing": False, **extra})
-    return sft.trainer_class(False, shared_prefix=shared, unpadded=unpadded)(model=model, args=args, train_dataset=data,
-                                                          processing_class=tok)
+    trainer_cls = sft.trainer_class(False, shared_prefix=shared, unpadded=unpadded)
+    return trainer_cls(model=model, args=args, train_dataset=data, processing_class=tok)
 
 
 def padded_batch(t) -> dict:

@@ -143,9 +143,10 @@ def generation_matches(tokenizer, request: list[dict], pair: dict, side: str = "
     opened turn (if any), rendered for generation, is a token prefix of the pair's prompt + side.
     With a byte-level BPE that has no tag tokens, re-tokenizing the opened turn plus the output
     can merge tokens across that point (told_k opens `<Stepk><Cause>`, and `>` merges with the
-    word after it), and DPO would then score a context the student never generated in. The opened turn is set in the
-    pair's own prompt, so the check is the same in every mode and context (told_k's hint and
-    the solve context change the prompt by design, not the tokens at this point)."""
+    word after it), and DPO would then score a context the student never generated in. The
+    opened turn is set in the pair's own prompt, so the check is the same in every mode and
+    context (told_k's hint and the solve context change the prompt by design, not the tokens at
+    this point)."""
     from supercorrect.student.load import render
 
     opened = pair["prompt"] + (request[-1:] if request[-1]["role"] == "assistant" else [])

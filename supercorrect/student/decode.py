@@ -174,8 +174,8 @@ def decode_batch(model, prompts: list[list[int]], *, pad_id: int, eos_ids: list[
     ids, mask = ids.to(device), mask.to(device)
     position = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
-    cache = (_SharedPrefixCache if full_attention_only(model.config) else _DynamicCacheRows)(out.past_key_values, mask, num_samples,
-                                                                   max_new_tokens)
+    cache_cls = _SharedPrefixCache if full_attention_only(model.config) else _DynamicCacheRows
+    cache = cache_cls(out.past_key_values, mask, num_samples, max_new_tokens)
     logits = out.logits[:, -1].repeat_interleave(num_samples, 0)
     position = position[:, -1:].repeat_interleave(num_samples, 0) + 1
     rows = torch.arange(logits.shape[0], device=device)  # output row of each batch row
