@@ -76,14 +76,16 @@ def dvc_repro(stage: str) -> bool:
 
 
 @task(name="dvc-status", tags=["dvc"])
-def dvc_up_to_date(stage: str) -> bool:
-    """True if DVC finds the stage's deps, params and outs in this workspace unchanged since its last run."""
-    return any("Data and pipelines are up to date" in line for line in _dvc(["status", stage]))
+def dvc_up_to_date(stage: str | None = None) -> bool:
+    """True if DVC finds the stage's (default: every stage's) deps, params and outs in this
+    workspace unchanged since its last run."""
+    return any("Data and pipelines are up to date" in line for line in _dvc(["status", *filter(None, [stage])]))
 
 
 @task(name="dvc-push", tags=["dvc"], retries=2, retry_delay_seconds=15)
-def dvc_push(stage: str, remote: str) -> None:
-    _dvc(["push", "-r", remote, stage])
+def dvc_push(stage: str | None, remote: str) -> None:
+    """Push the stage's (None: every stage's) outputs that the remote lacks."""
+    _dvc(["push", "-r", remote, *filter(None, [stage])])
 
 
 def run_name(prefix: str):

@@ -240,7 +240,14 @@ def test_retrain_runs_gpu_stages_on_gpu_pool_and_registers(operated):
 def test_second_run_is_up_to_date_and_quick(operated):
     second = operated["second"]
     assert second["state"]["type"] == "COMPLETED", _why(operated, second["id"])
-    assert "pipeline up to date: nothing to rebuild" in operated["logs"][second["id"]]
+    logs = operated["logs"][second["id"]]
+    assert "pipeline up to date: nothing to rebuild" in logs
+    # One `dvc status` for the whole pipeline decided it, and no stage was started.
+    assert logs.count("Data and pipelines are up to date.") == 1, logs
+    for stage in ("prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register"):
+        assert f"{stage} up to date (skipped)" in logs
+    assert not [r for r in operated["runs"] if r["parent_task_run_id"] and r["start_time"]
+                and second["start_time"] <= r["start_time"] <= second["end_time"]]
     first_wall = operated["first"]["total_run_time"]
     assert second["total_run_time"] < first_wall / 2, (second["total_run_time"], first_wall)
     assert operated["second_wall"] < 90
