@@ -127,8 +127,10 @@ def run(p: Params) -> dict:
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
-    # The pipeline's own test.jsonl, or a raw GSM8K, MATH or MATH500 file, validated as it loads.
-    benchmarks = {name: load_problems(path, split="test", on_error=cfg.on_error) for name, path in cfg.benchmarks.items()}
+    # The pipeline's own test.jsonl, or a raw GSM8K, MATH, MATH500 or bare {problem, answer}
+    # file (no reference solution needed to grade), validated as it loads.
+    benchmarks = {name: load_problems(path, split="test", on_error=cfg.on_error, solution_required=False)
+                  for name, path in cfg.benchmarks.items()}
     heldout_file = Path(p.mine.out_dir) / "heldout.jsonl"
     heldout = validate.load(heldout_file, "heldout") if heldout_file.exists() else []
     paths = checkpoint_paths(p)

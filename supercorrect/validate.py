@@ -7,8 +7,9 @@ One schema per record type, checked the same way wherever the type is read:
 * `corrections`  mine's corrections.jsonl (rollout_id, problem_id, k, ...);
 * `heldout`      mine's heldout.jsonl, read by evaluate (a located error: problem, response, k);
 * `pairs`        mine's pairs.jsonl, read by dpo (TRL conversational prompt/chosen/rejected);
-* benchmark files, read by evaluate: the pipeline's own problems or raw GSM8K, MATH and MATH500
-  JSONL, converted by supercorrect.data.loaders (`load_problems(path, split="test")`).
+* benchmark files, read by evaluate: the pipeline's own problems, raw GSM8K, MATH and MATH500
+  JSONL or bare {problem, answer} records, converted by supercorrect.data.loaders
+  (`load_problems(path, split="test", solution_required=False)`).
 
 A defect is an `InputError` whose one-line message reads `file:line: field: what is wrong`
 (the CLI prints it and exits 2): a missing or ill-typed field, an empty string where text is

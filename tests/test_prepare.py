@@ -186,7 +186,9 @@ def test_format_detection_and_conversion(tmp_path):
     assert detect_format({"question": "", "answer": ""}) == "gsm8k"
     assert detect_format({"problem": "", "solution": "", "level": "", "type": ""}) == "math"
     assert detect_format({"problem": "", "solution": "", "answer": "", "subject": "", "level": 1}) == "math500"
-    assert detect_format({"id": "", "source": "", "problem": "", "answer": ""}) == "problems"
+    assert detect_format({"id": "", "source": "", "problem": "", "solution": "", "answer": ""}) == "problems"
+    assert detect_format({"id": "", "problem": "", "answer": ""}) == "qa"
+    assert detect_format({"id": "", "source": "", "problem": "", "answer": ""}) == "qa"
 
     g = load_problems(write_lines(tmp_path / "g_test.jsonl", [
         {"question": "Josh buys a house.", "answer": "80,000+50,000=<<80000+50000=130000>>130,000\n#### 1,080"}]))
@@ -207,6 +209,21 @@ def test_format_detection_and_conversion(tmp_path):
          "level": 2, "unique_id": "test/algebra/1.json"}]), source="math500", split="mine")
     assert [(q["id"], q["split"], q["answer"], q["subject"], q["level"]) for q in m5] == [
         (problem_id("math500", "Find $x$."), "mine", "3", "Algebra", 2)]
+
+    # A bare benchmark, as AIME files come (an id, the problem, an integer answer): evaluate
+    # takes it; anything that trains or mines needs the reference solution and says so.
+    qa = write_lines(tmp_path / "aime.jsonl", [{"id": "2024-I-2", "problem": "Find $n$.", "answer": 204},
+                                               {"problem": "Find $m$.", "answer": " 1/2 ", "level": "Level 5"}])
+    assert [(q["id"], q["source"], q["solution"], q["answer"], q["level"])
+            for q in load_problems(qa, solution_required=False)] == [
+        (problem_id("qa", "Find $n$."), "qa", "", "204", None), (problem_id("qa", "Find $m$."), "qa", "", "1/2", 5)]
+    with pytest.raises(DataError, match=r"aime\.jsonl:1: field 'solution': missing \(a record of only a problem "
+                                        r"and its answer can be an evaluate benchmark"):
+        load_problems(qa)
+    for answer, message in [(True, "expected a string, got bool"), ("  ", "empty"), (None, "missing")]:
+        bad = write_lines(tmp_path / "bad_qa.jsonl", [{"problem": "Find $k$.", "answer": answer}])
+        with pytest.raises(DataError, match=rf"bad_qa\.jsonl:1: field 'answer': {message}$"):
+            load_problems(bad, solution_required=False)
 
     # The pipeline's own output reads back unchanged (format "problems").
     synthetic = generate_problems(5, seed=3, split="test")

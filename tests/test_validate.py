@@ -226,7 +226,7 @@ def test_register_reads_metrics_with_line_and_column(in_tmp, capsys):
         "metrics/evaluate.json:2: invalid JSON: Expecting value (column 8)"
 
 
-# --- evaluate reads raw GSM8K, MATH and MATH500 files as benchmarks --------------------------------
+# --- evaluate reads raw GSM8K, MATH, MATH500 and bare {problem, answer} files as benchmarks ---------
 
 @pytest.mark.skipif(not (SHARED_DATA / "gsm8k_test.jsonl").exists(), reason="needs ../shared/data")
 def test_evaluate_runs_on_raw_benchmark_files(in_tmp):
@@ -241,6 +241,9 @@ def test_evaluate_runs_on_raw_benchmark_files(in_tmp):
         (in_tmp / f"{name}.jsonl").write_text("\n".join(head) + "\n", encoding="utf-8")  # a 3-line sample
         bench[name] = str(in_tmp / f"{name}.jsonl")
         assert len(load_problems(bench[name], split="test")) == 3
+    # A bare benchmark: no reference solution, integer answers (as AIME files give them).
+    bench["aime"] = str(write_lines(in_tmp / "aime.jsonl", [{"id": f"2024-I-{i}", "problem": f"What is {i} + {i}?",
+                                                             "answer": 2 * i} for i in (1, 2, 3)]))
     build_tiny(["<Step1>1+1=2</Step1> <Answer>2</Answer>"] * 20,
                TinyConfig(hidden_size=32, num_layers=1, num_heads=2, vocab_size=300), in_tmp / "base")
     p = load_params(REPO / "params.yaml", [f"evaluate.benchmarks={json.dumps(bench)}", "evaluate.checkpoints=[base]",

@@ -11,7 +11,10 @@ Input formats, detected from the first record's keys unless `format` is given:
 - `math500`:  problem, solution, answer, subject, level (int), unique_id;
 - `numina`:   NuminaMath-CoT: problem, solution (answer in the last `\\boxed{...}`), messages, source;
 - `metamath`: MetaMathQA: query, response (ending "The answer is: N"), type, original_question;
-- `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is.
+- `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is;
+- `qa`:       problem, answer (a string or an integer), optional subject and level, no solution:
+              a benchmark such as AIME. Only `evaluate` takes it (`solution_required=False`):
+              training and mining need the reference solution the teacher works from.
 
 Any defect raises `DataError` naming the file, the line and the field; with `on_error="skip"`
 the defective record is skipped instead, logged as a warning and reported in `dropped` with a
@@ -41,10 +44,11 @@ __all__ = ["DataError", "NoAnswerError", "find_contamination", "find_overlaps", 
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("gsm8k", "math", "math500", "numina", "metamath", "problems")
+FORMATS = ("gsm8k", "math", "math500", "numina", "metamath", "problems", "qa")
 # The source a format's problems get when the caller names none. MATH500 is a subset of the
 # MATH test set, so it shares the `math` source: a problem then has one id in both files.
-DEFAULT_SOURCE = {"gsm8k": "gsm8k", "math": "math", "math500": "math", "numina": "numina", "metamath": "metamath"}
+DEFAULT_SOURCE = {"gsm8k": "gsm8k", "math": "math", "math500": "math", "numina": "numina", "metamath": "metamath",
+                  "qa": "qa"}
 # Fields each format must carry (non-empty strings unless said otherwise in _convert).
 REQUIRED = {
     "gsm8k": ("question", "answer"),
@@ -53,6 +57,7 @@ REQUIRED = {
     "numina": ("problem", "solution"),
     "metamath": ("query", "response"),
     "problems": ("problem", "solution", "answer"),
+    "qa": ("problem",),  # and `answer`, which may also be an integer (AIME files carry ints)
 }
 # MetaMathQA responses end with this line.
 _METAMATH_ANSWER = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
@@ -104,6 +109,8 @@ def detect_format(record: dict) -> str | None:
         return "metamath"
     if {"problem", "solution", "messages"} <= keys:
         return "numina"
+    if {"problem", "answer"} <= keys and "solution" not in keys:
+        return "qa"
     if "problem" in keys and {"id", "source"} <= keys:
         return "problems"
     if "problem" in keys and "answer" in keys:
@@ -135,9 +142,21 @@ def _string(record: dict, field: str, where: str) -> str:
     return value
 
 
+def _answer(record: dict, where: str) -> str:
+    """A `qa` record's gold answer: a non-empty string, or an integer as AIME files give it."""
+    value = record.get("answer")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _string(record, "answer", where).strip()
+
+
 def _convert(record: dict, fmt: str, where: str, source: str | None, split: str | None,
-             fallback_split: str) -> dict:
+             fallback_split: str, solution_required: bool = True) -> dict:
     """One input record -> one problem in the pipeline schema."""
+    if fmt == "qa" and solution_required:
+        raise DataError(f"{where}: field 'solution': missing (a record of only a problem and its answer can "
+                        "be an evaluate benchmark; training and mining need a reference solution)",
+                        "missing_field")
     for field in REQUIRED[fmt]:
         if field == "level":
             if field not in record:
@@ -170,8 +189,11 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
         if not answer:
             raise NoAnswerError(f"{where}: field 'response': no final 'The answer is: ...' line")
         subject, level = record.get("type") if isinstance(record.get("type"), str) else None, None
+    elif fmt == "qa":
+        problem, solution, answer = record["problem"], "", _answer(record, where)
     else:  # math500 and our own schema carry the answer explicitly
         problem, solution, answer = record["problem"], record["solution"], record["answer"].strip()
+    if fmt in ("qa", "math500", "problems"):
         subject = record.get("subject")
         if subject is not None and not isinstance(subject, str):
             raise DataError(f"{where}: field 'subject': expected a string, got {type(subject).__name__}", "wrong_type")
@@ -194,12 +216,13 @@ ON_ERROR = ("fail", "skip")
 def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | None = None,
                   source: str | None = None, split: str | None = None,
                   fallback_split: str = "train", on_error: str = "fail",
-                  dropped: list | None = None) -> list[dict]:
+                  dropped: list | None = None, solution_required: bool = True) -> list[dict]:
     """Convert `(where, record)` pairs, `where` being "file:line", into problems.
 
     A row may carry a DataError instead of a record (a line that did not decode or parse).
     `split` overrides every record's split; without it, pipeline-format records keep their own
-    and the others get `fallback_split`.
+    and the others get `fallback_split`. `solution_required=False` admits `qa` records (no
+    reference solution: `solution` is ""), which only a benchmark may be.
 
     on_error="fail" raises the first DataError; "skip" skips the record, logs a warning and
     appends `{where, reason, message}` to `dropped`.
@@ -222,10 +245,11 @@ def parse_records(rows: Iterable[tuple[str, dict | DataError]], format: str | No
             if fmt is None:
                 raise DataError(
                     f"{where}: unknown format (keys: {', '.join(sorted(record)) or 'none'}); expected "
-                    "GSM8K (question, answer), MATH (problem, solution, level, type) or "
-                    "MATH500 (problem, solution, answer, subject, level)", "unknown_format")
+                    "GSM8K (question, answer), MATH (problem, solution, level, type), "
+                    "MATH500 (problem, solution, answer, subject, level) or a benchmark (problem, answer)",
+                    "unknown_format")
             # The first good record fixes the format for the file: one file, one format.
-            problem = _convert(record, fmt, where, source, split, fallback_split)
+            problem = _convert(record, fmt, where, source, split, fallback_split, solution_required)
             format = fmt
             if problem["id"] in seen:
                 first, answer = seen[problem["id"]]
@@ -255,16 +279,17 @@ def _read_lines(path: Path) -> Iterable[tuple[str, dict | DataError]]:
 
 def load_problems(path: str | Path, format: str | None = None, source: str | None = None,
                   split: str | None = None, on_error: str = "fail",
-                  dropped: list | None = None) -> list[dict]:
-    """Read a GSM8K, MATH, MATH500 or pipeline-format JSONL file into problems.
+                  dropped: list | None = None, solution_required: bool = True) -> list[dict]:
+    """Read a JSONL file of any format above into problems.
 
     `source` defaults by format (gsm8k, math); without `split`, records get "test" when the file
     name contains "test", else "train" (prepare sets the split it needs either way).
-    `on_error`, `dropped`: see `parse_records`.
+    `on_error`, `dropped`, `solution_required`: see `parse_records`.
     """
     path = check_file(path, DataError)
     fallback = "test" if "test" in path.name else "train"
-    problems = parse_records(_read_lines(path), format, source, split, fallback, on_error, dropped)
+    problems = parse_records(_read_lines(path), format, source, split, fallback, on_error, dropped,
+                             solution_required)
     if not problems:
         raise DataError(f"{path}: no usable records", "file")
     return problems
