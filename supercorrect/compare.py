@@ -7,7 +7,8 @@ reproducible, and runs that share their SFT inputs reuse one SFT run through the
 The "X only" rows are the sft checkpoint of the matching DPO experiment (evaluate scores both),
 not runs of their own (ONLY). The figures are read from each experiment's commit
 (metrics/evaluate.json, mine.json, annotate.json) and aggregated across seeds: mean with a 95 %
-Student-t interval, per variant, into metrics/ablations.json and plots/ablations.png.
+Student-t interval, per variant, into metrics/ablations.json and plots/ablations.png. Ctrl-C
+(or SIGTERM) stops DVC's queue worker too; finished experiments stay.
 
     supercorrect compare                  # profile `default` (docs/ablations.md)
     supercorrect compare --quick          # profile `quick`: 1 seed, 2 variants, a few minutes
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -213,6 +215,29 @@ def read_run(ref: str) -> dict:
     return run
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_all() -> subprocess.CompletedProcess:
+    """`dvc exp run --run-all --jobs 1`; stopped by Ctrl-C or SIGTERM, it stops the queue too.
+
+    DVC runs the queue in a detached worker process, which a stop of `dvc exp run` does not
+    reach: it would go on training the current experiment and then every queued one. So the
+    queued ones are removed and the worker is stopped with its running experiment killed;
+    finished experiments stay.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _dvc(["exp", "run", "--run-all", "--jobs", "1"])
+    except KeyboardInterrupt:
+        _dvc(["queue", "remove", "--queued"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _dvc(["queue", "stop", "--kill"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_queue(params_file: str, profile: dict) -> list[str]:
     """Queue every experiment of the profile (replacing same-named ones), then run the queue."""
     names = [f"{v}-s{s}" for s in profile["seeds"] for v in profile["variants"]]
@@ -226,7 +251,7 @@ def run_queue(params_file: str, profile: dict) -> list[str]:
         variant, seed = name.rsplit("-s", 1)
         sets = [a for o in overrides(profile, variant, int(seed)) for a in ("-S", o)]
         _dvc(["exp", "run", "--queue", "evaluate", *sets, "--name", name], check=True, stdout=subprocess.DEVNULL)
-    done = _dvc(["exp", "run", "--run-all", "--jobs", "1"])
+    done = run_all()
     missing = [n for n in names if n not in experiment_refs()]
     if done.returncode != 0 or missing:
         raise InputError(f"dvc exp run --run-all: {len(missing)} of {len(names)} experiments failed "
@@ -248,6 +273,10 @@ def main(args) -> int:
     except (ConfigError, InputError, subprocess.CalledProcessError) as exc:
         print(f"supercorrect compare: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("supercorrect compare: stopped; the DVC queue is stopped too (finished experiments are kept: "
+              "`supercorrect compare --no-run` aggregates them)", file=sys.stderr)
+        return 130
     result = aggregate(runs, profile["seeds"], args.benchmark)
     result |= {"profile": "quick" if args.quick else args.profile, "wall_time_s": round(time.time() - started, 1),
                "ran": not args.no_run}

@@ -11,13 +11,16 @@ a real `supercorrect compare --quick` run (experiments hsft_dpo-s0 and hsft_step
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,6 +152,52 @@ def test_compare_quick_end_to_end(tmp_path):
     assert sft_hash(locks[0]) == sft_hash(locks[1])
     assert (repo / "plots" / "ablations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| HSFT + Step-DPO |" in out.stdout
+
+
+def processes_in(repo: Path) -> list[str]:
+    """The command lines of live processes working in `repo` or below (DVC's worker and its runs)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if cwd == str(repo) or cwd.startswith(f"{repo}/"):
+            found.append(cmd)
+    return found
+
+
+def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path):
+    """Ctrl-C while an experiment trains: compare exits 130, and DVC's detached queue worker stops
+    with it instead of training the rest of the queue in the background."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    copy_repo(repo, {})
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo))
+    dvc = [sys.executable, "-m", "dvc"]
+    log = tmp_path / "compare.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "supercorrect", "compare", "--quick"], cwd=repo, env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while "Running" not in subprocess.run([*dvc, "queue", "status"], cwd=repo, env=env, capture_output=True,
+                                          text=True).stdout:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("no experiment started running:\n" + log.read_text()[-3000:])
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the terminal's whole foreground group
+    proc.wait(timeout=120)
+    out = log.read_text()
+    assert proc.returncode == 130 and "the DVC queue is stopped too" in out, out[-3000:]
+    deadline = time.monotonic() + 60
+    while processes_in(repo) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not processes_in(repo)
+    status = subprocess.run([*dvc, "queue", "status"], cwd=repo, env=env, capture_output=True, text=True).stdout
+    assert "Running" not in status and "Queued" not in status, status
 
 
 def compare_ref(repo: Path, name: str) -> str:
