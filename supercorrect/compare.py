@@ -8,7 +8,7 @@ The "X only" rows are the sft checkpoint of the matching DPO experiment (evaluat
 not runs of their own (ONLY). The figures are read from each experiment's commit
 (metrics/evaluate.json, mine.json, annotate.json) and aggregated across seeds: mean with a 95 %
 Student-t interval, per variant, into metrics/ablations.json and plots/ablations.png. Ctrl-C
-(or SIGTERM) stops DVC's queue worker too; finished experiments stay.
+(or SIGTERM) stops this run's experiments in DVC's queue too; finished experiments stay.
 
     supercorrect compare                  # profile `default` (docs/ablations.md)
     supercorrect compare --quick          # profile `quick`: 1 seed, 2 variants, a few minutes
@@ -215,43 +215,76 @@ def read_run(ref: str) -> dict:
     return run
 
 
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM stopped `compare`; the message says what became of DVC's queue."""
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_all() -> subprocess.CompletedProcess:
-    """`dvc exp run --run-all --jobs 1`; stopped by Ctrl-C or SIGTERM, it stops the queue too.
+def queue_status() -> dict[str, str]:
+    """`dvc queue status` as {experiment name: Queued | Running | Success | Failed}."""
+    out = _dvc(["queue", "status"], capture_output=True).stdout
+    rows = (line.split() for line in out.splitlines()[1:])
+    return {row[1]: row[-1] for row in rows if len(row) >= 4}
 
-    DVC runs the queue in a detached worker process, which a stop of `dvc exp run` does not
-    reach: it would go on training the current experiment and then every queued one. So the
-    queued ones are removed and the worker is stopped with its running experiment killed;
-    finished experiments stay.
+
+def stop_queue(names: list[str]) -> str:
+    """Stop this run's experiments in DVC's queue; return what became of them, for the user.
+
+    DVC runs the queue in a detached worker, which a stop of `dvc exp run` does not reach: it
+    would go on training the current experiment and then every queued one. So the queued ones
+    are removed, and the running one gets `dvc queue kill`: SIGINT to its whole process group,
+    so the stage's own process (an `sft` that would train for hours) stops too, not only DVC's
+    executor. Then the worker is stopped. Experiments queued under other names stay.
     """
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A second Ctrl-C (or the SIGTERM after it) must not cut this short and leave a worker.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _dvc(["exp", "run", "--run-all", "--jobs", "1"])
-    except KeyboardInterrupt:
-        _dvc(["queue", "remove", "--queued"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _dvc(["queue", "stop", "--kill"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        raise
+        queued = [n for n, state in queue_status().items() if n in names and state == "Queued"]
+        if queued:
+            _dvc(["queue", "remove", *queued], **quiet)
+        running = [n for n, state in queue_status().items() if n in names and state == "Running"]
+        if running:
+            _dvc(["queue", "kill", *running], **quiet)
+        deadline = time.monotonic() + 120
+        while running and time.monotonic() < deadline and "Running" in {queue_status().get(n) for n in running}:
+            time.sleep(1)
+        stopped = _dvc(["queue", "stop", "--kill"], **quiet).returncode == 0
+        left = [n for n, state in queue_status().items() if n in names and state in ("Queued", "Running")]
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if left or not stopped:
+        return (f"DVC's queue may still run {', '.join(left) or 'its worker'}: check `dvc queue status`, "
+                "stop it with `dvc queue stop --kill`")
+    return "the DVC queue is stopped too"
 
 
 def run_queue(params_file: str, profile: dict) -> list[str]:
-    """Queue every experiment of the profile (replacing same-named ones), then run the queue."""
+    """Queue every experiment of the profile (replacing same-named ones), then run the queue
+    (`dvc exp run --run-all --jobs 1`). Ctrl-C or SIGTERM stops the queue too (stop_queue)."""
     names = [f"{v}-s{s}" for s in profile["seeds"] for v in profile["variants"]]
     for name in names:  # fail before queueing anything on an override the params cannot take
         variant, seed = name.rsplit("-s", 1)
         load_params(params_file, overrides(profile, variant, int(seed)))
-    existing = [n for n in names if n in experiment_refs()]
-    if existing:  # a rerun replaces them; the run cache restores any unchanged stage at once
-        _dvc(["exp", "remove", *existing], check=True, stdout=subprocess.DEVNULL)
-    for name in names:
-        variant, seed = name.rsplit("-s", 1)
-        sets = [a for o in overrides(profile, variant, int(seed)) for a in ("-S", o)]
-        _dvc(["exp", "run", "--queue", "evaluate", *sets, "--name", name], check=True, stdout=subprocess.DEVNULL)
-    done = run_all()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        existing = [n for n in names if n in experiment_refs()]
+        if existing:  # a rerun replaces them; the run cache restores any unchanged stage at once
+            _dvc(["exp", "remove", *existing], check=True, stdout=subprocess.DEVNULL)
+        for name in names:
+            variant, seed = name.rsplit("-s", 1)
+            sets = [a for o in overrides(profile, variant, int(seed)) for a in ("-S", o)]
+            _dvc(["exp", "run", "--queue", "evaluate", *sets, "--name", name], check=True,
+                 stdout=subprocess.DEVNULL)
+        done = _dvc(["exp", "run", "--run-all", "--jobs", "1"])
+    except KeyboardInterrupt:
+        raise Stopped(stop_queue(names)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     missing = [n for n in names if n not in experiment_refs()]
     if done.returncode != 0 or missing:
         raise InputError(f"dvc exp run --run-all: {len(missing)} of {len(names)} experiments failed "
@@ -273,8 +306,8 @@ def main(args) -> int:
     except (ConfigError, InputError, subprocess.CalledProcessError) as exc:
         print(f"supercorrect compare: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("supercorrect compare: stopped; the DVC queue is stopped too (finished experiments are kept: "
+    except Stopped as exc:
+        print(f"supercorrect compare: stopped; {exc} (finished experiments are kept: "
               "`supercorrect compare --no-run` aggregates them)", file=sys.stderr)
         return 130
     result = aggregate(runs, profile["seeds"], args.benchmark)

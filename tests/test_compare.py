@@ -154,9 +154,9 @@ def test_compare_quick_end_to_end(tmp_path):
     assert "| HSFT + Step-DPO |" in out.stdout
 
 
-def processes_in(repo: Path) -> list[str]:
-    """The command lines of live processes working in `repo` or below (DVC's worker and its runs)."""
-    found = []
+def pids_in(repo: Path) -> dict[int, str]:
+    """Live processes working in `repo` or below (DVC's worker, its executors, their stages): pid -> command line."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cwd = os.readlink(f"/proc/{pid}/cwd")
@@ -164,40 +164,43 @@ def processes_in(repo: Path) -> list[str]:
         except OSError:  # gone meanwhile, or not ours to read
             continue
         if cwd == str(repo) or cwd.startswith(f"{repo}/"):
-            found.append(cmd)
+            found[int(pid)] = cmd
     return found
 
 
 def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path):
-    """Ctrl-C while an experiment trains: compare exits 130, and DVC's detached queue worker stops
-    with it instead of training the rest of the queue in the background."""
+    """Ctrl-C while an experiment's SFT trains: compare exits 130, and nothing of the run goes on
+    in the background: not DVC's detached queue worker, its executor, nor the `sft` process."""
     repo = tmp_path / "repo"
     repo.mkdir()
     copy_repo(repo, {})
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo))
-    dvc = [sys.executable, "-m", "dvc"]
     log = tmp_path / "compare.log"
     with log.open("w") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "supercorrect", "compare", "--quick"], cwd=repo, env=env,
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while "Running" not in subprocess.run([*dvc, "queue", "status"], cwd=repo, env=env, capture_output=True,
-                                          text=True).stdout:
-        if proc.poll() is not None or time.monotonic() > deadline:
+    try:
+        deadline = time.monotonic() + 300
+        while not any("supercorrect sft" in cmd for cmd in pids_in(repo).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(2)  # into the training itself
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the terminal's whole foreground group
+        proc.wait(timeout=180)
+        out = log.read_text()
+        assert proc.returncode == 130 and "stopped; the DVC queue is stopped too" in out, out[-3000:]
+        # By the time compare returns, nothing of the run is left. A stage orphaned by killing only
+        # DVC's executor would still be here: this quick SFT trains for seconds, a real one for hours.
+        assert not pids_in(repo), pids_in(repo)
+        status = subprocess.run([sys.executable, "-m", "dvc", "queue", "status"], cwd=repo, env=env,
+                                capture_output=True, text=True).stdout
+        assert "Running" not in status and "Queued" not in status, status
+    finally:  # never leave a trainer behind on a failure
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in pids_in(repo):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("no experiment started running:\n" + log.read_text()[-3000:])
-        time.sleep(1)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the terminal's whole foreground group
-    proc.wait(timeout=120)
-    out = log.read_text()
-    assert proc.returncode == 130 and "the DVC queue is stopped too" in out, out[-3000:]
-    deadline = time.monotonic() + 60
-    while processes_in(repo) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert not processes_in(repo)
-    status = subprocess.run([*dvc, "queue", "status"], cwd=repo, env=env, capture_output=True, text=True).stdout
-    assert "Running" not in status and "Queued" not in status, status
+                os.kill(pid, signal.SIGKILL)
 
 
 def compare_ref(repo: Path, name: str) -> str:

@@ -244,6 +244,7 @@ def test_second_run_is_up_to_date_and_quick(operated):
     assert "pipeline up to date: nothing to rebuild" in logs
     # One `dvc status` for the whole pipeline decided it, and no stage was started.
     assert logs.count("Data and pipelines are up to date.") == 1, logs
+    assert "Everything is up to date." in logs  # the one `dvc push`: the remote already had it all
     for stage in ("prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register"):
         assert f"{stage} up to date (skipped)" in logs
     assert not [r for r in operated["runs"] if r["parent_task_run_id"] and r["start_time"]

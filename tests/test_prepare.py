@@ -188,7 +188,9 @@ def test_format_detection_and_conversion(tmp_path):
     assert detect_format({"problem": "", "solution": "", "answer": "", "subject": "", "level": 1}) == "math500"
     assert detect_format({"id": "", "source": "", "problem": "", "solution": "", "answer": ""}) == "problems"
     assert detect_format({"id": "", "problem": "", "answer": ""}) == "qa"
-    assert detect_format({"id": "", "source": "", "problem": "", "answer": ""}) == "qa"
+    assert detect_format({"id": "", "source": "", "problem": "", "answer": "", "solution": None}) == "qa"
+    # A MATH500 record that lost its solution stays MATH500 and fails as such (in every stage).
+    assert detect_format({"problem": "", "answer": "", "subject": "", "level": 1, "unique_id": ""}) == "math500"
 
     g = load_problems(write_lines(tmp_path / "g_test.jsonl", [
         {"question": "Josh buys a house.", "answer": "80,000+50,000=<<80000+50000=130000>>130,000\n#### 1,080"}]))
@@ -213,12 +215,14 @@ def test_format_detection_and_conversion(tmp_path):
     # A bare benchmark, as AIME files come (an id, the problem, an integer answer): evaluate
     # takes it; anything that trains or mines needs the reference solution and says so.
     qa = write_lines(tmp_path / "aime.jsonl", [{"id": "2024-I-2", "problem": "Find $n$.", "answer": 204},
-                                               {"problem": "Find $m$.", "answer": " 1/2 ", "level": "Level 5"}])
+                                               {"problem": "Find $m$.", "answer": " 1/2 ", "level": "Level 5"},
+                                               {"problem": "Find $k$.", "answer": "7", "source": "aime24"}])
     assert [(q["id"], q["source"], q["solution"], q["answer"], q["level"])
             for q in load_problems(qa, solution_required=False)] == [
-        (problem_id("qa", "Find $n$."), "qa", "", "204", None), (problem_id("qa", "Find $m$."), "qa", "", "1/2", 5)]
-    with pytest.raises(DataError, match=r"aime\.jsonl:1: field 'solution': missing \(a record of only a problem "
-                                        r"and its answer can be an evaluate benchmark"):
+        (problem_id("qa", "Find $n$."), "qa", "", "204", None), (problem_id("qa", "Find $m$."), "qa", "", "1/2", 5),
+        (problem_id("aime24", "Find $k$."), "aime24", "", "7", None)]
+    with pytest.raises(DataError, match=r"aime\.jsonl:1: field 'solution': missing \(only an evaluate\.benchmarks "
+                                        r"file may lack reference solutions\)$"):
         load_problems(qa)
     for answer, message in [(True, "expected a string, got bool"), ("  ", "empty"), (None, "missing")]:
         bad = write_lines(tmp_path / "bad_qa.jsonl", [{"problem": "Find $k$.", "answer": answer}])

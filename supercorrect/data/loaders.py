@@ -12,8 +12,8 @@ Input formats, detected from the first record's keys unless `format` is given:
 - `numina`:   NuminaMath-CoT: problem, solution (answer in the last `\\boxed{...}`), messages, source;
 - `metamath`: MetaMathQA: query, response (ending "The answer is: N"), type, original_question;
 - `problems`: this pipeline's own schema (e.g. data/prepare/test.jsonl), read back as is;
-- `qa`:       problem, answer (a string or an integer), optional subject and level, no solution:
-              a benchmark such as AIME. Only `evaluate` takes it (`solution_required=False`):
+- `qa`:       problem, answer (a string or an integer), optional source, subject and level, no
+              solution: a benchmark such as AIME. Only `evaluate` takes it (`solution_required=False`):
               training and mining need the reference solution the teacher works from.
 
 Any defect raises `DataError` naming the file, the line and the field; with `on_error="skip"`
@@ -109,7 +109,8 @@ def detect_format(record: dict) -> str | None:
         return "metamath"
     if {"problem", "solution", "messages"} <= keys:
         return "numina"
-    if {"problem", "answer"} <= keys and "solution" not in keys:
+    # No solution (absent or null), and not a MATH500 record that lost it (they carry unique_id).
+    if {"problem", "answer"} <= keys and record.get("solution") is None and "unique_id" not in keys:
         return "qa"
     if "problem" in keys and {"id", "source"} <= keys:
         return "problems"
@@ -154,9 +155,8 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
              fallback_split: str, solution_required: bool = True) -> dict:
     """One input record -> one problem in the pipeline schema."""
     if fmt == "qa" and solution_required:
-        raise DataError(f"{where}: field 'solution': missing (a record of only a problem and its answer can "
-                        "be an evaluate benchmark; training and mining need a reference solution)",
-                        "missing_field")
+        raise DataError(f"{where}: field 'solution': missing (only an evaluate.benchmarks file may lack "
+                        "reference solutions)", "missing_field")
     for field in REQUIRED[fmt]:
         if field == "level":
             if field not in record:
@@ -198,6 +198,8 @@ def _convert(record: dict, fmt: str, where: str, source: str | None, split: str 
         if subject is not None and not isinstance(subject, str):
             raise DataError(f"{where}: field 'subject': expected a string, got {type(subject).__name__}", "wrong_type")
         level = _level(record.get("level"), where)
+    if fmt == "qa" and isinstance(record.get("source"), str) and record["source"].strip():
+        source = source or record["source"]  # the file's own source keeps its ids apart from others'
     if fmt == "problems":
         source = source or _string(record, "source", where)
         split = split or record.get("split") or fallback_split
