@@ -7,8 +7,8 @@ reproducible, and runs that share their SFT inputs reuse one SFT run through the
 The "X only" rows are the sft checkpoint of the matching DPO experiment (evaluate scores both),
 not runs of their own (ONLY). The figures are read from each experiment's commit
 (metrics/evaluate.json, mine.json, annotate.json) and aggregated across seeds: mean with a 95 %
-Student-t interval, per variant, into metrics/ablations.json and plots/ablations.png. Ctrl-C
-(or SIGTERM) stops this run's experiments in DVC's queue too; finished experiments stay.
+Student-t interval, per variant, into metrics/ablations.json and plots/ablations.png. Ctrl-C,
+SIGTERM or SIGHUP stops this run's experiments in DVC's queue too; finished experiments stay.
 
     supercorrect compare                  # profile `default` (docs/ablations.md)
     supercorrect compare --quick          # profile `quick`: 1 seed, 2 variants, a few minutes
@@ -216,7 +216,11 @@ def read_run(ref: str) -> dict:
 
 
 class Stopped(Exception):
-    """Ctrl-C or SIGTERM stopped `compare`; the message says what became of DVC's queue."""
+    """A stop signal ended `compare`; the message says what became of DVC's queue."""
+
+
+# Besides Ctrl-C: a kill, a scheduler's stop, and a dropped ssh session (the terminal's hang-up).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum, frame):
@@ -241,7 +245,7 @@ def stop_queue(names: list[str]) -> str:
     """
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # A second Ctrl-C (or the SIGTERM after it) must not cut this short and leave a worker.
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         queued = [n for n, state in queue_status().items() if n in names and state == "Queued"]
         if queued:
@@ -265,12 +269,12 @@ def stop_queue(names: list[str]) -> str:
 
 def run_queue(params_file: str, profile: dict) -> list[str]:
     """Queue every experiment of the profile (replacing same-named ones), then run the queue
-    (`dvc exp run --run-all --jobs 1`). Ctrl-C or SIGTERM stops the queue too (stop_queue)."""
+    (`dvc exp run --run-all --jobs 1`). Ctrl-C, SIGTERM or SIGHUP stops the queue too (stop_queue)."""
     names = [f"{v}-s{s}" for s in profile["seeds"] for v in profile["variants"]]
     for name in names:  # fail before queueing anything on an override the params cannot take
         variant, seed = name.rsplit("-s", 1)
         load_params(params_file, overrides(profile, variant, int(seed)))
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
         existing = [n for n in names if n in experiment_refs()]
         if existing:  # a rerun replaces them; the run cache restores any unchanged stage at once
@@ -284,7 +288,8 @@ def run_queue(params_file: str, profile: dict) -> list[str]:
     except KeyboardInterrupt:
         raise Stopped(stop_queue(names)) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     missing = [n for n in names if n not in experiment_refs()]
     if done.returncode != 0 or missing:
         raise InputError(f"dvc exp run --run-all: {len(missing)} of {len(names)} experiments failed "

@@ -168,8 +168,10 @@ def pids_in(repo: Path) -> dict[int, str]:
     return found
 
 
-def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path):
-    """Ctrl-C while an experiment's SFT trains: compare exits 130, and nothing of the run goes on
+# What the terminal sends its whole foreground process group on Ctrl-C, and when an ssh session drops.
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hang-up"])
+def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path, stop):
+    """A stop while an experiment's SFT trains: compare exits 130, and nothing of the run goes on
     in the background: not DVC's detached queue worker, its executor, nor the `sft` process."""
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -185,7 +187,7 @@ def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         time.sleep(2)  # into the training itself
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the terminal's whole foreground group
+        os.killpg(proc.pid, stop)
         proc.wait(timeout=180)
         out = log.read_text()
         assert proc.returncode == 130 and "stopped; the DVC queue is stopped too" in out, out[-3000:]
