@@ -60,8 +60,8 @@ def gpu_stage(stage: str) -> dict:
 def up_to_date_results() -> list[dict] | None:
     """Every stage's report when `dvc status` finds the whole pipeline unchanged, else None.
 
-    One DVC process instead of a pull, repro and push per stage (about 20 processes and 7
-    subflows): what keeps an unchanged weekly run short. Up to date here means this workspace
+    One DVC process instead of a subflow with a pull, repro and push per stage: what keeps an
+    unchanged weekly run short. Up to date here means this workspace
     holds every output dvc.lock names, so nothing needs pulling; one push still gives the remote
     anything it lacks (e.g. outputs built by hand with `dvc repro`).
     """

@@ -250,6 +250,7 @@ def stop_queue(names: list[str]) -> str:
         queued = [n for n, state in queue_status().items() if n in names and state == "Queued"]
         if queued:
             _dvc(["queue", "remove", *queued], **quiet)
+        # Read again: the worker may have started one of the queued ones meanwhile.
         running = [n for n, state in queue_status().items() if n in names and state == "Running"]
         if running:
             _dvc(["queue", "kill", *running], **quiet)
