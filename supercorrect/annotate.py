@@ -10,7 +10,7 @@ reason, so nothing is dropped silently. The input is validated first (supercorre
 A share of the verified templates (`annotate.correction_share`) also becomes a correction-trace
 example, so the student meets the correction format before DPO (a departure from the paper,
 whose HSFT data holds templates only; set the share to 0 for the paper's recipe). Of those, a
-share (`annotate.correction_error_share`) gets a wrong step injected (supercorrect.pairs.errors) and the
+share (`annotate.correction_error_share`) gets a wrong step injected (supercorrect.formats.errors) and the
 teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
 whose trace copies every step. These records have `kind: correction` and the solution shown in
 `shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
@@ -40,13 +40,13 @@ from pathlib import Path
 
 from supercorrect import validate
 from supercorrect.config import Params
+from supercorrect.formats.errors import inject_error
 from supercorrect.formats.prompts import load_prompts
-from supercorrect.formats.templates import TemplateError, parse_correction, parse_template, render_step
+from supercorrect.formats.templates import (TemplateError, copy_trace, correct_prefix, parse_correction, parse_template,
+                                            render_step)
 from supercorrect.grading.equivalence import is_equivalent
 from supercorrect.grading.extract import extract_answer
 from supercorrect.io import metrics_path, write_json, write_jsonl
-from supercorrect.pairs.cross_model import correct_prefix
-from supercorrect.pairs.errors import copy_trace, inject_error
 from supercorrect.teacher.backends import annotate_chat, localize_chat, make_teacher, reference_steps
 from supercorrect.teacher.checks import result
 from supercorrect.teacher.estimate import priced

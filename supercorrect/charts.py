@@ -18,7 +18,10 @@ from supercorrect.io import atomic_path
 CHECKPOINT_ORDER = ["base", "sft", "dpo"]
 COLOURS = {"base": "#9aa5b1", "sft": "#3b82c4", "dpo": "#e07b39", "before": "#9aa5b1", "after": "#3b82c4"}
 FUNNEL = [("rollouts", "rollouts"), ("wrong", "wrong"), ("sent_to_teacher", "sent to teacher"),
-          ("localized", "localized"), ("pairs", "pairs")]
+          ("localized", "localized"), ("heldout_errors", "held out for evaluate"), ("training_errors", "to DPO"),
+          ("correction_pairs", "correction pairs"), ("keep_pairs", "keep pairs"), ("pairs", "pairs")]
+# Shown only when non-zero: a run without keep pairs has no such bar.
+OPTIONAL = {"keep_pairs", "correction_pairs"}
 
 
 def _pyplot():
@@ -105,14 +108,51 @@ def self_correction_chart(name: str, by_ckpt: dict[str, dict]):
     rows += [(f"{c}: {label} (held-out errors)", by_ckpt[c][key]) for c in ckpts
              for label, key in (("locate rate", "locate_rate"), ("fix rate", "fix_rate"))
              if by_ckpt[c].get(key) is not None]
+    # The other side of the check: locate and fix rates see only errors, so a check that flags
+    # everything scores best on them; these two show what it costs.
+    rows += [(f"{c}: {label}", by_ckpt[c][key]) for c in ckpts
+             for label, key in (("false-flag rate (right answers)", "false_flag_rate"),
+                                ("missed-error rate (held-out errors)", "missed_error_rate"))
+             if by_ckpt[c].get(key) is not None]
     bars = right.barh([r[0] for r in rows], [r[1] for r in rows],
-                      color=["#2e9d5b" if "→right" in r[0] else "#c4453b" if "→wrong" in r[0] else "#7a5cc4"
+                      color=["#2e9d5b" if "→right" in r[0] else "#c4453b" if "→wrong" in r[0] else
+                             "#d08c2b" if "rate (" in r[0] and ("false" in r[0] or "missed" in r[0]) else "#7a5cc4"
                              for r in rows])
     right.bar_label(bars, labels=[f"{r[1]:.1%}" for r in rows], padding=2, fontsize=8)
     right.invert_yaxis()
     right.set_xlim(0, 1.1)
     right.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    right.set_title("flips and known-error rates")
+    right.set_title("flips, known-error rates, false flags and misses")
+    fig.tight_layout()
+    return fig
+
+
+def verification_chart(name: str, by_ckpt: dict[str, dict]):
+    """Per checkpoint, the distribution of its flag probability on right steps against wrong ones
+    (each as a share of its own steps): two humps apart mean it can tell them apart."""
+    plt = _pyplot()
+    ckpts = [c for c in by_ckpt if (by_ckpt[c].get("flag_prob_histogram") or {}).get("edges")]
+    fig, axes = plt.subplots(1, len(ckpts), figsize=(4.2 * len(ckpts), 3.0), squeeze=False)
+    for ax, c in zip(axes[0], ckpts):
+        v = by_ckpt[c]
+        hist, edges = v["flag_prob_histogram"], v["flag_prob_histogram"]["edges"]
+        width = edges[1] - edges[0]
+        for key, label, colour, offset in (("right", "right steps", "#3b82c4", 0.0),
+                                           ("wrong", "wrong steps", "#c4453b", width / 2)):
+            counts = hist[key]
+            total = sum(counts) or 1
+            ax.bar([e + offset for e in edges[:-1]], [n / total for n in counts], width / 2, align="edge",
+                   color=colour, label=f"{label} (n={sum(counts)})")
+        auc = v.get("step_auc")
+        ci = v.get("step_auc_ci") or [None, None]
+        figure = f"AUC {auc:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if auc is not None else "no AUC"
+        ax.set_title(f"{name}/{c}: P(flag) per step, {figure}")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("probability the check flags the step")
+        ax.set_ylabel("share of steps")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        ax.legend(fontsize=8, frameon=False, loc="upper center")
     fig.tight_layout()
     return fig
 
@@ -121,7 +161,9 @@ def funnel_chart(mine: dict):
     plt = _pyplot()
     drops = {k: v for k, v in (mine.get("drops") or {}).items() if v}
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.0), gridspec_kw={"width_ratios": [1, 1.3]})
-    steps = [(label, mine[key]) for key, label in FUNNEL if key in mine]
+    steps = [(label, mine[key]) for key, label in FUNNEL if key in mine and (mine[key] or key not in OPTIONAL)]
+    if not mine.get("keep_pairs"):  # then correction pairs are all the pairs: one bar says it
+        steps = [st for st in steps if st[0] != "correction pairs"]
     bars = left.barh([s[0] for s in steps], [s[1] for s in steps], color="#3b82c4")
     left.bar_label(bars, padding=2, fontsize=8)
     left.invert_yaxis()

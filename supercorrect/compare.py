@@ -40,13 +40,16 @@ from supercorrect.params_file import load_params
 VARIANTS = {
     "hsft_dpo": ("HSFT + SuperCorrect DPO", []),  # the teacher's trace against the blind student's correction
     "hsft_dpo_told_k": ("HSFT + SuperCorrect DPO, student told k", ["mine.rejected=told_k"]),
+    # Both sides of the flag decision: keep pairs (a right solution kept vs a false flag) beside Eq. 8's.
+    "hsft_dpo_keep": ("HSFT + SuperCorrect DPO + keep pairs", ["mine.keep_share=0.3"]),
     "hsft_step_dpo": ("HSFT + Step-DPO", ["mine.pairs=step_dpo"]),  # own right step k against wrong step k
     "cot_dpo": ("CoT SFT + SuperCorrect DPO", ["annotate.targets=cot"]),
 }
 # Rows read from the sft checkpoint of an experiment above: name -> (what it is, experiment).
 ONLY = {"hsft_only": ("HSFT only", "hsft_dpo"), "cot_only": ("CoT SFT only", "cot_dpo")}
-ROW_ORDER = ["hsft_only", "hsft_dpo", "hsft_dpo_told_k", "hsft_step_dpo", "cot_only", "cot_dpo"]
-FIGURES = ("accuracy", "net_gain", "locate_rate", "fix_rate", "pairs", "teacher_requests", "teacher_cost_usd")
+ROW_ORDER = ["hsft_only", "hsft_dpo", "hsft_dpo_told_k", "hsft_dpo_keep", "hsft_step_dpo", "cot_only", "cot_dpo"]
+FIGURES = ("accuracy", "net_gain", "locate_rate", "fix_rate", "false_flag_rate", "step_auc", "pairs",
+           "teacher_requests", "teacher_cost_usd")
 # Two-sided 95 % Student-t quantiles for few seeds; beyond the table, a Cornish-Fisher expansion.
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
@@ -81,9 +84,11 @@ def figures(run: dict, checkpoint: str, benchmark: str) -> dict:
     bench = run["evaluate"][benchmark]
     corrected = bench.get("self_correction", {}).get(checkpoint, {})
     held = corrected.get("heldout_errors", {})
+    verified = corrected.get("verification", {})
     teachers = [teacher_block(run.get("annotate"))] + ([teacher_block(run.get("mine"))] if checkpoint == "dpo" else [])
     return {"accuracy": bench["checkpoints"][checkpoint]["accuracy"], "net_gain": corrected.get("net_gain"),
             "locate_rate": held.get("locate_rate"), "fix_rate": held.get("fix_rate"),
+            "false_flag_rate": verified.get("false_flag_rate"), "step_auc": verified.get("step_auc"),
             "pairs": run["mine"]["pairs"] if checkpoint == "dpo" else 0,
             "teacher_requests": sum(t.get("requests", 0) for t in teachers),
             "teacher_cost_usd": sum(t.get("cost_usd", 0.0) for t in teachers)}
@@ -115,27 +120,30 @@ def table(result: dict) -> str:
             return f"{s['mean']:.{digits}f} ± {(s['ci95_high'] - s['ci95_low']) / 2:.{digits}f}"
         return f"{s['mean']:.{digits}f}"
 
-    lines = ["| variant | accuracy | self-correction net gain | held-out locate / fix | pairs | teacher requests | "
-             "est. teacher cost (USD) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | accuracy | self-correction net gain | held-out locate / fix | false-flag rate | step AUC | "
+             "pairs | teacher requests | est. teacher cost (USD) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in result["variants"].items():
         lines.append(f"| {r['description']} | {cell(r['accuracy'])} | {cell(r['net_gain'])} | "
-                     f"{cell(r['locate_rate'], 2)} / {cell(r['fix_rate'], 2)} | {cell(r['pairs'], 0)} | "
+                     f"{cell(r['locate_rate'], 2)} / {cell(r['fix_rate'], 2)} | {cell(r['false_flag_rate'], 2)} | "
+                     f"{cell(r['step_auc'], 2)} | {cell(r['pairs'], 0)} | "
                      f"{cell(r['teacher_requests'], 0)} | {cell(r['teacher_cost_usd'], 4)} |")
     return "\n".join(lines)
 
 
 def plot(result: dict, path: Path) -> None:
-    """Accuracy, net gain and held-out locate/fix rates per variant, with their 95 % intervals."""
+    """Accuracy, net gain, held-out locate/fix rates, the false-flag rate and the step AUC per
+    variant, with their 95 % intervals."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(result["variants"])
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     for ax, metric_names, title in ((axes[0], ["accuracy"], "test accuracy"),
                                     (axes[1], ["net_gain"], "self-correction net gain"),
-                                    (axes[2], ["locate_rate", "fix_rate"], "held-out errors: locate / fix")):
+                                    (axes[2], ["locate_rate", "fix_rate"], "held-out errors: locate / fix"),
+                                    (axes[3], ["false_flag_rate", "step_auc"], "false-flag rate / step AUC")):
         width = 0.8 / len(metric_names)
         for j, metric in enumerate(metric_names):
             stats = [result["variants"][n][metric] for n in names]

@@ -170,9 +170,10 @@ class PrepareConfig(_Section):
     hub: HubConfig = Field(default_factory=HubConfig)
     mine_fraction: float = Field(0.1, gt=0, lt=1,
         description="local/hub only: share of non-test problems used for mining")
-    # heldout: mine problems are disjoint from train; train: mine is a sample of the train problems.
-    mine_from: Literal["heldout", "train"] = Field("heldout",
-        description="heldout: mine problems are disjoint from train; train: mine a sample of train")
+    # disjoint: mine problems are kept out of train; train: mine is a sample of the train problems.
+    # ("held out" in this project means only the mined errors `mine.heldout_fraction` keeps out of DPO.)
+    mine_from: Literal["disjoint", "train"] = Field("disjoint",
+        description="disjoint: mine problems are kept out of train; train: mine a sample of train")
     on_error: Literal["fail", "skip"] = Field("fail",
         description="fail: stop at the first bad record; skip: drop, count and report it")
     test_limit: int | None = Field(200, gt=0, description="local/hub only: cap on test problems")
@@ -248,8 +249,12 @@ class MineConfig(_Section):
         description="blind: the student answers the correction prompt without reference or k (paper) | told_k")
     context: Literal["correction", "solve"] = Field("correction",
         description="DPO prompt: correction (the correction-trace chat, paper App. A) | solve (the solve prompt)")
-    false_alarm_pairs: bool = Field(False,
-        description="beyond the paper: also pair right solutions whose blind check flags a step (keep vs flag)")
+    keep_share: float = Field(0.0, ge=0, lt=1,
+        description="beyond the paper: share of keep pairs among all pairs (a right solution kept as written vs "
+                    "the student's false flag); 0: none, as in the paper")
+    students: list[str] = Field([],
+        description="more student checkpoints whose errors are pooled with the SFT student's (paper 4.2: three); "
+                    "the SFT student writes the rejected side of every error")
     heldout_fraction: float = Field(0.3, ge=0, lt=1,
         description="mining problems whose errors evaluate keeps for locate/fix rates; never in DPO")
     seed: int = Field(0, description="rollout sampling and the held-out split")
@@ -259,6 +264,15 @@ class MineConfig(_Section):
     continuations: int = Field(4, gt=0,
         description="step_dpo only: continuations the student samples from its correct steps 1..k-1 per error")
     continuation_temperature: float = Field(0.8, ge=0, description="step_dpo only: their sampling temperature")
+
+    @model_validator(mode="after")
+    def _keep_pairs_need_the_correction_context(self):
+        # A keep pair is a correction trace (keep vs flag); mixed into solve-context pairs it
+        # would train a context the student never checks its work in.
+        if self.keep_share and (self.pairs != "supercorrect" or self.context != "correction"):
+            raise ValueError("mine.keep_share: keep pairs are correction traces; they need mine.pairs: supercorrect "
+                             f"and mine.context: correction (got {self.pairs}, {self.context})")
+        return self
 
 
 class DpoConfig(_Section):

@@ -12,9 +12,20 @@ model checks its own first answer under the correction-trace prompt it was train
 `net_gain` (after - before) with a seeded 95 % bootstrap `net_gain_ci`, and `heldout_errors`:
 on the erroneous solutions `mine` held out of DPO (`{mine.out_dir}/heldout.jsonl`), how often
 the model names the teacher's first wrong step (`locate_rate`) and reaches the right answer
-(`fix_rate`), paper Table 6. Also writes the
-per-sample predictions and, for `dvc plots show`, `plots/evaluate_accuracy.csv`,
-`plots/evaluate_by_subject.csv` and `plots/evaluate_by_level.csv`.
+(`fix_rate`), paper Table 6; and `verification` (contract), the other side of that decision,
+since a check that flags every step scores best on errors alone:
+- `false_flag_rate`: of the benchmark's right first answers, the share whose check flags a step;
+- `missed_error_rate`: of the held-out errors, the share whose check flags no step;
+- `step_auc`, `step_auc_ci`: how well the checkpoint's probability of flagging a step separates
+  wrong steps (the teacher's step k of each held-out error) from right ones (the steps before k,
+  and every step of the benchmark's right first answers), with a seeded 95 % bootstrap over
+  solutions; the probability is read in one forward pass per step, under the correction prompt
+  with the steps before it given as written (`step_check_messages`, the trace grammar's `FLAG`);
+- `n_right_steps`, `n_wrong_steps`, the mean flag probability on each, a histogram of both, and
+  `diagnosis`, one line on whether the checkpoint can tell them apart.
+Also writes the per-sample predictions (with every held-out check and step score) and, for
+`dvc plots show`, `plots/evaluate_accuracy.csv`, `plots/evaluate_by_subject.csv` and
+`plots/evaluate_by_level.csv`.
 
     supercorrect evaluate [--params params.yaml] [--set evaluate.samples=8] [--set 'evaluate.self_correct=[]']
 """
@@ -27,10 +38,10 @@ from supercorrect import validate
 from supercorrect.config import Params
 from supercorrect.data.loaders import load_problems
 from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
+from supercorrect.formats.templates import FLAG, correct_prefix, flagged_step, leading_steps, step_open
 from supercorrect.grading.judge import grade_batch
-from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
+from supercorrect.grading.stats import accuracy_by, bootstrap_ci, grouped_auc, ks_for, majority_correct, pass_at_k
 from supercorrect.io import write_json, write_jsonl, write_text
-from supercorrect.pairs.cross_model import flagged_step
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:
@@ -122,8 +133,80 @@ def heldout_errors(cases: list[dict], traces: list[str], verdicts: list[bool]) -
             "named_a_step": sum(flagged_step(t) is not None for t in traces)}
 
 
+def step_check_messages(prompts, problem: str, solution: str, j: int) -> list[dict]:
+    """The correction-trace chat with the check written up to its decision about step j: the
+    steps before j copied as given, then step j's opening tag. What the model writes next, a
+    flag or the step's text, is that decision."""
+    opened = correct_prefix(solution, j) + step_open(j)
+    return correction_messages(prompts, problem, solution) + [{"role": "assistant", "content": opened}]
+
+
+def step_scores(logprobs, prompts, solutions: list[tuple[str, str, int | None]], *, batch_size: int,
+                desc: str) -> list[list[tuple[float, bool]]]:
+    """Per solution `(problem, response, k)`, `(flag probability, wrong)` for each step it decides
+    on: steps 1..k with only step k wrong for a known error, every step of a right answer (k None)."""
+    import math
+
+    steps = [(i, j, j == k) for i, (_, response, k) in enumerate(solutions)
+             for j in range(1, (k or len(leading_steps(response))) + 1)]
+    chats = [step_check_messages(prompts, solutions[i][0], solutions[i][1], j) for i, j, _ in steps]
+    scores = logprobs(chats, [FLAG] * len(chats), batch_size=batch_size, desc=desc) if chats else []
+    out: list[list[tuple[float, bool]]] = [[] for _ in solutions]
+    for (i, _, wrong), score in zip(steps, scores):
+        out[i].append((math.exp(score), wrong))
+    return out
+
+
+HISTOGRAM_EDGES = [i / 10 for i in range(11)]
+
+
+def _histogram(values: list[float]) -> list[int]:
+    last = len(HISTOGRAM_EDGES) - 2
+    counts = [0] * (last + 1)
+    for v in values:
+        counts[min(last, int(v * (len(HISTOGRAM_EDGES) - 1)))] += 1
+    return counts
+
+
+def verification(right_checks: list[str], error_checks: list[str], solutions: list[list[tuple[float, bool]]],
+                 resamples: int, seed: int) -> dict:
+    """Both sides of the flag decision: how often the check flags a right answer (`right_checks`:
+    the checks of right first answers) and misses a known error (`error_checks`), and the step
+    AUC of the flag probabilities over `solutions` (each a list of (probability, wrong) steps)."""
+    right = [s for g in solutions for s, wrong in g if not wrong]
+    wrong = [s for g in solutions for s, w in g if w]
+    step_auc, step_auc_ci = grouped_auc(solutions, resamples=resamples, seed=seed)
+    return {"false_flag_rate": _mean(flagged_step(t) is not None for t in right_checks) if right_checks else None,
+            "missed_error_rate": _mean(flagged_step(t) is None for t in error_checks) if error_checks else None,
+            "step_auc": step_auc, "step_auc_ci": step_auc_ci, "n_right_steps": len(right), "n_wrong_steps": len(wrong),
+            "n_right_answers": len(right_checks), "n_errors": len(error_checks),
+            "mean_flag_prob_right": _mean(right) if right else None,
+            "mean_flag_prob_wrong": _mean(wrong) if wrong else None,
+            "flag_prob_histogram": {"edges": HISTOGRAM_EDGES, "right": _histogram(right), "wrong": _histogram(wrong)}}
+
+
+def diagnosis(checkpoint: str, v: dict) -> str:
+    """One line on whether `checkpoint` can tell right steps from wrong ones (its verification `v`)."""
+    if not v["n_wrong_steps"]:
+        return (f"{checkpoint}: no step AUC: no held-out errors to score (mine.heldout_fraction is 0, or the teacher "
+                "localized none of them)")
+    if not v["n_right_steps"]:
+        return (f"{checkpoint}: no step AUC: no right steps to compare the errors with (no right first answers, and "
+                "every held-out error is wrong at step 1)")
+    figure = f"step AUC {v['step_auc']:.2f} [{v['step_auc_ci'][0]:.2f}, {v['step_auc_ci'][1]:.2f}]"
+    low, high = v["step_auc_ci"]
+    if low <= 0.5 <= high:
+        return f"{checkpoint} cannot tell right steps from wrong ones ({figure}): self-correction cannot gain until it can."
+    if high < 0.5:
+        return f"{checkpoint} flags right steps more readily than wrong ones ({figure}): its check points the wrong way."
+    rates = ", ".join(f"{label} {v[key]:.2f}" for key, label in (("false_flag_rate", "false-flag rate"),
+                                                                ("missed_error_rate", "missed-error rate"))
+                      if v[key] is not None)
+    return f"{checkpoint} tells wrong steps from right ones ({figure}){'; ' + rates if rates else ''}."
+
+
 def run(p: Params) -> dict:
-    from supercorrect.student.engine import load_generator
+    from supercorrect.student.engine import load_engine
 
     cfg = p.evaluate
     prompts = load_prompts(p.prompts.file)
@@ -142,33 +225,47 @@ def run(p: Params) -> dict:
     corrected: dict[str, dict] = {name: {} for name in benchmarks}
     predictions = []
     for ckpt in cfg.checkpoints:
-        generate, _ = load_generator(paths[ckpt], p.student, seed=cfg.seed)
-        held = None
-        if ckpt in cfg.self_correct and heldout:
-            traces = [t[0] for t in generate([correction_messages(prompts, h["problem"], h["response"]) for h in heldout],
-                                             temperature=0.0, desc=f"evaluate: held-out errors {ckpt}", **gen)]
+        engine = load_engine(paths[ckpt], p.student, seed=cfg.seed)
+        checking = ckpt in cfg.self_correct
+        held, traces, held_steps = None, [], []
+        if checking and heldout:
+            traces = [t[0] for t in engine.generate([correction_messages(prompts, h["problem"], h["response"])
+                                                     for h in heldout],
+                                                    temperature=0.0, desc=f"evaluate: held-out errors {ckpt}", **gen)]
             cases = [{"id": h["rollout_id"], "answer": h["answer"]} for h in heldout]
             _, rows = score(cases, traces, desc=f"evaluate: grade held-out {ckpt}", **grading)
             held = heldout_errors(heldout, traces, [r["correct"] for r in rows])
+            held_steps = step_scores(engine.logprobs, prompts, [(h["problem"], h["response"], h["k"]) for h in heldout],
+                                     batch_size=p.student.batch_size, desc=f"evaluate: step scores, held-out {ckpt}")
+            predictions += [{"benchmark": "heldout", "checkpoint": ckpt, "pass": "check", "problem_id": h["problem_id"],
+                             "rollout_id": h["rollout_id"], "k": h["k"], "flagged_step": flagged_step(t),
+                             "response": t, "correct": r["correct"]} for h, t, r in zip(heldout, traces, rows)]
+            predictions += step_rows("heldout", ckpt, [h["rollout_id"] for h in heldout], held_steps)
         for name, problems in benchmarks.items():
             chats = [solve_messages(prompts, q["problem"]) for q in problems]
-            responses = generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
+            responses = engine.generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
             summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **grading)
             summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
             results[name][ckpt] = summary
             predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "solve", **r} for r in rows]
-            if ckpt in cfg.self_correct:
-                first = [r for r in rows if r["sample"] == 0]
-                checks = [correction_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
-                second = generate(checks, temperature=0.0, desc=f"evaluate: self-correct {ckpt}/{name}", **gen)
-                _, second_rows = score(problems, [s[0] for s in second], desc=f"evaluate: grade self-correct {ckpt}/{name}",
-                                       **grading)
-                corrected[name][ckpt] = self_correction(first, second_rows, cfg.bootstrap, cfg.seed)
-                if held is not None:  # model-level: the same held-out errors for every benchmark
-                    corrected[name][ckpt]["heldout_errors"] = held
-                predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r}
-                                for r in second_rows]
-        del generate  # frees the model (or the vLLM engine's GPU memory) before the next one
+            if not checking:
+                continue
+            first = [r for r in rows if r["sample"] == 0]
+            checks = [correction_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
+            second = [s[0] for s in engine.generate(checks, temperature=0.0, desc=f"evaluate: self-correct {ckpt}/{name}",
+                                                    **gen)]
+            _, second_rows = score(problems, second, desc=f"evaluate: grade self-correct {ckpt}/{name}", **grading)
+            corrected[name][ckpt] = self_correction(first, second_rows, cfg.bootstrap, cfg.seed)
+            if held is not None:  # model-level: the same held-out errors for every benchmark
+                corrected[name][ckpt]["heldout_errors"] = held
+            right = [(q, r, text) for q, r, text in zip(problems, first, second) if r["correct"]]
+            right_steps = step_scores(engine.logprobs, prompts, [(q["problem"], r["response"], None) for q, r, _ in right],
+                                      batch_size=p.student.batch_size, desc=f"evaluate: step scores {ckpt}/{name}")
+            v = verification([text for _, _, text in right], traces, held_steps + right_steps, cfg.bootstrap, cfg.seed)
+            corrected[name][ckpt]["verification"] = v | {"diagnosis": diagnosis(ckpt, v)}
+            predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r} for r in second_rows]
+            predictions += step_rows(name, ckpt, [q["id"] for q, _, _ in right], right_steps)
+        del engine  # frees the model (or the vLLM engine's GPU memory) before the next one
 
     metrics = {}
     for name, by_ckpt in results.items():
@@ -184,6 +281,12 @@ def run(p: Params) -> dict:
     write_jsonl(cfg.predictions, predictions)
     write_plots(Path(cfg.plots_dir), results, final)
     return metrics
+
+
+def step_rows(benchmark: str, checkpoint: str, ids: list[str], steps: list[list[tuple[float, bool]]]) -> list[dict]:
+    """Prediction rows of the step scores: one per step decided on, with its flag probability."""
+    return [{"benchmark": benchmark, "checkpoint": checkpoint, "pass": "step_check", "id": i, "step": j,
+             "wrong": wrong, "flag_prob": prob} for i, group in zip(ids, steps) for j, (prob, wrong) in enumerate(group, 1)]
 
 
 def write_plots(plots: Path, results: dict[str, dict], final: str) -> None:

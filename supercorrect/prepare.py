@@ -15,7 +15,7 @@ Sources (`prepare.source`):
 - `hub`: the same from a Hugging Face dataset's `train_split` / `test_split`.
 
 `prepare.on_error`: `fail` stops at the first defective record; `skip` drops it and reports it.
-`prepare.mine_from`: `heldout` holds `mine_fraction` of the problems out of train for mining;
+`prepare.mine_from`: `disjoint` holds `mine_fraction` of the problems out of train for mining;
 `train` mines a sample of the train problems themselves.
 
     supercorrect prepare --set prepare.source=local --set 'prepare.local.train=[gsm8k_train.jsonl]' ...

@@ -3,8 +3,11 @@
 Reads what the stages wrote (metrics/*.json, plots/*_loss.csv, a sample from the evaluate
 predictions) and draws, each chart on its own axes: the training loss of every stage, accuracy
 per checkpoint with its 95 % interval, accuracy by level and by subject, self-correction before
-and after (with how often the second pass locates and fixes a known error), the mining funnel
-with its drops by reason, and the teacher's cost. Any part whose inputs are missing is left out
+and after (with how often the second pass locates and fixes a known error, and how often it
+flags a right answer or misses an error), led by the one-line diagnosis of whether each
+checkpoint can tell a right step from a wrong one and the distribution of its flag probability
+on both, the mining funnel (with the errors held out for evaluation) and its drops by reason,
+and the teacher's cost. Any part whose inputs are missing is left out
 with a note, so the report also works after a partial run. Nothing is fetched: the page opens
 offline.
 
@@ -23,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from supercorrect.charts import (accuracy_chart, cost_chart, funnel_chart, groups_chart, loss_chart, render,
-                                 self_correction_chart)
+                                 self_correction_chart, verification_chart)
 from supercorrect.io import write_text
 
 
@@ -51,7 +54,7 @@ def self_correction(block: dict) -> dict[str, dict]:
     for ckpt, s in (block.get("self_correction") or {}).items():
         held = s.get("heldout_errors") or {}
         out[ckpt] = {**s, "locate_rate": held.get("locate_rate"), "fix_rate": held.get("fix_rate"),
-                     "heldout_n": held.get("n")}
+                     "heldout_n": held.get("n"), **(s.get("verification") or {})}
     if not out and isinstance(block.get("self_correct"), dict):
         s = block["self_correct"]
         loc = s.get("localization") or {}
@@ -84,9 +87,16 @@ def headline(evaluate: dict, mine: dict, register: dict, prepare: dict | None = 
         for ckpt, s in self_correction(b).items():
             gain = s.get("net_gain")
             rows.append((f"{name} self-correction gain, {ckpt}", f"{gain:+.1%}" if gain is not None else "–"))
+            if s.get("step_auc") is not None:
+                low, high = s["step_auc_ci"]
+                rows.append((f"{name} step check, {ckpt}",
+                             f"AUC {s['step_auc']:.2f} [{low:.2f}, {high:.2f}]; flags {_pct(s.get('false_flag_rate'))} "
+                             f"of right answers, misses {_pct(s.get('missed_error_rate'))} of held-out errors"))
     if mine:
-        rows.append(("DPO pairs mined", f"{mine.get('pairs', 0)} from {mine.get('wrong', 0)} wrong of "
-                                        f"{mine.get('rollouts', 0)} rollouts"))
+        held = f"; {mine['heldout_errors']} localized errors held out for evaluation" if "heldout_errors" in mine else ""
+        keep = f" ({mine['keep_pairs']} keep pairs)" if mine.get("keep_pairs") else ""
+        rows.append(("DPO pairs mined", f"{mine.get('pairs', 0)}{keep} from {mine.get('wrong', 0)} wrong of "
+                                        f"{mine.get('rollouts', 0)} rollouts{held}"))
     if register.get("version") is not None:
         rows.append(("registered", f"{register.get('model_name')} v{register['version']}"
                                    f"{' (champion)' if register.get('promoted') else ' (challenger)'}"))
@@ -113,7 +123,7 @@ body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 960p
 h1 {{ margin-bottom: 0; }} .when {{ color: #616e7c; margin-top: .2em; }}
 section {{ margin: 1.6em 0; }} figure {{ margin: .6em 0; }} figure svg {{ max-width: 100%; height: auto; }}
 table {{ border-collapse: collapse; }} td, th {{ padding: .25em .8em; border-bottom: 1px solid #e4e7eb; text-align: left; }}
-.note {{ color: #616e7c; }} pre {{ background: #f5f7fa; padding: .8em; white-space: pre-wrap; font-size: 12px; }}
+.note {{ color: #616e7c; }} .diagnosis {{ font-weight: 600; border-left: 4px solid #d08c2b; padding-left: .6em; }} pre {{ background: #f5f7fa; padding: .8em; white-space: pre-wrap; font-size: 12px; }}
 </style></head><body>
 <h1>SuperCorrect run report</h1>
 <p class="when">written {when} from metrics/ and plots/</p>
@@ -138,11 +148,24 @@ def benchmark_sections(benches: dict[str, dict], figure) -> list[tuple[str, str]
                                     f"{key}_{name}", f"Final checkpoint, grouped by problem {label}."))
     if parts:
         out.append(("Accuracy by level and subject", "\n".join(parts)))
-    parts = [figure(self_correction_chart(name, sc), f"self_correction_{name}",
-                    "The model checks its own solution in a second pass. Locate rate: on mined errors that "
-                    "never entered training, how often it names the step the teacher found wrong; fix rate: "
-                    "how often its corrected answer is right.")
-             for name, b in benches.items() if (sc := self_correction(b))]
+    parts = []
+    for name, b in benches.items():
+        if not (sc := self_correction(b)):
+            continue
+        # The diagnosis leads: locate and fix rates alone reward a check that flags everything.
+        parts += [f'<p class="diagnosis">{html.escape(s["diagnosis"])}</p>' for s in sc.values() if s.get("diagnosis")]
+        parts.append(figure(self_correction_chart(name, sc), f"self_correction_{name}",
+                            "The model checks its own solution in a second pass. Locate rate: on mined errors that "
+                            "never entered training, how often it names the step the teacher found wrong; fix rate: "
+                            "how often its corrected answer is right. Read them beside the false-flag rate (how "
+                            "often the check flags a step of a right answer) and the missed-error rate (how often "
+                            "it flags nothing in a known error): a check that flags everything locates well."))
+        if any(s.get("flag_prob_histogram") for s in sc.values()):
+            parts.append(figure(verification_chart(name, sc), f"verification_{name}",
+                                "The checkpoint's probability of flagging a step, under the correction prompt with "
+                                "the steps before it given: on right steps (before the first wrong one in held-out "
+                                "errors, and in right answers) against wrong ones (the teacher's step k). Step AUC "
+                                "0.5: the two look the same to it; 1: every wrong step is more likely flagged."))
     if parts:
         out.append(("Self-correction", "\n".join(parts)))
     return out

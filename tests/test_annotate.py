@@ -101,7 +101,8 @@ def test_injected_error_and_its_correction_trace_are_exact():
     redoes step 2; a right solution's trace copies its steps."""
     import random
 
-    from supercorrect.pairs.errors import copy_trace, inject_error
+    from supercorrect.formats.errors import inject_error
+    from supercorrect.formats.templates import copy_trace
 
     template = ReferenceTeacher().annotate(PROBLEM)
     wrong, k = inject_error(template, random.Random(2))

@@ -22,7 +22,9 @@ from supercorrect.config import TinyConfig
 from supercorrect.data.synthetic import generate_problems
 from supercorrect.formats.prompts import V2
 from supercorrect.io import read_jsonl, write_jsonl
-from supercorrect.pairs.cross_model import build_pair, correct_prefix, student_request, student_side
+from supercorrect.formats.templates import correct_prefix
+from supercorrect.pairs.admission import Admission, Located, PairSpec
+from supercorrect.pairs.cross_model import build_pair, cross_model_pairs, student_request, student_side
 from supercorrect.params_file import load_params
 from supercorrect.student.build import build_tiny, train_tokenizer
 from supercorrect.student.decode import generate
@@ -214,12 +216,15 @@ def corrections_at(ks, mode: str = "blind") -> tuple[list[dict], list[list[dict]
 
 
 def check_made_pairs(tok, model, root: Path, ks, own: list[str], mode: str, generation_prompt_end: str) -> tuple:
-    """mine.make_pairs on corrections at `ks` with the student's sides `own`: a side is dropped
+    """cross_model_pairs on corrections at `ks` with the student's sides `own`: a side is dropped
     for drift exactly when the ids it was generated after are not the ids DPO scores; every
     pair that survives splits at Eq. 8. Returns (pairs, drops)."""
     corrections, requests, problems, rollouts = corrections_at(ks, mode)
     p = params(root, "tiny", f"mine.rejected={mode}")
-    made, drops, _ = mine.make_pairs(corrections, own, requests, problems, rollouts, tok, V2, p, {})
+    spec = PairSpec(V2, p.mine.context, Admission(tok, p.mine.max_pairs_per_problem))
+    errors = [Located(c, problems[c["problem_id"]], rollouts[c["rollout_id"]]) for c in corrections]
+    made, _, _ = cross_model_pairs(errors, own, requests, spec)
+    drops = spec.admission.drops
     assert set(drops) <= {DRIFT}, (drops, own)  # nothing at the prompt boundary, nor for other reasons
     every = [build_pair(V2, problems[c["problem_id"]], rollouts[c["rollout_id"]], c["k"], c["teacher_text"],
                         student_side(r, o, c["k"], rollouts[c["rollout_id"]]["response"]), {})

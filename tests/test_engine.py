@@ -17,7 +17,7 @@ from supercorrect.formats.prompts import V2, solve_messages
 from supercorrect.io import InputError, write_jsonl
 from supercorrect.params_file import load_params
 from supercorrect.student.build import IM_END
-from supercorrect.student.engine import load_generator, use_vllm
+from supercorrect.student.engine import load_engine, use_vllm
 from supercorrect.student.load import eos_ids, load_student
 from tests.conftest import REPO
 from tests.test_sft import hsft_records, one_thread  # noqa: F401  (fixture)
@@ -80,8 +80,8 @@ def test_auto_keeps_transformers_without_a_gpu_even_with_vllm_installed(fake_vll
 
 
 def test_vllm_engine_sees_the_same_prompts_and_returns_the_same_greedy_texts(base, fake_vllm):
-    ours, tok = load_generator(base, student("student.engine=transformers"))
-    theirs, vtok = load_generator(base, student("student.engine=vllm", "student.vllm_gpu_memory=0.5"), seed=7)
+    ours, tok, _ = load_engine(base, student("student.engine=transformers"))
+    theirs, vtok, _ = load_engine(base, student("student.engine=vllm", "student.vllm_gpu_memory=0.5"), seed=7)
     expected = ours(chats(), max_new_tokens=24, num_samples=3)
     got = theirs(chats(), max_new_tokens=24, num_samples=3)
     assert got == expected and all(len(set(s)) == 1 and len(s) == 3 for s in got)
@@ -93,11 +93,12 @@ def test_vllm_engine_sees_the_same_prompts_and_returns_the_same_greedy_texts(bas
     model, _ = load_student(base)
     assert vtok.convert_tokens_to_ids(IM_END) in eos_ids(model.generation_config, tok)
     assert call["params"] == {"n": 1, "temperature": 0.0, "max_tokens": 24,
-                              "stop_token_ids": eos_ids(model.generation_config, tok), "skip_special_tokens": True}
+                              "stop_token_ids": eos_ids(model.generation_config, tok), "skip_special_tokens": True,
+                              "prompt_logprobs": None}
 
 
 def test_vllm_sampling_returns_n_samples_per_prompt_in_order(base, fake_vllm):
-    theirs, _ = load_generator(base, student("student.engine=vllm"))
+    theirs = load_engine(base, student("student.engine=vllm")).generate
     got = theirs(chats(), max_new_tokens=16, temperature=1.0, num_samples=3)
     assert [len(s) for s in got] == [3] * len(chats())
     assert fake_vllm()[-1]["params"]["n"] == 3
@@ -124,3 +125,44 @@ def test_evaluate_stage_on_vllm_writes_the_transformers_predictions(base, fake_v
     assert len(outputs["vllm"]) == len(problems) and len({text for _, text in outputs["vllm"]}) >= 3
     assert outputs["vllm"] == outputs["transformers"]
     assert [c["call"] for c in fake_vllm()] == ["LLM", "generate"]
+
+
+def scoring_items():
+    """Open correction turns at a step's tag, as evaluate scores them, and the text that follows:
+    the flag, a step's text, and a continuation that merges with the tag in a byte-level BPE."""
+    problem = hsft_records(3, seed=9)[0]["problem"]
+    chat = solve_messages(V2, problem)
+    items = [(chat + [{"role": "assistant", "content": "<Step1>"}], "<Cause>"),
+             (chat + [{"role": "assistant", "content": "<Step1>Tom has 5 apples.</Step1>\n<Step2>"}], "<Cause>"),
+             (chat + [{"role": "assistant", "content": "<Step1>"}], "Tom has 5 apples."),
+             (chat, "<Step1>")]
+    return [c for c, _ in items], [t for _, t in items]
+
+
+def test_continuation_logprobs_equal_one_plain_forward_per_item(base):
+    """Batched with left padding and logits only where needed, each score equals the sum of the
+    continuation tokens' log-probabilities in an unpadded forward of that item alone."""
+    import torch
+
+    from supercorrect.student.score import continuation_logprobs, scored_ids
+
+    model, tok = load_student(base)
+    chats, texts = scoring_items()
+    got = continuation_logprobs(model, tok, chats, texts, batch_size=3)
+    for chat, text, score in zip(chats, texts, got):
+        ids, n = scored_ids(tok, chat, text)
+        assert 1 <= n < len(ids)
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+        expected = sum(float(logp[j - 1, ids[j]]) for j in range(len(ids) - n, len(ids)))
+        assert score == pytest.approx(expected, abs=1e-4)
+        assert score < 0
+    assert len(set(round(s, 4) for s in got)) == len(got)  # each depends on its own item
+
+
+def test_vllm_logprobs_score_the_same_ids(base, fake_vllm):
+    chats, texts = scoring_items()
+    ours = load_engine(base, student("student.engine=transformers")).logprobs(chats, texts)
+    theirs = load_engine(base, student("student.engine=vllm")).logprobs(chats, texts)
+    assert theirs == pytest.approx(ours, abs=1e-4)
+    assert fake_vllm()[-1]["params"]["prompt_logprobs"] == 0 and fake_vllm()[-1]["params"]["max_tokens"] == 1

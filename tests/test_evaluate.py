@@ -138,3 +138,89 @@ def test_heldout_locate_and_fix_rates():
     got = heldout_errors(cases, traces, [True, False, False, True])
     assert got == {"n": 4, "locate_rate": 0.5, "fix_rate": 0.5, "named_a_step": 3}
 
+
+
+# --- verification: both sides of the flag decision ----------------------------------------------
+
+# Two held-out errors (first wrong step k = 2) and one right answer, and the flag probability a
+# stub checkpoint gives each step: wrong steps 0.9 and 0.5, right ones 0.2, 0.6, 0.1 and 0.4.
+ERROR_A = "<Step1>5+3=8</Step1>\n<Step2>8-2=5</Step2>\n<Answer>5</Answer>"
+ERROR_B = "<Step1>4*2=8</Step1>\n<Step2>8+1=10</Step2>\n<Answer>10</Answer>"
+RIGHT_C = "<Step1>6+1=7</Step1>\n<Step2>7*2=14</Step2>\n<Answer>14</Answer>"
+FLAG_PROB = {(ERROR_A, 1): 0.2, (ERROR_A, 2): 0.9, (ERROR_B, 1): 0.6, (ERROR_B, 2): 0.5,
+             (RIGHT_C, 1): 0.1, (RIGHT_C, 2): 0.4}
+
+
+def stub_logprobs(chats, continuations, *, batch_size, desc):
+    """A checkpoint whose log-probability of the flag after `<Stepj>` is chosen per (solution, j)."""
+    import math
+
+    from supercorrect.formats.templates import FLAG
+
+    assert set(continuations) == {FLAG} and batch_size == 7
+    out = []
+    for chat in chats:
+        solution = chat[1]["content"].split("Solution:\n", 1)[1]
+        opened = chat[-1]["content"]
+        j = opened.count("<Step")
+        assert chat[-1]["role"] == "assistant" and opened.endswith(f"<Step{j}>")
+        assert opened == "".join(f"{s}\n" for s in solution.split("\n")[: j - 1]) + f"<Step{j}>"  # steps before j as given
+        out.append(math.log(FLAG_PROB[(solution, j)]))
+    return out
+
+
+def test_step_scores_read_one_flag_probability_per_step_with_the_steps_before_it():
+    from supercorrect.evaluate import step_scores
+    from supercorrect.formats.prompts import V2
+
+    got = step_scores(stub_logprobs, V2, [("p", ERROR_A, 2), ("q", ERROR_B, 2), ("r", RIGHT_C, None)], batch_size=7,
+                      desc="test")
+    assert got == [[(pytest.approx(0.2), False), (pytest.approx(0.9), True)],
+                   [(pytest.approx(0.6), False), (pytest.approx(0.5), True)],
+                   [(pytest.approx(0.1), False), (pytest.approx(0.4), False)]]
+    # An error at k = 1 is scored at step 1 only; a right answer with no steps gives none.
+    assert step_scores(stub_logprobs, V2, [("p", ERROR_A, 1), ("s", "<Answer>3</Answer>", None)], batch_size=7,
+                       desc="test") == [[(pytest.approx(0.2), True)], []]
+
+
+def test_step_auc_and_its_interval_by_hand():
+    """AUC: wrong 0.9 beats all four right steps, wrong 0.5 beats 0.2, 0.1, 0.4 but not 0.6: 7/8.
+    The bootstrap redraws the two errors (AA, AB, BA or BB) beside the one right answer: AA gives
+    1.0 (0.9 above 0.2, 0.2, 0.1, 0.4), BB gives 0.5 (0.5 above 0.1 and 0.4 only, not 0.6 twice),
+    AB gives 0.875; each of AA and BB is a quarter of the draws, so the 95 % interval is [0.5, 1.0]."""
+    from supercorrect.grading.stats import auc, grouped_auc
+
+    steps = [[(0.2, False), (0.9, True)], [(0.6, False), (0.5, True)], [(0.1, False), (0.4, False)]]
+    point, ci = grouped_auc(steps, resamples=1000, seed=0)
+    assert point == pytest.approx(0.875) and ci == [pytest.approx(0.5), pytest.approx(1.0)]
+    assert grouped_auc(steps, resamples=1000, seed=0) == (point, ci)  # seeded
+    assert auc([0.3, 0.3], [True, False]) == 0.5  # a tie counts one half
+    assert auc([0.9, 0.1], [False, True]) == 0.0
+    assert grouped_auc([[(0.2, False)], [(0.4, False)]]) == (None, None)  # no wrong step: no AUC
+
+
+def test_false_flag_and_missed_error_rates_and_the_diagnosis():
+    from supercorrect.evaluate import diagnosis, verification
+
+    right_checks = ["<Step1><Cause>no</Cause><Correction>6+1=7</Correction></Step1>\n<Answer>7</Answer>",  # false flag
+                    "<Step1>6+1=7</Step1>\n<Step2>7*2=14</Step2>\n<Answer>14</Answer>",                       # kept
+                    "<Step1>6+1=7</Step1>\n<Step2><Cause>x</Cause><Correction>y</Correction></Step2>"]        # false flag
+    error_checks = ["<Step1>5+3=8</Step1>\n<Step2>8-2=5</Step2>\n<Answer>5</Answer>",                       # missed
+                    "<Step1>4*2=8</Step1>\n<Step2><Cause>8+1=9</Cause><Correction>8+1=9</Correction></Step2>"]  # found
+    steps = [[(0.2, False), (0.9, True)], [(0.6, False), (0.5, True)], [(0.1, False), (0.4, False)]]
+    v = verification(right_checks, error_checks, steps, resamples=1000, seed=0)
+    assert v["false_flag_rate"] == pytest.approx(2 / 3) and v["missed_error_rate"] == pytest.approx(1 / 2)
+    assert (v["n_right_steps"], v["n_wrong_steps"], v["n_right_answers"], v["n_errors"]) == (4, 2, 3, 2)
+    assert v["step_auc"] == pytest.approx(0.875) and v["step_auc_ci"] == [pytest.approx(0.5), pytest.approx(1.0)]
+    assert v["mean_flag_prob_right"] == pytest.approx(1.3 / 4) and v["mean_flag_prob_wrong"] == pytest.approx(0.7)
+    assert v["flag_prob_histogram"]["right"] == [0, 1, 1, 0, 1, 0, 1, 0, 0, 0]
+    assert v["flag_prob_histogram"]["wrong"] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 1]
+    assert diagnosis("dpo", v) == ("dpo cannot tell right steps from wrong ones (step AUC 0.88 [0.50, 1.00]): "
+                                   "self-correction cannot gain until it can.")
+    sharp = v | {"step_auc": 0.8, "step_auc_ci": [0.7, 0.9]}
+    assert diagnosis("sft", sharp) == ("sft tells wrong steps from right ones (step AUC 0.80 [0.70, 0.90]); "
+                                       "false-flag rate 0.67, missed-error rate 0.50.")
+    assert "points the wrong way" in diagnosis("sft", v | {"step_auc": 0.2, "step_auc_ci": [0.1, 0.3]})
+    none = verification([], [], [], resamples=100, seed=0)
+    assert none["false_flag_rate"] is None and none["missed_error_rate"] is None and none["step_auc"] is None
+    assert "no held-out errors" in diagnosis("sft", none)

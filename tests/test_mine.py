@@ -1,6 +1,7 @@
 """Tests for stage `mine`: error localization by the reference teacher, the blind student side and
 Eq. 8 pairs in the correction-trace context (supercorrect.pairs.cross_model), with exact strings for k = 1,
-a middle k and the last step."""
+a middle k and the last step; Step-DPO pairs, keep pairs, the admission every pair passes, and the
+accounting of pooled students."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 
 from supercorrect import mine
 from supercorrect.formats.prompts import load_prompts, teacher_correction_message
-from supercorrect.formats.templates import leading_steps, parse_correction
+from supercorrect.formats.templates import flagged_step, leading_steps, parse_correction, step_k, verdict_at_step, wrong_step
 from supercorrect.pairs import cross_model as pairs
+from supercorrect.pairs.admission import Admission, Located, PairSpec, boundary_ok, generation_matches
+from supercorrect.pairs.step_dpo import step_dpo_pairs, step_dpo_request
 from supercorrect.student.load import render
 from supercorrect.teacher.backends import ReferenceTeacher
 
@@ -139,10 +142,11 @@ def test_told_k_request_and_the_student_side():
 
 
 def test_verdict_at_the_error_step():
-    assert pairs.verdict_at_step("<Step2><Cause>x</Cause><Correction>y</Correction></Step2>", 2) == "flagged step k"
-    assert pairs.verdict_at_step(CALLED_CORRECT[2], 2) == "called step k correct"
-    assert pairs.verdict_at_step("<Step2>ok</Step2>\n<Step3><Cause>x</Cause>", 2) == "flagged a later step"
-    assert pairs.flagged_step("<Step1>a</Step1>\n<Step2> <Cause>x</Cause>") == 2
+    assert verdict_at_step("<Step2><Cause>x</Cause><Correction>y</Correction></Step2>", 2) == "flagged step k"
+    assert verdict_at_step(CALLED_CORRECT[2], 2) == "called step k correct"
+    assert verdict_at_step("<Step2>ok</Step2>\n<Step3><Cause>x</Cause>", 2) == "flagged a later step"
+    assert flagged_step("<Step1>a</Step1>\n<Step2> <Cause>x</Cause>") == 2
+    assert flagged_step("<Step1>a <Cause> in the text</Step1>") is None
 
 
 def test_heldout_split_is_stable_and_seeded():
@@ -186,10 +190,10 @@ def test_token_boundaries_of_both_contexts(tokenizer, k):
     for context in ("correction", "solve"):
         pair = pairs.build_pair(prompts, PROBLEM, {"id": "r", "response": response}, k, teacher, CALLED_CORRECT[k], {},
                                 context)
-        assert pairs.boundary_ok(tokenizer, pair)
+        assert boundary_ok(tokenizer, pair)
         full = tokenizer.apply_chat_template(pair["prompt"] + pair["rejected"], tokenize=False)
         assert full.startswith(rendered) == (context == "correction")
-        assert pairs.generation_matches(tokenizer, request, pair)
+        assert generation_matches(tokenizer, request, pair)
 
 
 def test_drift_check_catches_a_side_that_merges_with_the_opened_turn(tokenizer):
@@ -200,7 +204,7 @@ def test_drift_check_catches_a_side_that_merges_with_the_opened_turn(tokenizer):
     request[-1]["content"] = "<Step1>Tom has 5 app"
     pair = pairs.build_pair(prompts, PROBLEM, {"id": "r", "response": response}, 2, "x", "y", {})
     pair["rejected"][0]["content"] = "<Step1>Tom has 5 apples."
-    assert not pairs.generation_matches(tokenizer, request, pair)
+    assert not generation_matches(tokenizer, request, pair)
 
 
 def rollouts_of(problem_id: str, correct: list[bool]) -> list[dict]:
@@ -248,18 +252,18 @@ WRONG2 = "<Step2>Tom gives away 2 apples, so he has 8-2=5 apples.</Step2>"
 def test_step_dpo_request_opens_the_solve_turn_with_the_correct_steps(k):
     prompts = load_prompts()
     response, _ = CASES[k]
-    chat = pairs.step_dpo_request(prompts, PROBLEM["problem"], response, k)
+    chat = step_dpo_request(prompts, PROBLEM["problem"], response, k)
     opened = [{"role": "assistant", "content": prefix(k)}] if k > 1 else []
     assert chat == [{"role": "system", "content": prompts.system}, {"role": "user", "content": PROBLEM["problem"]}] + opened
 
 
 def test_step_k_and_the_wrong_step():
-    assert pairs.step_k(f"\n<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>", 2) == f"<Step2>{S2}</Step2>"
-    assert pairs.step_k(f"<Step3>{S3}</Step3>", 2) is None and pairs.step_k("<Step2>unclosed", 2) is None
-    assert mine.wrong_step(CASES[2][0], 2) == WRONG2
+    assert step_k(f"\n<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>", 2) == f"<Step2>{S2}</Step2>"
+    assert step_k(f"<Step3>{S3}</Step3>", 2) is None and step_k("<Step2>unclosed", 2) is None
+    assert wrong_step(CASES[2][0], 2) == WRONG2
     # A solution that stopped after step 2: its premature answer is the wrong "step 3".
-    assert mine.wrong_step(student(S1, S2, answer=6), 3) == "<Answer>6</Answer>"
-    assert mine.wrong_step(student(S1, answer=8), 3) is None
+    assert wrong_step(student(S1, S2, answer=6), 3) == "<Answer>6</Answer>"
+    assert wrong_step(student(S1, answer=8), 3) is None
 
 
 def test_step_dpo_pairs_are_exact(tokenizer):
@@ -285,10 +289,12 @@ def test_step_dpo_pairs_are_exact(tokenizer):
         # the same error again: the same pair as the first.
         [f"<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>"],
     ]
-    requests = [pairs.step_dpo_request(prompts, PROBLEM["problem"], rollouts[c["rollout_id"]]["response"], c["k"])
+    requests = [step_dpo_request(prompts, PROBLEM["problem"], rollouts[c["rollout_id"]]["response"], c["k"])
                 for c in corrections]
-    made, drops, counts = mine.step_dpo_from_samples(corrections, sampled, requests, {"p3": PROBLEM}, rollouts,
-                                                     tokenizer, prompts, p, {"pairs_strategy": "step_dpo"})
+    errors = [Located(c, PROBLEM, rollouts[c["rollout_id"]]) for c in corrections]
+    spec = PairSpec(prompts, "solve", Admission(tokenizer, p.mine.max_pairs_per_problem), {"pairs_strategy": "step_dpo"})
+    made, notes, counts = step_dpo_pairs(errors, sampled, requests, spec)
+    drops = spec.admission.drops
     solve = [{"role": "system", "content": prompts.system}, {"role": "user", "content": PROBLEM["problem"]}]
     assert [(x["prompt"], x["chosen"], x["rejected"]) for x in made] == [
         (solve, [{"role": "assistant", "content": prefix(2) + f"<Step2>{S2}</Step2>"}],
@@ -298,11 +304,123 @@ def test_step_dpo_pairs_are_exact(tokenizer):
     assert dict(counts) == {"continuations": 6, "right continuations": 4}
     # Without the cap, the early stop gives its pair: the right step 3 against the premature answer.
     p2 = load_params(REPO / "params.yaml")
-    made, drops, _ = mine.step_dpo_from_samples(corrections, sampled, requests, {"p3": PROBLEM}, rollouts, tokenizer,
-                                                prompts, p2, {})
+    spec = PairSpec(prompts, "solve", Admission(tokenizer, p2.mine.max_pairs_per_problem))
+    made, _, _ = step_dpo_pairs(errors, sampled, requests, spec)
+    drops = spec.admission.drops
     assert [x["rejected"][0]["content"] for x in made] == [prefix(2) + WRONG2,
                                                            f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n<Answer>6</Answer>"]
     assert made[1]["chosen"][0]["content"] == f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>"
     assert dict(drops) == {"no correct continuation": 1, "duplicate pair": 1}
     for pair, request in zip(made, [requests[0], requests[1]]):
-        assert pairs.boundary_ok(tokenizer, pair) and pairs.generation_matches(tokenizer, request, pair, side="chosen")
+        assert boundary_ok(tokenizer, pair) and generation_matches(tokenizer, request, pair, side="chosen")
+
+
+# --- one admission for every kind of pair; keep pairs; pooled students ------------------------
+
+RIGHT = student(S1, S2, S3, answer=12)
+FALSE_FLAG = ("<Step1>Tom buys 3 more apples, so he has 5+3=8 apples.</Step1>\n<Step2><Cause>8-2 is not 6."
+              "</Cause><Correction>Tom gives away 2 apples, so he has 8-2=5 apples.</Correction></Step2>\n<Answer>10</Answer>")
+
+
+def keep_setup(tokenizer, cap=2):
+    spec = PairSpec(load_prompts(), "correction", Admission(tokenizer, cap), {"teacher_model": "reference"})
+    return spec, (lambda pid, rid: (PROBLEM | {"id": pid, "problem": f"{PROBLEM['problem']} ({pid})"},
+                                     {"id": rid, "problem_id": pid, "response": RIGHT, "model": "models/sft"}))
+
+
+def test_keep_pairs_prefer_the_solution_as_written_and_pass_the_admission(tokenizer):
+    """A right solution whose blind check flags a step: chosen keeps it as written, rejected is the
+    flag. A check that flags nothing gives no pair; the same pair twice, the per-problem cap
+    shared with the other pairs, and the share's limit each drop one, with the reason counted."""
+    from supercorrect.pairs.keep import keep_pairs
+
+    spec, right = keep_setup(tokenizer)
+    spec.admission.per_problem["q-full"] = 2  # two correction pairs already admitted for this problem
+    items = [right("q1", "q1-s0"), right("q1", "q1-s1"), right("q2", "q2-s0"), right("q-full", "q-full-s0"),
+             right("q3", "q3-s0"), right("q4", "q4-s0"), right("q5", "q5-s0")]
+    checks = [FALSE_FLAG, FALSE_FLAG, RIGHT, FALSE_FLAG, FALSE_FLAG, FALSE_FLAG, FALSE_FLAG]
+    made, counts = keep_pairs(items, checks, spec, limit=2)
+    assert [m["id"] for m in made] == ["q1-s0-keep", "q3-s0-keep"]
+    keep = made[0]
+    assert keep["prompt"] == pairs.build_pair(load_prompts(), items[0][0], items[0][1], 1, "", "", {})["prompt"]
+    assert keep["chosen"] == [{"role": "assistant", "content": f"<Step1>{S1}</Step1>\n<Step2>{S2}</Step2>\n"
+                                                                f"<Step3>{S3}</Step3>\n<Answer>12</Answer>"}]
+    assert keep["rejected"] == [{"role": "assistant", "content": FALSE_FLAG}]
+    assert keep["error_step"] is None and keep["source_student"] == "models/sft" and keep["teacher_model"] == "reference"
+    assert dict(counts) == {"checked": 7, "kept as written": 1, "flagged a right step": 6, "over mine.keep_share": 2,
+                            "pairs": 2}
+    assert dict(spec.admission.drops) == {"keep pair: duplicate pair": 1, "keep pair: over max_pairs_per_problem": 1}
+    assert spec.admission.per_problem == {"q-full": 2, "q1": 1, "q3": 1}
+
+
+def test_keep_limit_makes_the_share():
+    assert [mine.keep_limit(0.3, n) for n in (0, 7, 10, 149)] == [0, 3, 4, 63]  # 0.3 * n / 0.7, rounded down
+    assert mine.keep_limit(0.0, 100) == 0 and mine.keep_limit(0.5, 9) == 9
+
+
+def test_keep_pairs_need_the_correction_context():
+    from supercorrect.config import ConfigError
+    from supercorrect.params_file import load_params
+    from tests.conftest import REPO
+
+    with pytest.raises(ConfigError, match=r"mine\.keep_share: keep pairs are correction traces"):
+        load_params(REPO / "params.yaml", ["mine.keep_share=0.2", "mine.pairs=step_dpo"])
+    assert load_params(REPO / "params.yaml", ["mine.keep_share=0.2"]).mine.keep_share == 0.2
+
+
+def test_dedupe_key_holds_the_prompt(tokenizer):
+    """The same wrong and right step texts on two problems are two pairs, not a duplicate (Step-DPO's
+    prompt is the solve chat, so only the problem tells them apart)."""
+    prompts = load_prompts()
+    spec = PairSpec(prompts, "solve", Admission(tokenizer, 2))
+    response = CASES[2][0]
+    errors, requests = [], []
+    for pid in ("a", "b", "a"):
+        problem = PROBLEM | {"id": pid, "problem": f"{PROBLEM['problem']} ({pid})"}
+        errors.append(Located({"rollout_id": f"{pid}-s{len(errors)}", "problem_id": pid, "k": 2}, problem,
+                              {"id": f"{pid}-s{len(errors)}", "response": response}))
+        requests.append(step_dpo_request(prompts, problem["problem"], response, 2))
+    right = [f"<Step2>{S2}</Step2>\n<Step3>{S3}</Step3>\n<Answer>12</Answer>"]
+    made, notes, _ = step_dpo_pairs(errors, [right] * 3, requests, spec)
+    assert [m["problem_id"] for m in made] == ["a", "b"] and dict(spec.admission.drops) == {"duplicate pair": 1}
+    assert notes[0] == {"right_continuations": 1, "chosen_step": f"<Step2>{S2}</Step2>"}
+
+
+class StubEngine:
+    """A student that answers every problem with its own fixed text (`generate`'s contract)."""
+
+    def __init__(self, path, answers):
+        self.path, self.answers, self.tokenizer = path, answers, None
+
+    def generate(self, chats, *, num_samples=1, **kw):
+        return [[self.answers[self.path]] * num_samples for _ in chats]
+
+
+def test_pooled_students_roll_out_in_turn_and_are_accounted_for():
+    """Rollouts of every student (ids unique, each tagged with its checkpoint), the SFT student's
+    engine kept last; then each student's rollouts, wrong ones, localized errors and pairs."""
+    from supercorrect.params_file import load_params
+    from tests.conftest import REPO
+
+    p = load_params(REPO / "params.yaml", ["mine.samples_per_problem=2", "mine.students=[models/a, models/b]"])
+    answers = {"models/sft": RIGHT, "models/a": CASES[2][0], "models/b": CASES[1][0]}
+    loaded = []
+
+    def load(path):
+        loaded.append(path)
+        return StubEngine(path, answers)
+
+    problems = [PROBLEM, PROBLEM | {"id": "p4"}]
+    rollouts, engine = mine.pooled_rollouts(load, load_prompts(), problems, p)
+    assert loaded == ["models/a", "models/b", "models/sft"] and engine.path == "models/sft"
+    assert [r["id"] for r in rollouts] == ["p3-s0", "p3-s1", "p4-s0", "p4-s1", "p3-p1-s0", "p3-p1-s1", "p4-p1-s0",
+                                           "p4-p1-s1", "p3-p2-s0", "p3-p2-s1", "p4-p2-s0", "p4-p2-s1"]
+    assert [r["correct"] for r in rollouts] == [True] * 4 + [False] * 8
+    assert {r["model"] for r in rollouts[4:8]} == {"models/a"}
+    # a: 4 wrong, 3 localized (one held out), 2 pairs; b: 4 wrong, 1 localized, 0 pairs; sft: all right.
+    corrections = [{"rollout_id": i} for i in ("p3-p1-s0", "p3-p1-s1", "p4-p1-s0", "p3-p2-s1")]
+    made = [{"rollout_id": "p3-p1-s0"}, {"rollout_id": "p3-p1-s1"}]
+    assert mine.per_student(rollouts, corrections, made) == {
+        "models/sft": {"rollouts": 4, "wrong": 0, "localized": 0, "pairs": 0},
+        "models/a": {"rollouts": 4, "wrong": 4, "localized": 3, "pairs": 2},
+        "models/b": {"rollouts": 4, "wrong": 4, "localized": 1, "pairs": 0}}

@@ -44,8 +44,18 @@ def test_demo_pipeline_end_to_end(tmp_path):
         assert sc["net_gain_ci"][0] <= sc["net_gain"] <= sc["net_gain_ci"][1]
         held = sc["heldout_errors"]
         assert held["n"] > 0 and 0 <= held["locate_rate"] <= 1 and 0 <= held["fix_rate"] <= 1
+        # Both sides of the flag decision (contract): every field, consistent with its counts.
+        v = sc["verification"]
+        assert set(v) >= {"false_flag_rate", "missed_error_rate", "step_auc", "step_auc_ci", "n_right_steps",
+                          "n_wrong_steps", "diagnosis"}
+        assert v["n_wrong_steps"] == held["n"] and 0 <= v["missed_error_rate"] <= 1
+        assert v["missed_error_rate"] == (held["n"] - held["named_a_step"]) / held["n"]
+        assert sum(v["flag_prob_histogram"]["wrong"]) == v["n_wrong_steps"]
+        assert v["diagnosis"].startswith(ckpt)
     mine = json.loads((repo / "metrics" / "mine.json").read_text())
     assert mine["rejected"] == "blind" and mine["heldout_errors"] == held["n"]
+    assert mine["students"] == {"models/sft": {"rollouts": mine["rollouts"], "wrong": mine["wrong"],
+                                               "localized": mine["localized"], "pairs": mine["pairs"]}}
     heldout = {json.loads(line)["problem_id"] for line in (repo / "data" / "mine" / "heldout.jsonl").open()}
     sft = json.loads((repo / "metrics" / "sft.json").read_text())
     assert sft["final_loss"] < sft["first_loss"]

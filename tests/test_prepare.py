@@ -498,7 +498,7 @@ def test_mine_from_train_samples_the_train_set(tmp_path):
     train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
     assert (card["train"], card["mine"]) == (20, 5)
     assert {q["id"] for q in mine} < {q["id"] for q in train}
-    card = run(params(tmp_path, source="local", local=local, mine_fraction=0.25))   # heldout
+    card = run(params(tmp_path, source="local", local=local, mine_fraction=0.25))   # disjoint
     assert (card["train"], card["mine"]) == (15, 5)
     train, mine = read(tmp_path / "out" / "train.jsonl"), read(tmp_path / "out" / "mine.jsonl")
     assert not {q["id"] for q in mine} & {q["id"] for q in train}

@@ -1,11 +1,17 @@
-"""Parse, validate and render the XML of hierarchical thought templates and corrections.
+"""The trace grammar: parse, validate and render the XML every model reads and writes.
 
-A template is `<Step1>…</Step1>…<StepN>…</StepN><Generalized>…</Generalized><Answer>…</Answer>`,
-where a step may hold a `<Key>…</Key>` note. A correction is
-`<Stepk><Cause>…</Cause><Correction>…</Correction></Stepk>`, then optional further steps and
-`<Answer>…</Answer>`. Pure functions; used by annotate, mine and evaluate.
+The one module that knows the tags. A template is
+`<Step1>…</Step1>…<StepN>…</StepN><Generalized>…</Generalized><Answer>…</Answer>`, where a step
+may hold a `<Key>…</Key>` note. A correction trace copies the right steps, then flags the first
+wrong one, `<Stepk><Cause>…</Cause><Correction>…</Correction></Stepk>`, redoes the steps after
+it and ends with `<Answer>…</Answer>`; a trace that flags nothing copies every step.
+
+`step_open(j) + FLAG` is how a trace starts flagging step j: `flagged_step` reads it, and
+`evaluate` scores a checkpoint's probability of writing it (the step-level flag decision).
+Pure functions; used by annotate, mine, evaluate, the teacher and the pair builders.
 
     python -c "from supercorrect.formats.templates import parse_template as p; print(p(open('t.xml').read()))"
+    python -c "from supercorrect.formats.templates import flagged_step; print(flagged_step('<Step2><Cause>x'))"
 """
 
 from __future__ import annotations
@@ -15,6 +21,15 @@ from dataclasses import dataclass
 
 _STEP = re.compile(r"<Step(\d+)>(.*?)</Step\1>", re.S)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_ANSWER = re.compile(r"<Answer>.*?</Answer>", re.S)
+# What follows `<Stepj>` when a correction trace flags step j (a right step goes on with its text).
+FLAG = "<Cause>"
+_FLAGGED = re.compile(r"<Step(\d+)>\s*" + re.escape(FLAG))
+
+
+def step_open(j: int) -> str:
+    """The tag that opens step j."""
+    return f"<Step{j}>"
 
 
 class TemplateError(ValueError):
@@ -106,9 +121,58 @@ def render_template(steps: list[Step], generalized: str, answer: str) -> str:
     return "\n".join(lines)
 
 
+def correct_prefix(response: str, k: int) -> str:
+    """The steps 1..k-1 of a solution, one per line, each followed by a newline ('' for k = 1):
+    how a correction trace copies the steps before the one it flags."""
+    return "".join(step + "\n" for step in leading_steps(response)[: k - 1])
+
+
+def copy_trace(solution: str) -> str:
+    """The correction trace of a solution with no wrong step: its steps as they are, the answer."""
+    answer = _ANSWER.findall(solution)
+    return "\n".join(leading_steps(solution) + answer[-1:])
+
+
+def step_k(text: str, k: int) -> str | None:
+    """The `<Stepk>…</Stepk>` a text opens with (leading blanks aside), or None."""
+    match = re.match(rf"\s*({re.escape(step_open(k))}.*?</Step{k}>)", text, re.S)
+    return match.group(1) if match else None
+
+
+def flagged_step(text: str) -> int | None:
+    """The step a correction trace blames: the first `<StepN>` that opens with FLAG, or None."""
+    match = _FLAGGED.search(text)
+    return int(match.group(1)) if match else None
+
+
+def verdict_at_step(text: str, k: int) -> str:
+    """What a trace from step k on says of step k: it flags k, flags a later step, or flags none."""
+    flagged = flagged_step(text)
+    if flagged == k:
+        return "flagged step k"
+    return "flagged a later step" if flagged is not None else "called step k correct"
+
+
+def replace_answer(text: str, answer: str) -> str:
+    """`text` with the content of every `<Answer>` block set to `answer`."""
+    return _ANSWER.sub(lambda _: f"<Answer>{answer}</Answer>", text)
+
+
+def wrong_step(response: str, k: int) -> str | None:
+    """A solution's wrong step k; for a solution that stopped after step k-1 (the teacher's k is
+    one past its steps), the premature `<Answer>` it wrote instead; else None."""
+    steps = leading_steps(response)
+    if k <= len(steps):
+        return steps[k - 1]
+    after = response.split(steps[-1], 1)[1] if steps else response
+    answer = re.match(r"\s*(<Answer>.*?</Answer>)", after, re.S)
+    return answer.group(1) if answer and k == len(steps) + 1 else None
+
+
 def parse_correction(text: str) -> Correction:
     """Parse a teacher or student correction of the first wrong step."""
-    match = re.search(r"<Step(\d+)>\s*<Cause>(.*?)</Cause>\s*<Correction>(.*?)</Correction>\s*</Step\1>", text, re.S)
+    match = re.search(r"<Step(\d+)>\s*" + re.escape(FLAG) + r"(.*?)</Cause>\s*<Correction>(.*?)</Correction>\s*</Step\1>",
+                      text, re.S)
     if not match:
         raise TemplateError("no <Stepk><Cause>…</Cause><Correction>…</Correction></Stepk> found")
     cause, correction = match.group(2).strip(), match.group(3).strip()

@@ -1,6 +1,6 @@
-"""Pure statistics for stage `evaluate`: pass@k, maj@k, bootstrap intervals, group accuracy.
+"""Pure statistics for stage `evaluate`: pass@k, maj@k, bootstrap intervals, group accuracy, step AUC.
 
-No model, no I/O: every function takes verdicts (bools) or extracted answers and returns
+No model, no I/O: every function takes verdicts (bools), extracted answers or scores and returns
 numbers, so tests can check them by hand.
 
     python -c "from supercorrect.grading.stats import pass_at_k; print(pass_at_k(5, 2, 1))"  # 0.4
@@ -76,3 +76,45 @@ def accuracy_by(rows: list[dict], key: str, value: str = "correct") -> dict[str,
         return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
     return {g: {"accuracy": sum(v) / len(v), "n": len(v)} for g, v in sorted(groups.items(), key=lambda kv: order(kv[0]))}
+
+
+def auc(scores: list[float], positive: list[bool]) -> float | None:
+    """Area under the ROC curve: the chance that a positive scores above a negative, ties
+    counting one half (the Mann-Whitney statistic); None without both classes."""
+    import numpy as np
+
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)  # 1-based; a tie gets its group's mean rank
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def grouped_auc(groups: list[list[tuple[float, bool]]], resamples: int = 1000, seed: int = 0,
+                level: float = 0.95) -> tuple[float | None, list[float] | None]:
+    """AUC of (score, positive) items that come in groups, and its percentile bootstrap interval
+    over groups: each resample draws, with replacement, as many groups with a positive item and
+    as many without as there are (so every resample has both classes where the data has), and
+    scores all their items. (None, None) without both classes; the same seed gives the same interval."""
+    import numpy as np
+
+    point = auc([s for g in groups for s, _ in g], [y for g in groups for _, y in g])
+    if point is None:
+        return None, None
+    arrays = [(np.array([s for s, _ in g], dtype=float), np.array([y for _, y in g], dtype=bool)) for g in groups if g]
+    strata = [[a for a in arrays if a[1].any()], [a for a in arrays if not a[1].any()]]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        drawn = [stratum[i] for stratum in strata if stratum for i in rng.integers(0, len(stratum), len(stratum))]
+        value = auc(np.concatenate([s for s, _ in drawn]), np.concatenate([y for _, y in drawn]))
+        if value is not None:
+            values.append(value)
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return point, [float(low), float(high)]

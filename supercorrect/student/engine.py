@@ -6,22 +6,25 @@
   and `pip install vllm`); a clear error if vLLM is not installed;
 * `auto` (default): vLLM when it is installed and a GPU is present, else transformers.
 
-Both take the same chats and return `num_samples` texts per chat in input order. vLLM gets the
+`load_engine` returns the engine's `generate`, the tokenizer and `logprobs`, which scores
+continuations of chats (supercorrect.student.score; vLLM's prompt log-probabilities on vLLM).
+Both generate from the same chats and return `num_samples` texts per chat in input order. vLLM gets the
 prompts as token ids rendered and tokenized exactly as the transformers path does them (chat
 template, an open final assistant turn for `mine`'s corrections, no extra special tokens) and
 stops at the same end-of-turn ids, so the two engines see the same prompts. vLLM schedules its
 own batches, so `student.batch_size` does not apply to it; `student.vllm_gpu_memory` is the
 share of GPU memory it may take.
 
-    python -c "from supercorrect.config import load_params; from supercorrect.student.engine import load_generator; \
-gen, tok = load_generator('models/sft', load_params('params.yaml').student); \
-print(gen([[{'role': 'user', 'content': '1+1?'}]], max_new_tokens=40))"
+    python -c "from supercorrect.params_file import load_params; from supercorrect.student.engine import load_engine; \
+e = load_engine('models/sft', load_params('params.yaml').student); \
+print(e.generate([[{'role': 'user', 'content': '1+1?'}]], max_new_tokens=40))"
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+from typing import Callable, NamedTuple
 
 from supercorrect.io import InputError
 
@@ -39,22 +42,33 @@ def use_vllm(engine: str) -> bool:
     return engine == "vllm"
 
 
-def load_generator(path, student, seed: int = 0):
-    """(generate(chats, *, max_new_tokens, temperature, num_samples, batch_size, seed, desc), tokenizer)
-    for the checkpoint at `path` (a dir, or a dir with pointer.json) on `student.engine`."""
+class Engine(NamedTuple):
+    """A loaded checkpoint: `generate(chats, *, max_new_tokens, temperature, num_samples,
+    batch_size, seed, desc)` -> texts per chat, its tokenizer, and `logprobs(chats, continuations,
+    *, batch_size, desc)` -> the log-probability of each continuation after its chat."""
+    generate: Callable
+    tokenizer: object
+    logprobs: Callable
+
+
+def load_engine(path, student, seed: int = 0) -> Engine:
+    """The checkpoint at `path` (a dir, or a dir with pointer.json) on `student.engine`."""
     from supercorrect.student.decode import generate
     from supercorrect.student.load import load_student, resolve_pointer
+    from supercorrect.student.score import continuation_logprobs
 
     if not use_vllm(student.engine):
         model, tokenizer = load_student(path, student.dtype)
-        return functools.partial(generate, model, tokenizer), tokenizer
+        return Engine(functools.partial(generate, model, tokenizer), tokenizer,
+                      functools.partial(continuation_logprobs, model, tokenizer))
     from vllm import LLM
 
     name, revision = resolve_pointer(path)
     pinned = {"revision": revision, "tokenizer_revision": revision} if revision else {}
     llm = LLM(model=name, dtype=student.dtype, seed=seed, gpu_memory_utilization=student.vllm_gpu_memory, **pinned)
     tokenizer = llm.get_tokenizer()
-    return functools.partial(vllm_generate, llm, tokenizer, stop_ids(name, tokenizer)), tokenizer
+    return Engine(functools.partial(vllm_generate, llm, tokenizer, stop_ids(name, tokenizer)), tokenizer,
+                  functools.partial(vllm_logprobs, llm, tokenizer))
 
 
 def stop_ids(name: str, tokenizer) -> list[int]:
@@ -88,3 +102,20 @@ def vllm_generate(llm, tokenizer, stop: list[int], conversations: list[list[dict
     print(f"{desc}: {len(prompts)} prompts x {n} on vLLM", flush=True)
     outputs = llm.generate(prompts, params, use_tqdm=True)
     return [[o.text for o in out.outputs] * (1 if sampling else num_samples) for out in outputs]
+
+
+def vllm_logprobs(llm, tokenizer, conversations: list[list[dict]], continuations: list[str], *, batch_size: int = 64,
+                  desc: str = "score") -> list[float]:
+    """`supercorrect.student.score.continuation_logprobs`'s contract on vLLM: the same ids, scored
+    from vLLM's prompt log-probabilities (`prompt_logprobs=0`: the prompt's own token at each
+    position); one token is generated and ignored."""
+    from vllm import SamplingParams
+
+    from supercorrect.student.score import scored_ids
+
+    items = [scored_ids(tokenizer, c, t) for c, t in zip(conversations, continuations, strict=True)]
+    print(f"{desc}: {len(items)} items on vLLM", flush=True)
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=1, prompt_logprobs=0)
+    outputs = llm.generate([{"prompt_token_ids": ids} for ids, _ in items], params, use_tqdm=True)
+    return [sum(out.prompt_logprobs[j][ids[j]].logprob for j in range(len(ids) - n, len(ids)))
+            for (ids, n), out in zip(items, outputs)]

@@ -7,7 +7,9 @@ transformers `generate` (not our decode loop), so a test compares two independen
 * `LLM(model=..., dtype=..., seed=..., gpu_memory_utilization=...)`, `get_tokenizer()`;
 * `generate(prompts, sampling_params, use_tqdm=True)` with `{"prompt_token_ids": [...]}` prompts,
   returning one result per prompt, in order, each with `n` `.outputs[i].text`;
-* stopping at `stop_token_ids`, which (special tokens) do not appear in the text.
+* stopping at `stop_token_ids`, which (special tokens) do not appear in the text;
+* `prompt_logprobs=0`: each result's `.prompt_logprobs`, None for the first prompt token, then per
+  token a dict {its id: an object with `.logprob`}, read from one plain forward of the prompt.
 Every call is appended as a JSON line to $FAKE_VLLM_LOG when it is set.
 """
 
@@ -26,6 +28,7 @@ class SamplingParams:
     max_tokens: int = 16
     stop_token_ids: list[int] = field(default_factory=list)
     skip_special_tokens: bool = True
+    prompt_logprobs: int | None = None
 
 
 def _log(record: dict) -> None:
@@ -65,6 +68,12 @@ class LLM:
                                           num_return_sequences=p.n, eos_token_id=p.stop_token_ids,
                                           pad_token_id=self.tokenizer.pad_token_id, **extra)
             texts = self.tokenizer.batch_decode(out[:, ids.size(1):], skip_special_tokens=p.skip_special_tokens)
-            results.append(SimpleNamespace(prompt_token_ids=prompt["prompt_token_ids"],
+            scored = None
+            if p.prompt_logprobs is not None:
+                with torch.inference_mode():
+                    logp = torch.log_softmax(self.model(ids).logits[0, :-1].float(), -1)
+                scored = [None] + [{t: SimpleNamespace(logprob=float(logp[j, t]))}
+                                   for j, t in enumerate(prompt["prompt_token_ids"][1:])]
+            results.append(SimpleNamespace(prompt_token_ids=prompt["prompt_token_ids"], prompt_logprobs=scored,
                                            outputs=[SimpleNamespace(text=t) for t in texts]))
         return results

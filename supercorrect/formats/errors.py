@@ -1,10 +1,9 @@
 """Erroneous solutions made on purpose, so the student meets the correction format before DPO.
 
 `inject_error(template, rng)` takes a verified template and returns a copy whose step k is
-wrong, and `copy_trace(template)` the trace of a solution that has nothing to correct. The
-`annotate` stage turns a share of its templates into correction-trace examples with them
-(`annotate.correction_share`): the teacher writes the trace for the erroneous copy, grounded in
-the reference, exactly as it does for the student's own errors in `mine`.
+wrong. The `annotate` stage turns a share of its templates into correction-trace examples with
+it (`annotate.correction_share`): the teacher writes the trace for the erroneous copy, grounded
+in the reference, exactly as it does for the student's own errors in `mine`.
 
 The errors are the kind a student makes in a chain of calculations: one step misreads an
 operand, or arrives at a value off by one or two, by a factor of ten or by the wrong operation,
@@ -12,7 +11,7 @@ and every later step computes correctly from the wrong value (so the first wrong
 one to find).
 Steps without an `a op b = c` calculation are left alone.
 
-    python -c "import random; from supercorrect.pairs.errors import inject_error as f; \
+    python -c "import random; from supercorrect.formats.errors import inject_error as f; \
 print(f('<Step1>so 5+3=8 apples.</Step1>\\n<Generalized>g</Generalized>\\n<Answer>8</Answer>', random.Random(0)))"
 """
 
@@ -21,11 +20,10 @@ from __future__ import annotations
 import random
 import re
 
-from supercorrect.formats.templates import leading_steps
+from supercorrect.formats.templates import leading_steps, replace_answer
 
 # `a op b = c` with whole numbers: the calculations of GSM8K-style steps.
 _CALC = re.compile(r"(?<![\d.])(\d+)\s*([+\-*/])\s*(\d+)\s*=\s*(\d+)(?!\d|\.\d)")
-_ANSWER = re.compile(r"<Answer>.*?</Answer>", re.S)
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
 
@@ -82,11 +80,6 @@ def inject_error(template: str, rng: random.Random) -> tuple[str, int] | None:
         text = text.replace(before, after, 1)
     last_changed = new_steps[-1] != steps[-1]
     if last_changed:
-        text = _ANSWER.sub(f"<Answer>{new}</Answer>", text)
+        text = replace_answer(text, str(new))
     return text, i + 1
 
-
-def copy_trace(template: str) -> str:
-    """The correction trace of a solution with no wrong step: its steps as they are, the answer."""
-    answer = _ANSWER.findall(template)
-    return "\n".join(leading_steps(template) + answer[-1:])
