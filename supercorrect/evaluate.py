@@ -205,6 +205,54 @@ def diagnosis(checkpoint: str, v: dict) -> str:
     return f"{checkpoint} tells wrong steps from right ones ({figure}){'; ' + rates if rates else ''}."
 
 
+def _gen(p: Params) -> dict:
+    return dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=p.evaluate.seed)
+
+
+def _grading(p: Params) -> dict:
+    return dict(time_limit_s=p.evaluate.grade_time_limit_s, workers=p.evaluate.grade_workers, progress=True)
+
+
+def check_heldout(engine, prompts, heldout: list[dict], ckpt: str, p: Params) -> dict:
+    """The checkpoint's checks of the held-out errors: locate and fix rates (`rates`), the checks
+    themselves (`traces`), each error's step scores (`steps`) and their prediction rows."""
+    chats = [correction_messages(prompts, h["problem"], h["response"]) for h in heldout]
+    traces = [t[0] for t in engine.generate(chats, temperature=0.0, desc=f"evaluate: held-out errors {ckpt}", **_gen(p))]
+    cases = [{"id": h["rollout_id"], "answer": h["answer"]} for h in heldout]
+    _, rows = score(cases, traces, desc=f"evaluate: grade held-out {ckpt}", **_grading(p))
+    steps = step_scores(engine.logprobs, prompts, [(h["problem"], h["response"], h["k"]) for h in heldout],
+                        batch_size=p.student.batch_size, desc=f"evaluate: step scores, held-out {ckpt}")
+    predictions = [{"benchmark": "heldout", "checkpoint": ckpt, "pass": "check", "problem_id": h["problem_id"],
+                    "rollout_id": h["rollout_id"], "k": h["k"], "flagged_step": flagged_step(t), "response": t,
+                    "correct": r["correct"]} for h, t, r in zip(heldout, traces, rows)]
+    return {"rates": heldout_errors(heldout, traces, [r["correct"] for r in rows]), "traces": traces, "steps": steps,
+            "predictions": predictions + step_rows("heldout", ckpt, [h["rollout_id"] for h in heldout], steps)}
+
+
+def check_answers(engine, prompts, problems: list[dict], rows: list[dict], held: dict | None, name: str, ckpt: str,
+                  p: Params) -> tuple[dict, list[dict]]:
+    """The checkpoint checks its own first answers (`rows`) under the correction prompt: its
+    `self_correction` block (with the held-out errors' rates and both sides of the flag
+    decision) and the prediction rows of the checks and step scores."""
+    cfg = p.evaluate
+    first = [r for r in rows if r["sample"] == 0]
+    chats = [correction_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
+    second = [s[0] for s in engine.generate(chats, temperature=0.0, desc=f"evaluate: self-correct {ckpt}/{name}",
+                                            **_gen(p))]
+    _, second_rows = score(problems, second, desc=f"evaluate: grade self-correct {ckpt}/{name}", **_grading(p))
+    block = self_correction(first, second_rows, cfg.bootstrap, cfg.seed)
+    if held is not None:  # model-level: the same held-out errors for every benchmark
+        block["heldout_errors"] = held["rates"]
+    right = [(q, r, text) for q, r, text in zip(problems, first, second) if r["correct"]]
+    right_steps = step_scores(engine.logprobs, prompts, [(q["problem"], r["response"], None) for q, r, _ in right],
+                              batch_size=p.student.batch_size, desc=f"evaluate: step scores {ckpt}/{name}")
+    v = verification([text for _, _, text in right], held["traces"] if held else [],
+                     (held["steps"] if held else []) + right_steps, cfg.bootstrap, cfg.seed)
+    block["verification"] = v | {"diagnosis": diagnosis(ckpt, v)}
+    predictions = [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r} for r in second_rows]
+    return block, predictions + step_rows(name, ckpt, [q["id"] for q, _, _ in right], right_steps)
+
+
 def run(p: Params) -> dict:
     from supercorrect.student.engine import load_engine
 
@@ -218,53 +266,25 @@ def run(p: Params) -> dict:
     heldout = validate.load(heldout_file, "heldout") if heldout_file.exists() else []
     paths = checkpoint_paths(p)
     final = cfg.checkpoints[-1]
-    grading = dict(time_limit_s=cfg.grade_time_limit_s, workers=cfg.grade_workers, progress=True)
     sampling = dict(temperature=cfg.temperature, num_samples=cfg.samples) if cfg.samples > 1 else dict(temperature=0.0)
-    gen = dict(max_new_tokens=p.student.max_new_tokens, batch_size=p.student.batch_size, seed=cfg.seed)
     results: dict[str, dict] = {name: {} for name in benchmarks}
     corrected: dict[str, dict] = {name: {} for name in benchmarks}
     predictions = []
     for ckpt in cfg.checkpoints:
         engine = load_engine(paths[ckpt], p.student, seed=cfg.seed)
         checking = ckpt in cfg.self_correct
-        held, traces, held_steps = None, [], []
-        if checking and heldout:
-            traces = [t[0] for t in engine.generate([correction_messages(prompts, h["problem"], h["response"])
-                                                     for h in heldout],
-                                                    temperature=0.0, desc=f"evaluate: held-out errors {ckpt}", **gen)]
-            cases = [{"id": h["rollout_id"], "answer": h["answer"]} for h in heldout]
-            _, rows = score(cases, traces, desc=f"evaluate: grade held-out {ckpt}", **grading)
-            held = heldout_errors(heldout, traces, [r["correct"] for r in rows])
-            held_steps = step_scores(engine.logprobs, prompts, [(h["problem"], h["response"], h["k"]) for h in heldout],
-                                     batch_size=p.student.batch_size, desc=f"evaluate: step scores, held-out {ckpt}")
-            predictions += [{"benchmark": "heldout", "checkpoint": ckpt, "pass": "check", "problem_id": h["problem_id"],
-                             "rollout_id": h["rollout_id"], "k": h["k"], "flagged_step": flagged_step(t),
-                             "response": t, "correct": r["correct"]} for h, t, r in zip(heldout, traces, rows)]
-            predictions += step_rows("heldout", ckpt, [h["rollout_id"] for h in heldout], held_steps)
+        held = check_heldout(engine, prompts, heldout, ckpt, p) if checking and heldout else None
+        predictions += held["predictions"] if held else []
         for name, problems in benchmarks.items():
             chats = [solve_messages(prompts, q["problem"]) for q in problems]
-            responses = engine.generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **gen)
-            summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **grading)
+            responses = engine.generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **_gen(p))
+            summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **_grading(p))
             summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
             results[name][ckpt] = summary
             predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "solve", **r} for r in rows]
-            if not checking:
-                continue
-            first = [r for r in rows if r["sample"] == 0]
-            checks = [correction_messages(prompts, q["problem"], r["response"]) for q, r in zip(problems, first)]
-            second = [s[0] for s in engine.generate(checks, temperature=0.0, desc=f"evaluate: self-correct {ckpt}/{name}",
-                                                    **gen)]
-            _, second_rows = score(problems, second, desc=f"evaluate: grade self-correct {ckpt}/{name}", **grading)
-            corrected[name][ckpt] = self_correction(first, second_rows, cfg.bootstrap, cfg.seed)
-            if held is not None:  # model-level: the same held-out errors for every benchmark
-                corrected[name][ckpt]["heldout_errors"] = held
-            right = [(q, r, text) for q, r, text in zip(problems, first, second) if r["correct"]]
-            right_steps = step_scores(engine.logprobs, prompts, [(q["problem"], r["response"], None) for q, r, _ in right],
-                                      batch_size=p.student.batch_size, desc=f"evaluate: step scores {ckpt}/{name}")
-            v = verification([text for _, _, text in right], traces, held_steps + right_steps, cfg.bootstrap, cfg.seed)
-            corrected[name][ckpt]["verification"] = v | {"diagnosis": diagnosis(ckpt, v)}
-            predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "self_correct", **r} for r in second_rows]
-            predictions += step_rows(name, ckpt, [q["id"] for q, _, _ in right], right_steps)
+            if checking:
+                corrected[name][ckpt], rows = check_answers(engine, prompts, problems, rows, held, name, ckpt, p)
+                predictions += rows
         del engine  # frees the model (or the vLLM engine's GPU memory) before the next one
 
     metrics = {}
