@@ -15,7 +15,7 @@ import os
 from typing import NamedTuple
 
 from supercorrect.grading.equivalence import equivalent_or_raise
-from supercorrect.grading.extract import extract_safely
+from supercorrect.grading.extract import choice_letter, extract_choice, extract_safely, gold_answer
 from supercorrect.grading.symbolic import SymbolicTimeout
 
 
@@ -28,11 +28,15 @@ class Judgement(NamedTuple):
 
 def judge(response: str, gold: str, time_limit_s: float | None = None) -> Judgement:
     """Verdict on one response with the extracted answer and whether it timed out. Never raises."""
+    letter = choice_letter(gold)
+    if letter is not None:  # multiple choice: the response's choice against the gold's letter
+        choice = extract_choice(response, letter) if isinstance(response, str) else None
+        return Judgement(choice == letter, choice, False)
     pred = extract_safely(response)
     if pred is None:
         return Judgement(False, None, False)
     try:
-        return Judgement(equivalent_or_raise(pred, gold, time_limit_s), pred, False)
+        return Judgement(equivalent_or_raise(pred, gold_answer(gold), time_limit_s), pred, False)
     except SymbolicTimeout:
         return Judgement(False, pred, True)
     except Exception:
