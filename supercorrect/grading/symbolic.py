@@ -153,8 +153,20 @@ def _rounds_value(pred: str, gold: str) -> bool:
     return rounds_to(decimal, places, Fraction(str(sympy.N(expr, digits))))
 
 
+def _math_verify_readme(response: str, gold: str) -> bool:
+    """math-verify's own verdict on a whole response, called as its README shows:
+    `verify(parse("$" + gold + "$"), parse(response))`. Runs inside a worker only; its own
+    timeouts are off because the parent kills the worker instead."""
+    import math_verify
+
+    gold_parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
+    return bool(math_verify.verify(gold_parsed, math_verify.parse(response, parsing_timeout=None),
+                                   timeout_seconds=None))
+
+
+_WARM_UP = {"rounded": ("433/250;3", "\\sqrt{3}"), "readme": ("so $x = \\boxed{\\sqrt{2}}$", "\\sqrt{2}")}
 _MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _exactly_equal,
-          "rounded": _rounds_value}
+          "rounded": _rounds_value, "readme": _math_verify_readme}
 
 
 def serve() -> None:
@@ -169,7 +181,7 @@ def serve() -> None:
     # The first parse and comparison load grammars and sympy modules lazily; that start-up
     # is not the first item's fault, so it is paid here, inside the start-up allowance.
     for mode, warm_up in _MODES.items():
-        warm_up(*(("433/250;3", "\\sqrt{3}") if mode == "rounded" else ("\\sqrt{2} + x = 1", "1 = x + \\sqrt{2}")))
+        warm_up(*_WARM_UP.get(mode, ("\\sqrt{2} + x = 1", "1 = x + \\sqrt{2}")))
     out = sys.stdout
     out.write("ready\n")
     out.flush()
@@ -281,6 +293,14 @@ def _pool() -> _Pool:
         if _POOL is None:
             _POOL = _Pool(max(2, os.cpu_count() or 2))
         return _POOL
+
+
+def math_verify_verdict(response: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """math-verify alone on a whole response against a gold, as its README calls it, under the
+    same hard per-item limit (SymbolicTimeout past it). No size guard: responses are long, and a
+    hang is what the kill is for. For reporting accuracy beside ours, never for our verdicts."""
+    limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    return _pool().compare(response, gold, limit, "readme")
 
 
 def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
