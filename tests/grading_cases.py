@@ -238,6 +238,8 @@ CASES += _group("equiv_function_label", [
     (r"\boxed{q(x)=x^3}", r"3x", False, "power is not a product"),
     (r"\boxed{P(A) = 0.3}", "0.3", True, "probability label"),
     (r"\boxed{P(A) = 0.3}", "0.7", False, "complement is wrong"),
+    (r"\boxed{f(x) = 2x + 3}", "y = 2x + 3", True, "a function's value is its y"),
+    (r"\boxed{f(x) = 2x + 3}", "y = 2x - 3", False, "a function's value is its y, other line"),
 ])
 
 # 2. Equivalence: `x = 1, y = 2` against `1, 2` and labelled tuples.
@@ -743,4 +745,6 @@ CASES += _group("extract_choice_letter", [
     ("la réponse est C et non A", "A", False, "French, the excluded letter"),
     (r"\boxed{\text{D}}", "D", True, "boxed letter"),
     (r"\boxed{\text{D}}", r"\text{(E)}", False, "boxed letter, other gold"),
+    (r"\boxed{\mathrm{E} \cdot 2}", "E", False, "a value with a letter in it is no choice"),
+    ("The answer is (C) 24.", "C", True, "a choice with its option text"),
 ])

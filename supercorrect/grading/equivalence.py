@@ -97,6 +97,13 @@ def _name_key(name: str) -> str:
     return re.sub(r"[{}\s]", "", name)  # `a_{37}` and `a_37` name the same term
 
 
+def _same_name(a: str, b: str) -> bool:
+    """Two left sides that name the same quantity: `a_{3}` and `a_3`, or `y` and `f(x)` (the
+    value of a function of x is its y)."""
+    a, b = _name_key(a), _name_key(b)
+    return a == b or ("y" in (a, b) and bool(re.fullmatch(r"[A-Za-z]\(x\)", b if a == "y" else a)))
+
+
 def _labelled_items(s: str, same_name: bool = False) -> list[tuple[str, str]] | None:
     """`x = 1, y = 2` as [("x", "1"), ("y", "2")]; None unless every item is `name = value`.
 
@@ -296,7 +303,7 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
         return _compare_labelled(p_items, g_items, p, g, time_limit_s)
     p_eq, g_eq = _equation(p), _equation(g)
     if p_eq and g_eq:
-        if _name_key(p_eq[0]) == _name_key(g_eq[0]) and _is_label(*p_eq):
+        if _same_name(p_eq[0], g_eq[0]) and _is_label(*p_eq):
             return _compare(p_eq[1], g_eq[1], time_limit_s)
         return _symbolic_equivalent(p, g, time_limit_s, mode="equations")
     if p_eq or g_eq:

@@ -306,8 +306,11 @@ def extract_choice(text: str, gold_letter: str) -> str | None:
     letter, else the first letter after its last answer cue, else a letter that opens the
     response ("D. Because..."), else its last letter standing alone ("...so I pick B")."""
     stated = extract_safely(text)
-    if stated is not None and re.fullmatch(r"\(?[A-J]\)?", stated.strip()):
-        return stated.strip("() ")
+    if stated is not None:
+        if m := re.match(r"\(([A-J])\)|([A-J])(?:$|[.:](?:\s|$)|\s+[A-Za-z])", stated.strip()):
+            return m[1] or m[2]  # "C", "(C) 24", "C Cecile"
+        if re.search(r"[\d=+*/^\\]", stated):
+            return str(stated)  # a value (`E \cdot 2`), not a choice
     letters = "A-" + max("E", gold_letter)
     alone = re.compile(r"(?<![A-Za-z\\])([" + letters + r"])(?![A-Za-z])")
     cues = list(ANSWER_IS.finditer(text))
