@@ -557,6 +557,8 @@ CASES += _group("coverage_box_lists", [
     (r"\boxed{(1, 4)} \quad \text{and} \quad \boxed{(4, 1)}", "(1,4)", False, "boxed pairs against one pair"),
     (r"\boxed{(0, 2)}, \boxed{(2, 0)}", "(2,0),(0,2)", True, "pairs in another order"),
     (r"\boxed{(0, 2)}, \boxed{(2, 0)}", "(0,2),(2,2)", False, "pairs, one wrong"),
+    (r"\boxed{(2, 5, 7), (5, 2, 7), (2, 5, 7)}", "(5,2,7),(2,5,7)", True, "a point listed twice is one solution"),
+    (r"\boxed{(2, 5, 7), (5, 2, 7)}", "(5,2,7),(2,5,7),(2,7,5)", False, "a missing point"),
     (r"There are \boxed{12} apples and \boxed{8} pears.", "12, 8", True, "boxes with nouns and 'and'"),
     (r"\boxed{5} is wrong, so it should be \boxed{6}", "5, 6", False, "a correction is not a list"),
     (r"\boxed{5} is wrong, so it should be \boxed{6}", "6", True, "a correction keeps the last box"),

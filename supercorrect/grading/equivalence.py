@@ -184,7 +184,9 @@ def _compare_structures(p: str, g: str, time_limit_s: float | None) -> bool | No
         if ps.brackets != gs.brackets or len(p_items) != len(g_items):
             return False
         return all(_compare(a, b, time_limit_s) for a, b in zip(p_items, g_items))
-    if "set" in (ps.kind, gs.kind):  # a set has no repeated members
+    # A set has no repeated members, nor has a list of tuples (solutions written as points): a
+    # point written twice is one solution. In a list of numbers a repeat counts (a double root).
+    if "set" in (ps.kind, gs.kind) or all(_structure(x) and _structure(x).kind == "tuple" for x in p_items + g_items):
         p_items = list({squash(x): x for x in p_items}.values())
         g_items = list({squash(x): x for x in g_items}.values())
     if len(p_items) != len(g_items):
