@@ -692,6 +692,10 @@ CASES += _group("gold_solutions", [
     (r"\boxed{2}", r"$\boxed{2}$ and $\boxed{3}$", False, "one of the gold's two boxes"),
     ("#### 56", "She has 8 packs of 7 cards, so 56 cards.\n#### 56", True, "GSM8K-style gold"),
     ("#### 65", "She has 8 packs of 7 cards, so 56 cards.\n#### 56", False, "GSM8K-style gold, wrong"),
+    (r"Result: \boxed{(1/3)^{2} + \sqrt{16}}", "answer is 1/9 + 4", True, "a gold with an answer cue"),
+    (r"Result: \boxed{(1/3)^{2} + \sqrt{16}}", "answer is 1/9 + 5", False, "a gold with an answer cue, wrong"),
+    ("$e^{i\\pi} + 2 = 1$", "1", True, "e and i alone are constants: a computation"),
+    ("$2 + x = 5$", "5", False, "a variable on the left: an equation, not a value"),
 ])
 
 # Decision (rounding), continued: decimals that trail off, repeat, or use scientific notation,

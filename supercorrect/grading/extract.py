@@ -324,10 +324,10 @@ def extract_choice(text: str, gold_letter: str) -> str | None:
 
 def gold_answer(gold: str) -> str:
     """The answer in a gold that is itself a worked solution (it has a box, `####`, an <Answer>
-    tag, or sentences); any other gold is returned as it is."""
+    tag, an answer cue, or sentences); any other gold is returned as it is."""
     if not isinstance(gold, str):
         return gold
-    if not (find_boxes(gold) or "####" in gold or ANSWER_TAG.search(gold)
+    if not (find_boxes(gold) or "####" in gold or ANSWER_TAG.search(gold) or ANSWER_IS.search(gold)
             or len(re.findall(r"[A-Za-z]{2,}", LATEX_CMD.sub(" ", _outside_math(gold)))) >= 4):
         return gold
     return extract_safely(gold) or gold

@@ -268,7 +268,8 @@ def has_variables(s: str) -> bool:
     product or integral binds its variable: `\\sum_{k=1}^{3} k` has none left."""
     if _BINDS_VARIABLE.match(s):
         return False
-    return bool(re.search(r"[A-Za-z]", LATEX_CMD.sub("", ENVIRONMENT.sub("", s))))
+    # e and i alone are the constants (`e^{i\\pi} = -1`); beside other letters they may be names.
+    return bool(set(re.findall(r"[A-Za-z]", LATEX_CMD.sub("", ENVIRONMENT.sub("", s)))) - {"e", "i"})
 
 
 ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}")
