@@ -157,21 +157,21 @@ def _structure(s: str) -> _Struct | None:
     return None
 
 
-def _order_matters(gold: list[str]) -> bool:
-    """A gold list of numbers in neither ascending nor descending order was written in that order
-    on purpose (an ordering the question asks for), so a permutation of it is not the answer.
-    A gold list written sorted reads as a set of solutions, in any order."""
-    nums = [to_number(item) for item in gold]
-    if len(nums) < 3 or None in nums:
+def _order_matters(p_items: list[str], g_items: list[str]) -> bool:
+    """Lists of numbers in which order counts: two lists of three or more numbers, neither of them
+    written in ascending order. A set of solutions is listed ascending (`-5, -2, 7`), so a
+    permutation of it is the same set; `10, 4, -2` against `4, 10, -2` may be an ordering the
+    question asks for, and is compared in order."""
+    lists = [[to_number(item) for item in items] for items in (p_items, g_items)]
+    if len(g_items) < 3 or any(None in nums for nums in lists):
         return False
-    values = [n.value for n in nums]
-    return values != sorted(values) and values != sorted(values, reverse=True)
+    return not any([n.value for n in nums] == sorted(n.value for n in nums) for nums in lists)
 
 
 def _compare_structures(p: str, g: str, time_limit_s: float | None) -> bool | None:
     """Verdict on two sets, lists, tuples or intervals, member by member; None unless both are.
 
-    Sets and bare lists are unordered (a bare list only when its gold is sorted, see
+    Sets and bare lists are unordered (bare lists of numbers unless neither is ascending, see
     _order_matters); tuples and intervals are ordered, and never equal a set or a bare list.
     """
     ps, gs = _structure(p), _structure(g)
@@ -191,7 +191,7 @@ def _compare_structures(p: str, g: str, time_limit_s: float | None) -> bool | No
         g_items = list({squash(x): x for x in g_items}.values())
     if len(p_items) != len(g_items):
         return False
-    if ps.kind == gs.kind == "list" and _order_matters(g_items):
+    if ps.kind == gs.kind == "list" and _order_matters(p_items, g_items):
         return all(_compare(a, b, time_limit_s) for a, b in zip(p_items, g_items))
     return _match_unordered(p_items, g_items, time_limit_s)
 
