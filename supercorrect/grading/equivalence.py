@@ -28,14 +28,16 @@ _CHOICE = re.compile(r"^\(\s*([A-Za-z])\s*\)$")
 _MEMBER = re.compile(r"^(?:" + LABEL_SRC + r")\s*\\in\s*")
 # `1,22` or `1000,99`: digits, one comma, digits, no space; a decimal comma or a list of two.
 _BARE_COMMA_DECIMAL = re.compile(r"-?\d+,\d+")
+# Inequalities as intervals: the relation, the bracket it gives, its mirror image (`3 < x`).
 _RELATION = re.compile(r"(<=|>=|≤|≥|<|>|\\(?:leq?|lt|geq?|gt)(?![A-Za-z]))")
 _LESS = {"<": "(", "\\lt": "(", "<=": "[", "≤": "[", "\\le": "[", "\\leq": "["}
 _GREATER = {">": "(", "\\gt": "(", ">=": "[", "≥": "[", "\\ge": "[", "\\geq": "["}
 _OPEN_TO_CLOSE = {"(": ")", "[": "]"}
-_GLUED_LETTERS = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)[A-Za-z]{1,2}")
-_PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])")
 _FLIP = {"<": ">", "\\lt": ">", "<=": ">=", "≤": ">=", "\\le": ">=", "\\leq": ">=",
          ">": "<", "\\gt": "<", ">=": "<=", "≥": "<=", "\\ge": "<=", "\\geq": "<="}
+# A number with one or two letters glued to it (`10cm`, `15m`): in math, a product of variables.
+_GLUED_LETTERS = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)[A-Za-z]{1,2}")
+_PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])")
 
 
 def _canon(s: str) -> tuple[str, str | None]:
@@ -186,7 +188,7 @@ def _compare_structures(p: str, g: str, time_limit_s: float | None) -> bool | No
         return all(_compare(a, b, time_limit_s) for a, b in zip(p_items, g_items))
     # A set has no repeated members, nor has a list of tuples (solutions written as points): a
     # point written twice is one solution. In a list of numbers a repeat counts (a double root).
-    if "set" in (ps.kind, gs.kind) or all(_structure(x) and _structure(x).kind == "tuple" for x in p_items + g_items):
+    if "set" in (ps.kind, gs.kind) or all(getattr(_structure(x), "kind", None) == "tuple" for x in p_items + g_items):
         p_items = list({squash(x): x for x in p_items}.values())
         g_items = list({squash(x): x for x in g_items}.values())
     if len(p_items) != len(g_items):
