@@ -4,6 +4,9 @@ Writes `metrics/evaluate.json` (contract: one object per benchmark, each with `a
 the final checkpoint's, plus `n`), with for the final checkpoint:
 - a seeded 95 % bootstrap interval (`ci95_low`, `ci95_high`), accuracy `by_subject` and `by_level`;
 - `no_answer` and grading `timeouts` counts;
+- `math_verify_accuracy`: accuracy under math-verify called directly (its README's usage), to
+  compare with published numbers, and `grader_disagreements`, the answers where the two graders
+  part (each final-checkpoint prediction carries math-verify's verdict as `math_verify`);
 - `pass_at_k` / `maj_at_k` when `evaluate.samples > 1` (then `accuracy` is the mean over samples);
 and `<ckpt>_accuracy` plus a `checkpoints` block for every checkpoint. For every checkpoint in
 `evaluate.self_correct`, `self_correction.<ckpt>` (contract) holds a second pass in which the
@@ -39,7 +42,7 @@ from supercorrect.config import Params
 from supercorrect.data.loaders import load_problems
 from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
 from supercorrect.formats.templates import FLAG, correct_prefix, flagged_step, leading_steps, step_open
-from supercorrect.grading.judge import grade_batch
+from supercorrect.grading.judge import compare_graders, grade_batch
 from supercorrect.grading.stats import accuracy_by, bootstrap_ci, grouped_auc, ks_for, majority_correct, pass_at_k
 from supercorrect.io import write_json, write_jsonl, write_text
 
@@ -280,6 +283,8 @@ def run(p: Params) -> dict:
             responses = engine.generate(chats, desc=f"evaluate: generate {ckpt}/{name}", **sampling, **_gen(p))
             summary, rows = score(problems, responses, desc=f"evaluate: grade {ckpt}/{name}", **_grading(p))
             summary |= breakdown(rows, cfg.bootstrap, cfg.seed)
+            if ckpt == final:  # math-verify alone beside ours; rows gain its `math_verify` verdict
+                summary |= compare_graders(rows, desc=f"evaluate: math-verify {name}", **_grading(p))
             results[name][ckpt] = summary
             predictions += [{"benchmark": name, "checkpoint": ckpt, "pass": "solve", **r} for r in rows]
             if checking:

@@ -84,6 +84,9 @@ def headline(evaluate: dict, mine: dict, register: dict, prepare: dict | None = 
         for ckpt, s in (b.get("checkpoints") or {}).items():
             rows.append((f"{name} accuracy, {ckpt}", f"{_pct(s['accuracy'])} (95 % CI {_pct(s.get('ci95_low'))}"
                                                      f"–{_pct(s.get('ci95_high'))})"))
+        if "math_verify_accuracy" in b:  # the same answers under math-verify, to compare with published numbers
+            rows.append((f"{name} accuracy under math-verify, {b.get('checkpoint', 'final')}",
+                         f"{_pct(b['math_verify_accuracy'])} ({b.get('grader_disagreements', 0)} answers graded differently)"))
         for ckpt, s in self_correction(b).items():
             gain = s.get("net_gain")
             rows.append((f"{name} self-correction gain, {ckpt}", f"{gain:+.1%}" if gain is not None else "–"))

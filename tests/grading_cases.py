@@ -1,11 +1,15 @@
 """Labelled grading cases: (response, gold, verdict, class, reason), written for this project.
 
 Each class is one way a grader goes wrong (see docs/grading.md): answers cut out of units,
-fractions and LaTeX, late answer cues, equivalences a plain comparison misses, answers spread
-over several boxes, CJK text, inline math, and the four deliberate decisions (rounded
-decimals, decimal commas, list order, differing units). Every class has right and wrong pairs,
-bare answers and whole responses. tests/test_grading.py asserts our verdicts; bench/grader.py
-scores ours and math-verify's against them.
+fractions and LaTeX, late answer cues, answers stated in a sentence or as bare math, choice
+letters, equivalences a plain comparison misses, labelled answers against bare ones, inequalities
+against intervals, answers spread over several boxes or joined by "and", CJK and other languages,
+inline math, golds that are worked solutions, guards against false accepts, and the deliberate
+decisions (rounded decimals, decimal commas, locale thousands, list order, differing units).
+Every class has right and wrong pairs; the suite holds bare answers and whole responses.
+tests/test_grading.py asserts our verdicts; bench/grader.py scores ours and math-verify's
+against them. The cases are our own: conventions learnt from other graders' docs and tests,
+written anew.
 
     python -c "from tests.grading_cases import CASES; print(len(CASES))"
 """
@@ -48,7 +52,7 @@ CASES += _group("extract_decimal_unit", [
     (r"The answer is 4.8cm.", "4", False, "cue plus glued unit, whole part wrong"),
     (r"<Answer>6.5kg</Answer>", "6.5", True, "bare answer with glued unit"),
     (r"<Answer>6.5kg</Answer>", "6", False, "bare answer with glued unit, whole part wrong"),
-    (r"\boxed{9.2cm}", "9.2", True, "boxed glued unit"),
+    (r"\boxed{9.2cm}", "9.2", False, "in math a glued cm is two variables, 9.2·c·m"),
     (r"\boxed{9.2cm}", "9", False, "boxed glued unit, whole part wrong"),
     (r"The average speed was 45.5mph.", "45.5", True, "glued mph"),
     (r"The average speed was 45.5mph.", "45", False, "45.5mph is not 45"),
@@ -234,6 +238,8 @@ CASES += _group("equiv_function_label", [
     (r"\boxed{q(x)=x^3}", r"3x", False, "power is not a product"),
     (r"\boxed{P(A) = 0.3}", "0.3", True, "probability label"),
     (r"\boxed{P(A) = 0.3}", "0.7", False, "complement is wrong"),
+    (r"\boxed{f(x) = 2x + 3}", "y = 2x + 3", True, "a function's value is its y"),
+    (r"\boxed{f(x) = 2x + 3}", "y = 2x - 3", False, "a function's value is its y, other line"),
 ])
 
 # 2. Equivalence: `x = 1, y = 2` against `1, 2` and labelled tuples.
@@ -369,47 +375,50 @@ CASES += _group("coverage_inline_math", [
     (r"It costs $5 and $6 more, so $11 in all.", "6", False, "dollar signs are not math, wrong"),
 ])
 
-# Decision: a rounded decimal is not an exact fraction (only exact values are equal).
+# Decision: a decimal equals a value with no finite decimal form (1/3, pi) only when it is that
+# value rounded or cut to its shown digits, with at least four significant digits (two when it
+# trails off with an ellipsis). Two decimals, or a decimal and a terminating value, must be equal.
 CASES += _group("decision_rounding", [
     (r"\boxed{0.33}", r"\frac13", False, "rounded, not exact"),
-    (r"\boxed{0.3333}", r"\frac13", False, "more digits are still rounded"),
+    (r"\boxed{0.3333}", r"\frac13", True, "four significant digits, correctly rounded"),
     (r"\boxed{0.67}", r"\frac23", False, "rounded up, not exact"),
     (r"\boxed{0.5}", r"\frac12", True, "exact decimal"),
     (r"\boxed{0.125}", r"\frac18", True, "exact decimal, three places"),
     (r"\boxed{1.4}", r"\frac75", True, "exact improper"),
     (r"\boxed{1.41}", r"\sqrt2", False, "rounded radical"),
     (r"\boxed{3.14}", r"\pi", False, "rounded pi"),
-    (r"\boxed{3.14159}", r"\pi", False, "more digits of pi are still rounded"),
+    (r"\boxed{3.14159}", r"\pi", True, "pi rounded to six significant digits"),
     (r"\boxed{2.72}", "e", False, "rounded e"),
     (r"The probability is about 0.17.", r"\frac16", False, "prose rounded"),
     (r"The probability is 1/6.", r"\frac16", True, "prose exact"),
     (r"\boxed{0.4}", "0.40", True, "trailing zero"),
     (r"\boxed{2.50}", r"\frac52", True, "trailing zero against a fraction"),
-    (r"\boxed{0.1666}", r"\frac16", False, "truncated"),
+    (r"\boxed{0.1666}", r"\frac16", True, "cut after four digits, every shown digit right"),
     (r"\boxed{\frac{1}{3}}", "0.33", False, "exact fraction against a rounded gold"),
     (r"\boxed{\frac{1}{4}}", "0.25", True, "exact fraction against an exact gold"),
     (r"\boxed{0.75}", r"75\%", True, "percent of the same value"),
     (r"\boxed{33\%}", r"\frac13", False, "rounded percent"),
     (r"\boxed{66.7}", r"66\frac23", False, "rounded mixed number"),
-    (r"\boxed{1.41421356}", r"\sqrt2", False, "eight decimals of a root are still rounded"),
-    (r"\boxed{2.718281828}", "e", False, "nine decimals of e are still rounded"),
-    (r"\boxed{0.7071}", r"\frac{\sqrt2}{2}", False, "rounded half-root"),
+    (r"\boxed{1.41421356}", r"\sqrt2", True, "eight decimals of the root, correctly rounded"),
+    (r"\boxed{2.718281828}", "e", True, "nine decimals of e, correctly rounded"),
+    (r"\boxed{0.7071}", r"\frac{\sqrt2}{2}", True, "half-root to four significant digits"),
     (r"\boxed{2}", r"\sqrt{4}", True, "an exact number against a radical with that value"),
     (r"\boxed{1.5}", r"\frac{\sqrt{9}}{2}", True, "an exact decimal against an exact expression"),
 ])
 
-# Decision: decimal commas. `{,}` before 1-2 digits is a decimal comma; a bare comma is a list.
+# Decision: decimal commas. `{,}` before 1-2 digits is a decimal comma; a bare comma (no space)
+# is a decimal comma only against a number written with a decimal point, else a list.
 CASES += _group("decision_decimal_comma", [
     (r"\boxed{3{,}5}", "3.5", True, "LaTeX decimal comma"),
     (r"\boxed{3{,}5}", "35", False, "LaTeX decimal comma is not a separator"),
     (r"\boxed{0{,}25}", r"\frac14", True, "LaTeX decimal comma, two digits"),
     (r"\boxed{12{,}000}", "12000", True, "three digits: thousands"),
     (r"\boxed{12{,}000}", "12", False, "three digits: not a decimal"),
-    (r"\boxed{3,5}", "3.5", False, "a bare comma separates solutions"),
+    (r"\boxed{3,5}", "3.5", True, "the gold's decimal point makes the comma a decimal comma"),
     (r"\boxed{3,5}", "3, 5", True, "bare comma list"),
     (r"\boxed{1,000}", "1000", True, "bare comma, three digits, one number: thousands"),
     (r"\boxed{1,000}", "1", False, "bare thousands is not one"),
-    (r"\boxed{2,75}", "2.75", False, "bare comma decimal not read"),
+    (r"\boxed{2,75}", "2.75", True, "decimal comma against a decimal point"),
     (r"The length is 4{,}5 m.", "4.5", True, "prose LaTeX decimal comma"),
     (r"\boxed{1{,}5}", r"\frac32", True, "decimal comma against a fraction"),
     (r"\boxed{1{,}5}", "15", False, "decimal comma is not a separator"),
@@ -461,7 +470,7 @@ CASES += _group("decision_units", [
     (r"\boxed{45^\circ}", r"45\text{ degrees}", True, "degree sign against degrees"),
     (r"\boxed{45^\circ}", r"45\text{ radians}", False, "degrees are not radians"),
     (r"\boxed{7\text{ apples}}", "7", True, "a count noun is no unit"),
-    (r"\boxed{7\text{ m}}", "7m", True, "glued unit against text unit"),
+    (r"\boxed{7\text{ m}}", "7m", False, "a gold 7m in math is seven times m"),
 ])
 
 # Whole responses in the project's own template and common chat styles.
@@ -499,4 +508,251 @@ CASES += _group("whole_responses", [
     ("<Step1>7 + 5 = 12</Step1><Step2>so 12 in all</Step2>", "12", True, "steps without an answer tag"),
     ("", "0", False, "empty response"),
     ("I could not solve this problem.", "1", False, "no answer at all"),
+])
+
+# 1. Extraction: the final answer stated in a sentence, with no box or tag, and bare math that is
+# the whole response (no digit may be cut out of it).
+CASES += _group("extract_sentence_answer", [
+    ("Final Answer: The smallest $k$ is 12.", "12", True, "the value after the sentence's verb"),
+    ("Final Answer: The smallest $k$ is 12.", "13", False, "the value after the verb, wrong gold"),
+    ("Final answer: the value of $a+b$ is 11", "11", True, "math naming the quantity is skipped"),
+    ("Final answer: the value of $a+b$ is 11", "a+b", False, "the named quantity is not the answer"),
+    ("Answer: the perimeter of $ABCD$ is $24\\sqrt{2}$.", r"24\sqrt2", True, "math after the verb"),
+    ("Answer: the perimeter of $ABCD$ is $24\\sqrt{2}$.", "24", False, "coefficient alone"),
+    ("So the answer is that there are 16 ways.", "16", True, "answer stated as a clause"),
+    ("So the answer is that there are 16 ways.", "61", False, "answer stated as a clause, wrong gold"),
+    ("Final Answer: The final answer is 7. I hope it is correct.", "7", True, "Minerva style"),
+    ("Final Answer: The final answer is 7. I hope it is correct.", "8", False, "Minerva style, wrong gold"),
+    ("Final Answer: The final answer is $\\frac{2}{9}$. I hope it is correct.", "2/9", True, "Minerva style, fraction"),
+    ("Final Answer: The final answer is $\\frac{2}{9}$. I hope it is correct.", "9/2", False, "Minerva, inverted"),
+    ("Final Answer: $x = -3$ is the only solution.", "-3", True, "math right after the cue"),
+    ("Final Answer: $x = -3$ is the only solution.", "3", False, "math right after the cue, sign"),
+    ("The answer is 12, since 3 \\cdot 4 = 12.", "12", True, "value then a reason"),
+    ("The answer is 12, since 3 \\cdot 4 = 12.", "4", False, "a factor in the reason"),
+    ("Answer: \\boxed{42}<|im_end|>", "42", True, "a chat-template token after the box"),
+    ("x^2 - 5x + 6", "(x-2)(x-3)", True, "a whole response that is a polynomial"),
+    ("x^2 - 5x + 6", "6", False, "the constant term is not the response"),
+    ("a^2 + 2ab + b^2", "(a+b)^2", True, "bare expression with two letters"),
+    ("3, 8, 11", "3,8,11", True, "a bare list response"),
+    ("3, 8, 11", "11", False, "the last member is not the list"),
+    (r"\csc x", r"\frac{1}{\sin x}", True, "a bare function"),
+    (r"\csc x", r"\sec x", False, "a different bare function"),
+    ("odd", r"\text{odd}", True, "a one-word response"),
+    ("odd", r"\text{even}", False, "a one-word response, other word"),
+    ("The number of handshakes is 28", "28", True, "no cue: the last number"),
+])
+
+# 2. Equivalence: several boxed answers, answers joined by "and"/"or", against lists and sets.
+CASES += _group("coverage_box_lists", [
+    (r"\boxed{2}, \boxed{5}, \boxed{9}", r"\{2, 5, 9\}", True, "three boxes against a set"),
+    (r"\boxed{2}, \boxed{5}, \boxed{9}", r"\{2, 5\}", False, "three boxes against a smaller set"),
+    (r"So $n=\boxed{4}$ and $n=\boxed{7}$.", "{4,7}", True, "plain braces are a set too"),
+    (r"So $n=\boxed{4}$ and $n=\boxed{7}$.", "{4,8}", False, "plain-brace set, wrong member"),
+    (r"$\boxed{-1}$ or $\boxed{3}$", "3, -1", True, "boxes joined by or"),
+    (r"\boxed{3 \text{ and } 5}", "3,5", True, "and inside one box"),
+    (r"\boxed{3 \text{ and } 5}", "3,6", False, "and inside one box, wrong member"),
+    (r"\boxed{2, 4, \text{ and } 6}", "6, 4, 2", True, "serial and"),
+    (r"\boxed{2, 4, \text{ and } 6}", "2, 4", False, "serial and, missing member"),
+    (r"\boxed{(1, 4)} \quad \text{and} \quad \boxed{(4, 1)}", "(4,1), (1,4)", True, "boxed pairs"),
+    (r"\boxed{(1, 4)} \quad \text{and} \quad \boxed{(4, 1)}", "(1,4)", False, "boxed pairs against one pair"),
+    (r"\boxed{(0, 2)}, \boxed{(2, 0)}", "(2,0),(0,2)", True, "pairs in another order"),
+    (r"\boxed{(0, 2)}, \boxed{(2, 0)}", "(0,2),(2,2)", False, "pairs, one wrong"),
+    (r"\boxed{(2, 5, 7), (5, 2, 7), (2, 5, 7)}", "(5,2,7),(2,5,7)", True, "a point listed twice is one solution"),
+    (r"\boxed{(2, 5, 7), (5, 2, 7)}", "(5,2,7),(2,5,7),(2,7,5)", False, "a missing point"),
+    (r"There are \boxed{12} apples and \boxed{8} pears.", "12, 8", True, "boxes with nouns and 'and'"),
+    (r"\boxed{5} is wrong, so it should be \boxed{6}", "5, 6", False, "a correction is not a list"),
+    (r"\boxed{5} is wrong, so it should be \boxed{6}", "6", True, "a correction keeps the last box"),
+    (r"The solutions are $\{3, 7\}$.", "3, 7", True, "set in prose against a bare list"),
+    ("-4;-1;2", r"\{-4,-1,2\}", True, "semicolons separate a list"),
+    ("-4;-1;2", r"\{-4,1,2\}", False, "semicolon list, sign"),
+    (r"\boxed{(1;2;3)}", "(1,2,3)", True, "semicolons inside a triple"),
+    (r"\boxed{(1;2;3)}", "(1,3,2)", False, "semicolon triple, order"),
+    (r"\boxed{(2,3) \text{ or } (3,2)}", "(3,2),(2,3)", True, "or between pairs"),
+    (r"\boxed{\pm 4}", r"\{-4, 4\}", True, "plus-minus against a set"),
+    (r"\boxed{1 \pm \sqrt{3}}", r"1+\sqrt3, 1-\sqrt3", True, "plus-minus expression against both roots"),
+    (r"\boxed{1 \pm \sqrt{3}}", r"1+\sqrt3", False, "plus-minus expression against one root"),
+])
+
+# 2. Equivalence: a labelled answer against the bare one (ratios, fractions of lengths, groups).
+CASES += _group("equiv_labelled_bare", [
+    (r"\boxed{7:9}", r"A_1:A_2=7:9", True, "ratio label"),
+    (r"\boxed{9:7}", r"A_1:A_2=7:9", False, "ratio label, reversed"),
+    (r"The ratio is $AE:EC = 3:5$.", "3:5", True, "ratio label in the answer"),
+    (r"The ratio is $AE:EC = 3:5$.", "5:3", False, "ratio label in the answer, reversed"),
+    (r"\boxed{P:Q=2}", "2", True, "ratio label against a number"),
+    (r"\boxed{\frac{\sqrt3}{2}}", r"\frac{AM}{MB}=\frac{\sqrt{3}}{2}", True, "fraction of lengths as label"),
+    (r"\boxed{\frac12}", r"\frac{AM}{MB}=\frac{\sqrt{3}}{2}", False, "fraction of lengths, wrong value"),
+    (r"\boxed{(3,1),(5,2)}", "a=3,b=1;a=5,b=2", True, "labelled groups against pairs"),
+    (r"\boxed{(5,2),(3,1)}", "a=3,b=1;a=5,b=2", True, "labelled groups, pairs in another order"),
+    (r"\boxed{(1,3),(5,2)}", "a=3,b=1;a=5,b=2", False, "labelled groups, a pair reversed"),
+    (r"\boxed{x=2, y=-1; x=-1, y=2}", "(2,-1),(-1,2)", True, "labelled groups in the answer"),
+    (r"\boxed{b_{12} = 5, b_2 = 3}", "b_2 = 3, b_{12} = 5", True, "subscripts with and without braces"),
+    (r"\boxed{b_{12} = 5, b_2 = 3}", "b_2 = 5, b_{12} = 3", False, "subscripted labels swap values"),
+    (r"\boxed{(a,b,c)=(1,2,3)}", "(1,2,3)", True, "tuple label"),
+    (r"\boxed{(a,b,c)=(1,2,3)}", "(3,2,1)", False, "tuple label, order"),
+    (r"\boxed{k = 3, -1, 5}", "-1, 3, 5", True, "one label before a list"),
+    (r"\boxed{k = 3, -1, 5}", "-1, 3, 4", False, "one label before a list, wrong member"),
+    (r"\boxed{(x, y) = (1, 2) \text{ and } (2, 1)}", "(2,1),(1,2)", True, "pair label before two pairs"),
+    (r"\boxed{u = 4, \quad v = -2}", "(4,-2)", True, "labels separated by quad"),
+])
+
+# 2. Equivalence: an inequality in one variable against the interval it describes, both ways.
+CASES += _group("equiv_inequality_interval", [
+    (r"\boxed{[-3, 5]}", r"-3 \le x \le 5", True, "closed interval against a chained inequality"),
+    (r"\boxed{(-3, 5]}", r"-3 \le x \le 5", False, "one end open"),
+    (r"\boxed{-3 \le x \le 5}", r"[-3,5]", True, "inequality against an interval gold"),
+    (r"\boxed{-3 \le x \le 5}", r"x \in [-3,5]", True, "inequality against a membership gold"),
+    (r"\boxed{-3 < x \le 5}", r"x \in [-3,5]", False, "strict against closed"),
+    (r"The solution set is $x > 2$.", r"(2, \infty)", True, "one-sided inequality"),
+    (r"The solution set is $x > 2$.", r"[2, \infty)", False, "strict against closed end"),
+    (r"\boxed{(-\infty, 4]}", r"x \leq 4", True, "interval against an upper bound"),
+    (r"\boxed{(-\infty, 4]}", r"x < 4", False, "closed against strict bound"),
+    (r"\boxed{t \ge -1}", r"[-1,\infty)", True, "another variable name"),
+    (r"\boxed{x < -2 \text{ or } x > 3}", r"(-\infty,-2)\cup(3,\infty)", True, "union of two rays"),
+    (r"\boxed{x < -2 \text{ or } x > 3}", r"(-\infty,-2]\cup(3,\infty)", False, "union, one end closed"),
+    (r"\boxed{(1, 6)}", r"1 < y < 6", True, "open interval against strict inequalities"),
+    (r"\boxed{(1, 6)}", r"1 < y \le 6", False, "open against half-open"),
+    (r"\boxed{5 > x > 1}", "(1,5)", True, "descending chain"),
+    (r"\boxed{(0,1)}", "0 < g(x) < 1", True, "a function value as the variable"),
+    (r"\boxed{(0,2)}", "0 < g(x) < 1", False, "a function value, wrong bound"),
+    (r"\boxed{-\frac12 \le x < 3}", r"[-\frac{1}{2}, 3)", True, "fractional bound"),
+])
+
+# 3. Coverage: solutions written in Chinese, Arabic, French and other languages, whose final
+# number is the answer.
+CASES += _group("coverage_multilingual", [
+    ("答案：每人分到 $\\frac{3}{4}$ 块蛋糕。", "3/4", True, "Chinese answer cue with math"),
+    ("答案：每人分到 $\\frac{3}{4}$ 块蛋糕。", "4", False, "Chinese answer cue, denominator"),
+    ("所以答案是 25。", "25", True, "Chinese cue and full stop"),
+    ("解得 x=6，所以长方形的面积是 54 平方米。", "54", True, "Chinese, last number"),
+    ("解得 x=6，所以长方形的面积是 54 平方米。", "6", False, "Chinese, intermediate value"),
+    ("答案是１２０。", "120", True, "full-width digits"),
+    ("答案是１２０。", "12", False, "full-width digits, truncated"),
+    ("إذن، مجموع الأعداد هو **45**.", "45", True, "Arabic with a bold final number"),
+    ("إذن، مجموع الأعداد هو **45**.", "44", False, "Arabic, wrong gold"),
+    ("الإجابة النهائية هي 17", "17", True, "Arabic final-answer cue"),
+    ("الإجابة هي ٣٦", "36", True, "Arabic-Indic digits"),
+    ("الإجابة هي ٣٦", "63", False, "Arabic-Indic digits read left to right"),
+    ("ناتج القسمة هو ١٢٫٥", "12.5", True, "Arabic decimal separator"),
+    ("La réponse est 42.", "42", True, "French answer cue"),
+    ("La réponse est 42.", "24", False, "French answer cue, wrong gold"),
+    ("Réponse : il reste 15 billes.", "15", True, "French cue with a clause"),
+    ("Donc la probabilité est de 3/8.", "3/8", True, "French prose, last number"),
+    ("Le prix final est de 12,50 €.", "12.5", True, "French decimal comma and euro sign"),
+    ("Le prix final est de 12,50 €.", "1250", False, "French decimal comma is not a separator"),
+    ("इसलिए, कुल 72 छात्र हैं।", "72", True, "Hindi, last number"),
+    ("इसलिए, कुल 72 छात्र हैं।", "27", False, "Hindi, wrong gold"),
+    ("Ответ: 18.", "18", True, "Russian answer cue"),
+    ("La respuesta es 9.", "9", True, "Spanish answer cue"),
+    ("La respuesta es 9.", "6", False, "Spanish answer cue, wrong gold"),
+])
+
+# Decision: thousands grouped by spaces or dots, where the grouping is unambiguous.
+CASES += _group("decision_locale_thousands", [
+    ("1 250 000", "1250000", True, "space-grouped whole answer"),
+    ("1 250 000", "250000", False, "space-grouped, not the last groups"),
+    (r"\boxed{1.250.000}", "1250000", True, "dot-grouped millions"),
+    (r"\boxed{1.250}", "1250", False, "one dot is a decimal point"),
+    (r"\boxed{2.500,75}", "2500.75", True, "dot thousands with a decimal comma"),
+    (r"\boxed{2.500,75}", "2.5", False, "dot thousands are not a decimal point"),
+    ("Le total est de 12\u00a0500 euros.", "12500", True, "no-break space groups thousands in prose"),
+    ("Le total est de 12\u00a0500 euros.", "500", False, "no-break space, last group alone"),
+    (r"\boxed{1\,250\,000}", "1250000", True, "LaTeX thin spaces"),
+    ("1 000 000", "1000", False, "a million is not a thousand"),
+    (r"\boxed{1000,5}", "1000.5", True, "decimal comma after four digits"),
+    (r"\boxed{0,125}", "0.125", True, "a leading zero rules out thousands"),
+    (r"\boxed{0,125}", "125", False, "a leading zero rules out thousands, integer gold"),
+])
+
+# Guards: what must stay wrong although a looser grader accepts it.
+CASES += _group("guard_false_accepts", [
+    (r"\boxed{10cm}", "10", False, "a glued abbreviation in math is a variable"),
+    ("15m", "15", False, "a bare response 15m is fifteen times m"),
+    (r"\boxed{10 \text{ cm}}", "10", True, "a unit set as text is a unit"),
+    (r"\boxed{10 cm}", "10", True, "a spaced unit is a unit"),
+    ("The rope is 10cm long.", "10", True, "in prose a glued unit is a unit"),
+    (r"\boxed{4a - b}", "12 = 4a - b", False, "an equation's side against the whole equation"),
+    (r"\boxed{12}", "12 = 4a - b", False, "a number on the left is not a label"),
+    (r"\boxed{4a - b = 12}", "12 = 4a - b", True, "the same equation turned round"),
+    (r"\boxed{9, 2, 5}", "2, 9, 5", False, "neither list ascending: compared in order"),
+    (r"\boxed{12, 3, -4}", "3, 12, -4", False, "a descending list against an unsorted one"),
+    (r"\boxed{5, 2, 9}", "2, 5, 9", True, "an ascending gold list is a set of solutions"),
+    (r"\boxed{8, 6, 1}", "1, 6, 8", True, "any order against an ascending gold"),
+    (r"\boxed{-4, 3, 12}", "12, 3, -4", True, "an ascending answer lists a set of solutions"),
+    (r"\boxed{2, 9, 5}", "2, 9, 5", True, "an unsorted gold list in its own order"),
+    (r"\boxed{0.6667}", "0.66667", False, "two decimals must be equal"),
+    (r"\boxed{2.50001}", r"\frac52", False, "a terminating value is never rounded to"),
+])
+
+# Golds that are themselves worked solutions: the gold's answer is read the same way.
+CASES += _group("gold_solutions", [
+    (r"\boxed{12}", r"The total is $3 \cdot 4 = \boxed{12}$.", True, "boxed gold solution"),
+    (r"\boxed{13}", r"The total is $3 \cdot 4 = \boxed{12}$.", False, "boxed gold solution, wrong answer"),
+    ("7", "Final Answer: The final answer is $7$. I hope it is correct.", True, "Minerva-style gold"),
+    ("9", "Final Answer: The final answer is $7$. I hope it is correct.", False, "Minerva-style gold, wrong"),
+    (r"\boxed{2, 3}", r"$\boxed{2}$ and $\boxed{3}$", True, "gold of two boxes"),
+    (r"\boxed{2}", r"$\boxed{2}$ and $\boxed{3}$", False, "one of the gold's two boxes"),
+    ("#### 56", "She has 8 packs of 7 cards, so 56 cards.\n#### 56", True, "GSM8K-style gold"),
+    ("#### 65", "She has 8 packs of 7 cards, so 56 cards.\n#### 56", False, "GSM8K-style gold, wrong"),
+    (r"Result: \boxed{(1/3)^{2} + \sqrt{16}}", "answer is 1/9 + 4", True, "a gold with an answer cue"),
+    (r"Result: \boxed{(1/3)^{2} + \sqrt{16}}", "answer is 1/9 + 5", False, "a gold with an answer cue, wrong"),
+    ("$e^{i\\pi} + 2 = 1$", "1", True, "e and i alone are constants: a computation"),
+    ("$2 + x = 5$", "5", False, "a variable on the left: an equation, not a value"),
+])
+
+# Decision (rounding), continued: decimals that trail off, repeat, or use scientific notation,
+# and decimals inside tuples and intervals.
+CASES += _group("decision_rounding", [
+    (r"\boxed{0.1428\ldots}", r"\frac17", True, "trails off: the shown digits are right"),
+    (r"\boxed{0.14\ldots}", r"\frac17", True, "trails off after two significant digits"),
+    (r"\boxed{0.15\ldots}", r"\frac17", False, "trails off, wrong digit"),
+    (r"\boxed{0.1429}", r"\frac17", True, "rounded to four digits"),
+    (r"\boxed{0.1427}", r"\frac17", False, "four digits, last one wrong"),
+    (r"\boxed{0.143}", r"\frac17", False, "three significant digits are too few"),
+    (r"\boxed{0.0833}", r"\frac{1}{12}", False, "0.0833 has three significant digits"),
+    (r"\boxed{0.08333}", r"\frac{1}{12}", True, "four significant digits of 1/12"),
+    (r"\boxed{0.\overline{6}}", r"\frac23", True, "a repeating decimal is exact"),
+    (r"\boxed{0.1\overline{6}}", r"\frac16", True, "repeating after one digit"),
+    (r"\boxed{0.\overline{6}}", r"\frac35", False, "repeating decimal, other value"),
+    (r"\boxed{4.583 \times 10^{-2}}", r"\frac{11}{240}", True, "scientific notation, four digits"),
+    (r"\boxed{4.583 \times 10^{-3}}", r"\frac{11}{240}", False, "scientific notation, wrong exponent"),
+    (r"\boxed{(0.25, 1.6667)}", r"(\frac14, \frac53)", True, "rounded member of a pair"),
+    (r"\boxed{(0.2, 1.6667)}", r"(\frac14, \frac53)", False, "exact member wrong"),
+    (r"\boxed{[0.5, 2.3333)}", r"[\frac12, \frac73)", True, "rounded end of an interval"),
+    (r"\boxed{2.236}", r"\sqrt5", True, "root to four digits"),
+    (r"\boxed{2.237}", r"\sqrt5", False, "root, last digit wrong"),
+    (r"\boxed{\frac{5}{7}}", "0.7143", True, "exact answer against a rounded gold"),
+    (r"\boxed{\frac{5}{7}}", "0.714", False, "rounded gold with three digits"),
+    (r"\boxed{33.33\%}", r"\frac13", True, "percent to four digits"),
+    ("The probability is about 0.2857.", r"\frac27", True, "prose, four digits"),
+    (r"\boxed{0.1251}", r"\frac18", False, "a value with a finite decimal form is not rounded"),
+])
+
+CASES += _group("decision_decimal_comma", [
+    (r"\boxed{3, 5}", "3.5", False, "with a space the comma separates a list"),
+    (r"\boxed{3,5}", r"\frac72", False, "no decimal point on the other side: a list"),
+    ("La longueur est de 4,5 cm.", "4.5", True, "prose decimal comma"),
+    ("La longueur est de 4,5 cm.", "45", False, "prose decimal comma is not a separator"),
+    (r"\boxed{1,5}", "1.5", True, "decimal comma against a decimal point"),
+])
+
+# 1. Extraction: a multiple-choice gold (a letter) is met by the letter the response picks.
+CASES += _group("extract_choice_letter", [
+    ("I believe the right option here is C", "C", True, "the letter after the verb"),
+    ("I believe the right option here is C", "B", False, "the letter after the verb, other gold"),
+    ("Step by step: not A since it fails, so my pick is B", "B", True, "the last letter standing alone"),
+    ("Step by step: not A since it fails, so my pick is B", "A", False, "a rejected option"),
+    ("The answer is surely D, not A or B", "D", True, "the first letter after the cue"),
+    ("The answer is surely D, not A or B", "A", False, "a letter the cue rules out"),
+    ("D. because A and B fail", "D", True, "a letter that opens the response"),
+    ("D. because A and B fail", "B", False, "a letter in the reason"),
+    ("E", "(E) Maria", True, "a gold with its option text"),
+    ("D", "(A) Maria", False, "a gold with its option text, other letter"),
+    ("B。 不是 A", "B", True, "a letter before Chinese text"),
+    ("la réponse est C et non A", "C", True, "French cue before the letter"),
+    ("la réponse est C et non A", "A", False, "French, the excluded letter"),
+    (r"\boxed{\text{D}}", "D", True, "boxed letter"),
+    (r"\boxed{\text{D}}", r"\text{(E)}", False, "boxed letter, other gold"),
+    (r"\boxed{\mathrm{E} \cdot 2}", "E", False, "a value with a letter in it is no choice"),
+    ("The answer is (C) 24.", "C", True, "a choice with its option text"),
 ])

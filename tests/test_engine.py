@@ -122,6 +122,12 @@ def test_evaluate_stage_on_vllm_writes_the_transformers_predictions(base, fake_v
                                                f"evaluate.predictions={in_tmp}/{engine}.jsonl"])
         evaluate.run(p)
         outputs[engine] = [(r["problem_id"], r["response"]) for r in map(json.loads, open(in_tmp / f"{engine}.jsonl"))]
+        # Accuracy under math-verify beside ours, and each final prediction's math-verify verdict.
+        synthetic = json.loads((in_tmp / f"{engine}.json").read_text())["synthetic"]
+        assert 0.0 <= synthetic["math_verify_accuracy"] <= 1.0 and synthetic["grader_disagreements"] >= 0
+        rows = [json.loads(line) for line in open(in_tmp / f"{engine}.jsonl")]
+        assert all(isinstance(r["math_verify"], bool) for r in rows)
+        assert synthetic["grader_disagreements"] == sum(r["math_verify"] != r["correct"] for r in rows)
     assert len(outputs["vllm"]) == len(problems) and len({text for _, text in outputs["vllm"]}) >= 3
     assert outputs["vllm"] == outputs["transformers"]
     assert [c["call"] for c in fake_vllm()] == ["LLM", "generate"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from supercorrect.evaluate import breakdown, compare_passes, score, write_plots
+from supercorrect.grading.judge import compare_graders
 from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
 
 
@@ -24,6 +25,33 @@ def test_score_counts_correct_and_missing_answers():
     assert summary == {"accuracy": 0.5, "n": 4, "correct": 2, "no_answer": 1, "timeouts": 0}
     assert [r["correct"] for r in rows] == [True, False, False, True]
     assert rows[1]["extracted"] == "11" and rows[2]["extracted"] is None
+
+
+def test_math_verify_accuracy_beside_ours_and_where_the_graders_part():
+    """The contract fields `math_verify_accuracy` and `grader_disagreements` (docs/grading.md).
+
+    By hand: 0.3333 is 1/3 to four significant digits (ours: right), but math-verify compares
+    six decimals (wrong); `10cm` in math is 10·c·m (ours: wrong), math-verify drops the unit
+    (right); the other two agree. Each grader: 2 of 4 right; they part on 2 answers.
+    """
+    problems = [{"id": "a", "answer": "\\frac{1}{3}"}, {"id": "b", "answer": "6"}, {"id": "c", "answer": "10"},
+                {"id": "d", "answer": "6"}]
+    responses = ["The probability is $\\boxed{0.3333}$.", "So $\\boxed{6}$.", "The rod is $\\boxed{10cm}$.",
+                 "So $\\boxed{7}$."]
+    summary, rows = score(problems, responses, time_limit_s=60)
+    got = compare_graders(rows, time_limit_s=60, workers=2)
+    assert summary["accuracy"] == 0.5
+    assert got == {"math_verify_accuracy": 0.5, "grader_disagreements": 2, "math_verify_timeouts": 0}
+    assert [(r["correct"], r["math_verify"]) for r in rows] == [(True, False), (True, True), (False, True),
+                                                               (False, False)]
+
+
+def test_math_verify_is_killed_past_the_limit_and_counts_as_wrong():
+    # math-verify alone can hang in sympy like our symbolic path; the same kill holds it.
+    rows = [{"response": "$\\boxed{(x+1)^{99999}}$", "gold": "x^2+1", "correct": False}]
+    got = compare_graders(rows, time_limit_s=0.5)
+    assert got == {"math_verify_accuracy": 0.0, "grader_disagreements": 0, "math_verify_timeouts": 1}
+    assert rows[0]["math_verify"] is False
 
 
 @pytest.mark.parametrize("n, c, k, expected", [

@@ -178,7 +178,7 @@ def test_the_deps_check_sees_an_import_inside_a_function():
     # sft does not grade; an import of grading inside one of its functions brings the grading
     # package and every grading module judge.py needs into its closure, so the test above asks for them.
     sft = stage_file("sft")
-    grading = {f"{PKG}/grading/{m}.py" for m in ("judge", "extract", "equivalence", "normalize", "symbolic")}
+    grading = {f"{PKG}/grading/{m}.py" for m in ("judge", "extract", "equivalence", "normalize", "numbers", "symbolic")}
     assert not grading & closure(sft)
     patched = {sft: source(sft) + "\n\ndef _probe():\n    from supercorrect.grading.judge import grade\n"}
     assert closure(sft, patched) - closure(sft) == grading

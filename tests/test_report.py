@@ -18,7 +18,8 @@ from tests.browser import chromium_page
 EVALUATE = {
     "synthetic": {
         "accuracy": 0.5, "n": 40, "checkpoint": "dpo", "base_accuracy": 0.0, "sft_accuracy": 0.45,
-        "dpo_accuracy": 0.5, "ci95_low": 0.35, "ci95_high": 0.65,
+        "dpo_accuracy": 0.5, "ci95_low": 0.35, "ci95_high": 0.65, "math_verify_accuracy": 0.475,
+        "grader_disagreements": 3,
         "by_subject": {"arithmetic": {"accuracy": 0.55, "n": 20}, "rates": {"accuracy": 0.45, "n": 20}},
         "by_level": {"1": {"accuracy": 0.7, "n": 20}, "2": {"accuracy": 0.3, "n": 20}},
         "checkpoints": {c: {"accuracy": a, "ci95_low": max(0, a - 0.15), "ci95_high": a + 0.15, "no_answer": 0,
@@ -61,6 +62,8 @@ def test_report_has_every_chart_and_png(tmp_path):
         assert f'<figure id="{name}"><svg' in page, name
         assert (tmp_path / "reports" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "+5.0%" in page  # the self-correction gain in the headline table
+    # Accuracy under math-verify beside ours, with the count of answers the graders part on.
+    assert re.search(r"synthetic accuracy under math-verify, dpo</t[dh]>\s*<td>47\.5% \(3 answers graded differently\)", page)
     assert "28 from 33 wrong of 60 rollouts" in page
     # Self-contained: no scripts, nothing loaded from anywhere (SVG namespaces are names, not requests).
     assert "<script" not in page and not re.search(r"(src|href)=\"https?:|url\(https?:", page)

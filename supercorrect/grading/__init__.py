@@ -14,27 +14,32 @@ Try it from a shell:
 
     .venv/bin/python -c "from supercorrect.grading.judge import grade; print(grade('#### 1,000', '1000'))"
 
-The rules, in order, and the deliberate decisions (rounded decimals, decimal commas, list
-order, differing units) with their reasons are in docs/grading.md. In short: the last
-<Answer> block, else the latest of the last box (with the boxes joined to it), `####` and
-"the answer is"; else the last math or number, never cut out of a unit, fraction or LaTeX.
-Comparison is layered from cheap and exact to expensive and symbolic:
+The rules, in order, and the deliberate decisions (rounded decimals, decimal commas and locale
+separators, list order, units, inequalities against intervals) with their reasons are in
+docs/grading.md. In short: the last <Answer> block, else the latest of the last box (with the
+boxes joined to it), `####` and "the answer is" (in several languages); else a response that is
+itself bare math; else the last math or number, never cut out of a unit, fraction or LaTeX. A
+gold that is a worked solution is read the same way; a multiple-choice gold is met by the letter
+the response picks. Comparison is layered from cheap and exact to expensive and symbolic:
 1. normalized string equality; differing units are unequal;
-2. labels (`f(x) =`, `|AB| =`, `x = 1, y = 2`) and equations, read by their structure;
-3. exact rational comparison (fractions.Fraction) when both sides are plain numbers,
-   fractions, mixed numbers, decimals or percentages (or lists of them); that decides the case;
-4. math-verify (sympy) for radicals, intervals, sets, tuples, matrices and expressions, and
-   sympy for equations against equations (same solutions up to a constant factor).
+2. labels (`f(x) =`, `|AB| =`, `V_1:V_2 =`, `x = 1, y = 2`) and equations, read by their structure;
+   an inequality in one variable against an interval is compared as the set it describes;
+3. exact rational comparison (supercorrect.grading.numbers) when both sides are plain numbers,
+   fractions, mixed numbers, decimals, percentages or scientific notation; a decimal also equals
+   a value with no finite decimal form that it rounds to its shown digits; that decides the case;
+4. sets, lists, tuples and intervals, member by member;
+5. math-verify (sympy) for radicals, matrices and expressions, and sympy for equations against
+   equations (same solutions up to a constant factor) and decimals against closed values.
 
-Step 4 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
+Step 5 is the only one that can be slow or hang (sympy expanding `(x+1)^{99999}` never
 returns, and no signal interrupts its C loops). So it runs in a small pool of persistent
 worker subprocesses (supercorrect.grading.symbolic): past the per-item limit the worker is killed, the item counts as wrong
 (and as a timeout), and a fresh worker replaces it. This works from any thread or process.
-Steps 1-3 stay in-process, which keeps the common case fast.
+Steps 1-4 stay in-process, which keeps the common case fast.
 
-The modules, lowest first: `normalize` (boxes, units, labels), `extract` (the final answer),
-`symbolic` (the worker pool), `equivalence` (the layered comparison), `judge` (verdicts, one or
-many) and `stats` (pass@k, maj@k, bootstrap intervals of a set of verdicts). This file imports
+The modules, lowest first: `normalize` (boxes, units, labels, separators), `numbers` (plain
+numbers, exactly, and rounding), `extract` (the final answer), `symbolic` (the worker pool),
+`equivalence` (the layered comparison), `judge` (verdicts, one or many) and `stats` (pass@k, maj@k, bootstrap intervals of a set of verdicts). This file imports
 none of them, so importing one costs only what it needs.
 
 Many answers at once, in parallel, with the timeout count:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
-from supercorrect.grading.normalize import (Answer, ANSWER_IS, ANSWER_TAG, BOX_JOINER, CJK, clean,
-                                            find_boxes, GSM8K, LABEL_BEFORE_BOX, looks_bare, squash,
-                                            TEXT_WRAPPERS, unit_name, unwrap_command)
+from supercorrect.grading.normalize import (Answer, ANSWER_IS, ANSWER_TAG, ascii_digits, BOX_JOINER, CJK,
+                                            clean, ENVIRONMENT, find_boxes, GSM8K, LABEL_BEFORE_BOX, LATEX_CMD,
+                                            looks_bare, SPECIAL_TOKEN, squash, TEXT_WRAPPERS, unit_name,
+                                            unwrap_command)
 
 def _math_segments(text: str) -> list[tuple[int, int, str]]:
     """(start, end, body) of inline and display math: `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`.
@@ -52,7 +53,8 @@ _ALIGN_WRAPPER = re.compile(
 _ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*>")  # template tags: the 1 of <Step1> is no answer
 _NUM = r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-_NUM_TOKEN = re.compile(r"(?P<num>" + _NUM + r"(?:/\d+(?:\.\d+)?)?)(?P<pct>\s*%)?(?P<unit>[A-Za-z]+(?:/[A-Za-z]+)?\.?)?")
+_NUM_TOKEN = re.compile(r"(?P<num>" + _NUM + r"(?:/\d+(?:\.\d+)?)?)(?P<pct>\s*%)?"
+                        r"(?P<unit>[A-Za-z]+(?:/[A-Za-z]+)?|/[A-Za-z]+)?(?P<pow>\^[23])?\.?")
 _RELATION = {"<", ">", "<=", ">=", "≤", "≥", "\\le", "\\leq", "\\lt", "\\ge", "\\geq", "\\gt", "\\neq", "≠"}
 _OPENERS, _CLOSERS = "([{", ")]}"
 
@@ -66,7 +68,7 @@ def _prose_answer(prose: str, tokens: list[re.Match], k: int) -> str:
     """
     tok = tokens[k].group(0)
     t = tok.rstrip(".,;:!?")
-    t = re.sub(r"^(?:\\\$|\$|€|£)", "", t)
+    t = re.sub(r"^(?:\\\$|\$|€|£)|(?:\$|€|£)$", "", t)
     # A closing bracket with no opener in the token closes a group that began earlier.
     while t and t[-1] in _CLOSERS and t.count(t[-1]) > t.count(_OPENERS[_CLOSERS.index(t[-1])]):
         closer = t[-1]
@@ -76,16 +78,19 @@ def _prose_answer(prose: str, tokens: list[re.Match], k: int) -> str:
             return group
         t = t[:-1]
     t = t.lstrip("([{") if t[:1] in _OPENERS and t.count(t[0]) > t.count(_CLOSERS[_OPENERS.index(t[0])]) else t
+    if "=" in t and re.search(r"\d", t.rsplit("=", 1)[1]):
+        t = t.rsplit("=", 1)[1]  # a worked step in prose ("10x6=60") ends in its value
     m = _NUM_TOKEN.fullmatch(t)
     if m is None:
         return t  # an expression: returned whole
     num = m["num"]
     prev = [tokens[j].group(0) for j in range(max(0, k - 2), k)]
     if m["unit"]:
-        name = unit_name(m["unit"])
-        if name is None:
-            return t  # "5x", "3rd": not a number with a unit
-        return f"{num}\\text{{ {m['unit']}}}"
+        if unit_name(m["unit"]):
+            return f"{num}\\text{{ {m['unit'].rstrip('.')}}}{m['pow'] or ''}"
+        # In prose, letters glued to a number that name no unit we know are still a unit or a
+        # suffix ("72Mb", "2/hour", "3rd"); one letter ("5x") makes an expression.
+        return num if len(m["unit"].strip("/.")) > 1 else t
     if prev and prev[-1] in _RELATION:
         return f"{prev[0] if len(prev) > 1 else ''} {prev[-1]} {num}".strip()
     if "/" not in num and len(prev) == 2 and prev[-1] == "/" and re.fullmatch(r"\d+", prev[0]):
@@ -122,6 +127,14 @@ def _segment_answer(body: str) -> str:
     return clean(body)
 
 
+def _outside_math(text: str, segments: list[tuple[int, int, str]] | None = None) -> str:
+    """text with its math spans blanked out, positions kept: the prose around the math."""
+    prose = list(text)
+    for start, end, _ in _math_segments(text) if segments is None else segments:
+        prose[start:end] = " " * (end - start)
+    return "".join(prose)
+
+
 def _last_number(text: str) -> str | None:
     """The answer a response ends on when it names none: its last math or its last number.
 
@@ -131,10 +144,7 @@ def _last_number(text: str) -> str | None:
     """
     text = _TAG.sub(" ", _ASY.sub(" ", text))
     segments = _math_segments(text)
-    prose = list(text)
-    for start, end, _ in segments:
-        prose[start:end] = " " * (end - start)
-    prose_text = "".join(prose)
+    prose_text = _outside_math(text, segments)
     answers = [seg for seg in segments if not re.fullmatch(r"\s*[A-Za-z]\s*", seg[2])]
     last_seg = max(answers, key=lambda seg: (seg[1], seg[0])) if answers else None
     tail = prose_text[last_seg[1]:] if last_seg else prose_text
@@ -160,21 +170,45 @@ def _cue_leads_with_value(text: str, cue: re.Match) -> bool:
     return bool(re.search(r"\d|\$|\\|^\(?[A-Za-z]\)?[.,]?$", first))
 
 
+# The verb that joins a named quantity to its value: "The largest $n$ is 34", "每份应该是 2/5 吨".
+_COPULA = re.compile(r"\b(?:is|are|was|equals|est|sont|es|ist)\b|是|为|هو|هي", re.I)
+
+
 def _from_cue(text: str, cue: re.Match) -> str | None:
     tail = text[cue.end() :].split("\n", 1)[0]
-    # Prefer inline math right after "is": `the answer is $\frac{1}{2}$.`
-    math = re.match(r"\s*(?:\$+|\\\(|\\\[)(.+?)(?:\$+|\\\)|\\\])", tail)
+    # The sentence ends at a period followed by a space or the end ("3.5" survives), or at "。";
+    # the statement ends where a comma starts a clause ("12, since 3 \cdot 4 = 12").
+    sentence = re.split(r"\.(?:\s|$)|。", tail, maxsplit=1)[0]
+    return _from_statement(re.split(r",\s+(?!(?:and|or)\b)(?=[A-Za-z]{3,})", sentence, maxsplit=1)[0], copula=True)
+
+
+def _from_statement(sentence: str, copula: bool) -> str | None:
+    """The value a sentence states: its leading math, the sentence itself when it is an answer
+    ("18 dollars"), what follows its last "is" ("The largest $n$ is 34"), its first math that is
+    more than a variable's name, or its first number."""
+    # Prefer inline math right at the start: `the answer is $\frac{1}{2}$.`
+    math = re.match(r"\s*(?:\$+|\\\(|\\\[)(.+?)(?:\$+|\\\)|\\\])", sentence)
     if math:
         return clean(math.group(1)) or None
-    # Otherwise the sentence ends at a period followed by a space or the end ("3.5" survives).
-    sentence = re.split(r"\.(?:\s|$)", tail, maxsplit=1)[0]
+    if _NUM_TOKEN.fullmatch(sentence.strip()):  # prose: `4.8cm` is 4.8 cm
+        return _prose_numbers(sentence, last=False)
     cand = clean(sentence)
     if cand and looks_bare(cand):
         return cand
     segments = _math_segments(sentence)
+    if copula:  # an "is" inside math (`\text{is}`) is not the sentence's
+        verbs = list(_COPULA.finditer(_outside_math(sentence, segments)))
+        if verbs and (got := _from_statement(sentence[verbs[-1].end() :], copula=False)):
+            return got
+    segments = [seg for seg in segments if not re.fullmatch(r"\s*[A-Za-z]\s*", seg[2])]
     if segments:
         return clean(segments[0][2]) or None
     return _prose_numbers(sentence, last=False)
+
+
+# `\boxed{1} papers and \boxed{2} bins`, `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}`: a
+# few words that end in "and" still join two boxes; "\boxed{3}, finally \boxed{4}" does not.
+_NOUNS_AND = re.compile(r"(?:\s|\$|\\[()]|,)*(?:\\text\s*\{)?\s*(?:[A-Za-z()]+\s+){1,4}(?:and|or)\s*\}?(?:\s|\$|\\[()])*")
 
 
 def _box_group(text: str, boxes: list[tuple[int, int, str]]) -> str | None:
@@ -187,7 +221,7 @@ def _box_group(text: str, boxes: list[tuple[int, int, str]]) -> str | None:
     for prev in reversed(boxes[:-1]):
         between = text[prev[1] : group[0][0]]
         between = LABEL_BEFORE_BOX.sub("", between)
-        if "\n\n" in between or not BOX_JOINER.fullmatch(between):
+        if "\n\n" in between or not (BOX_JOINER.fullmatch(between) or _NOUNS_AND.fullmatch(between)):
             break
         group.insert(0, prev)
     contents = [clean(content) for _, _, content in group]
@@ -229,10 +263,74 @@ def _from_region(text: str, tagged: bool) -> str | None:
         if got and (kind != "cue" or last_resort or (_substantive(got) and _cue_leads_with_value(text, cues[-1]))):
             return got
     if tagged:
+        if _NUM_TOKEN.fullmatch(text.strip()):  # plain text in the template: `6.5kg` is 6.5 kg
+            return _prose_numbers(text, last=True)
         cand = clean(text)
         if cand and looks_bare(cand):
             return cand
-    return _last_number(text)
+    return _whole_answer(text) or _last_number(text)
+
+
+# Words that may stand in an answer that is bare math: "and"/"or" between values, and the names
+# of functions written without a backslash. Any other word makes the text prose.
+_MATH_NAMES = {"and", "or", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi",
+               "inf", "mod", "gcd", "lcm", "max", "min", "det"}
+_SHORT_WORDS = {"is", "of", "to", "in", "be", "so", "it", "as", "at", "by", "we", "if", "on", "an", "no", "my"}
+_TEXT_ARG = re.compile(TEXT_WRAPPERS.pattern + r"[^{}]*\}")
+
+
+def _whole_answer(text: str) -> str | None:
+    """A response that is itself the answer, with no marker: bare math (`x^2 + 4x - 6y + 13`,
+    `10, 4, -2`, `\\sec x`) or one or two words without digits ("odd", "no solution"). Read whole, so
+    no number is cut out of it."""
+    body = text.strip()
+    if not body or ("\n" in body and "\\begin" not in body) or len(body) > 300 or CJK.search(body):
+        return None  # several lines are a derivation, unless they are one matrix
+    words = re.findall(r"[A-Za-z]+", LATEX_CMD.sub(" ", _TEXT_ARG.sub(" ", ENVIRONMENT.sub(" ", body))))
+    is_math = all(w.lower() in _MATH_NAMES or (len(w) <= 2 and w.lower() not in _SHORT_WORDS) for w in words)
+    is_phrase = not re.search(r"\d", body) and len(words) <= 2 and not re.search(r"[.!?:,]", body)
+    return (clean(body) or None) if is_math or is_phrase else None
+
+
+_GOLD_CHOICE = re.compile(r"\s*(?:\\text\s*\{\s*)?\(?([A-J])\)?\s*\}?(?:[\s.:)]|$)")
+
+
+def choice_letter(gold: object) -> str | None:
+    """The letter of a multiple-choice gold ("C", "(C)", "\\text{(C)}", "(D) Alina"), else None."""
+    m = _GOLD_CHOICE.match(gold) if isinstance(gold, str) else None
+    return m[1] if m and not re.search(r"\d", gold) else None
+
+
+def extract_choice(text: str, gold_letter: str) -> str | None:
+    """The choice a response makes when its gold is a letter: the answer it states if that is a
+    letter, else the first letter after its last answer cue, else a letter that opens the
+    response ("D. Because..."), else its last letter standing alone ("...so I pick B")."""
+    stated = extract_safely(text)
+    if stated is not None:
+        if m := re.match(r"\(([A-J])\)|([A-J])(?:$|[.:](?:\s|$)|\s+[A-Za-z])", stated.strip()):
+            return m[1] or m[2]  # "C", "(C) 24", "C Cecile"
+        if re.search(r"[\d=+*/^\\]", stated):
+            return str(stated)  # a value (`E \cdot 2`), not a choice
+    letters = "A-" + max("E", gold_letter)
+    alone = re.compile(r"(?<![A-Za-z\\])([" + letters + r"])(?![A-Za-z])")
+    cues = list(ANSWER_IS.finditer(text))
+    if cues and (m := alone.search(text[cues[-1].end() :].split("\n", 1)[0])):
+        return m[1]
+    if m := re.match(r"\s*\(?([" + letters + r"])\)?(?:[\s.:)。]|$|(?=[^A-Za-z\s]))", text):
+        return m[1]
+    found = alone.findall(text)
+    return found[-1] if found else None
+
+
+def gold_answer(gold: str) -> str:
+    """The answer in a gold that is itself a worked solution (it has a box, `####`, an <Answer>
+    tag, an answer cue, or sentences); any other gold is returned as it is."""
+    if not isinstance(gold, str):
+        return gold
+    if not (find_boxes(gold) or "####" in gold or ANSWER_TAG.search(gold) or ANSWER_IS.search(gold)
+            or len(re.findall(r"[A-Za-z]{2,}", LATEX_CMD.sub(" ", _outside_math(gold)))) >= 4):
+        return gold
+    return extract_safely(gold) or gold
 
 
 def extract_answer(text: str) -> str | None:
@@ -253,9 +351,23 @@ def extract_safely(text: str) -> Answer | None:
         return None
 
 
+# Markdown bold (`**92**`) and GSM8K's calculator annotations (`<<6*2=12>>`) are no answer.
+_CALCULATOR = re.compile(r"<<[^<>\n]*>>")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+
+
+def _plain(text: str) -> str:
+    """text without what is never part of an answer, with digits and powers in ASCII."""
+    text = _BOLD.sub(r"\1", _CALCULATOR.sub("", SPECIAL_TOKEN.sub(" ", ascii_digits(text))))
+    # A no-break or thin space between digit groups is a thousands separator (French style).
+    text = re.sub(r"(?<=\d)[\u00a0\u202f\u2009](?=\d{3}(?!\d))", "", text)
+    return text.replace("²", "^2").replace("³", "^3")
+
+
 def _extract(text: str) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return None
+    text = _plain(text)
     for block in reversed(ANSWER_TAG.findall(text)):
         got = _from_region(block, tagged=True) if block.strip() else None
         if got:

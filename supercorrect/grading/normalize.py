@@ -15,11 +15,33 @@ import re
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 ANSWER_TAG = re.compile(r"<Answer>(.*?)(?:</Answer>|$)", re.S | re.I)
 GSM8K = re.compile(r"####\s*([^\n]+)")
-# "the answer is 5", "Final answer: 5", "answer is: $5$", "答案是 5". Only the cue is matched, so
-# a later cue on the same line ("Final Answer: The final answer is 5") is still found.
-ANSWER_IS = re.compile(r"answer\s*(?:is\s*:?|:|=)|答案\s*(?:是|为|:|：)", re.I)
-# CJK characters are letters to Python's \w; next to a number they are words, not digits' kin.
-CJK = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
+# The cue that introduces a final answer, in the languages math models answer in: "the answer
+# is 5", "Final answer: 5", "answer is: $5$", "La réponse est 5", "答案是 5", "الإجابة هي 5".
+# Only the cue is matched, so a later cue on the same line ("Final Answer: The final answer is
+# 5") is still found.
+ANSWER_IS = re.compile(
+    r"answer\s*(?:is\s*:?|:|=)"
+    r"|r[ée]ponse(?:\s+finale)?\s*(?:est\s*(?:de\s*)?:?|:)"
+    r"|respuesta(?:\s+final)?\s*(?:es\s*:?|:)|antwort\s*(?:ist\s*:?|:)|ответ\s*(?::|—|-)"
+    r"|答案\s*(?:是|为|為|:|：)|答え\s*(?:は|:|：)|정답\s*(?:은|:)"
+    r"|(?:الإجابة|الاجابة|الجواب)(?:\s+النهائية)?\s*(?:هي|هو|:)?",
+    re.I,
+)
+# Letters of scripts other than Latin (CJK, Hangul, Arabic, Hebrew, Devanagari, Thai, Cyrillic).
+# Python counts them as word characters; next to a number they are words, not part of it, so
+# `共有12个`, `هو 92` and `67 कमीजें` all hold a bare number.
+CJK = re.compile(r"[\u0400-\u04ff\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u0900-\u097f\u0e00-\u0e7f"
+                 r"\u3000-\u303f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
+# Digits of other scripts (Arabic-Indic, Persian, Devanagari, full-width) and the Arabic decimal
+# and thousands signs, read as the ASCII ones before anything else looks at the text.
+_DIGITS = {zero + i: str(i) for zero in (0x0660, 0x06F0, 0x0966, 0xFF10) for i in range(10)}
+_DIGITS |= {0x066B: ".", 0x066C: ",", 0x060C: ", ", 0x2212: "-", 0xFF0E: ".", 0xFF0C: ", "}
+
+
+def ascii_digits(text: str) -> str:
+    """text with every non-ASCII digit as its ASCII digit (`٩٢` is 92, `１２` is 12)."""
+    return text.translate(_DIGITS)
+
 
 # Each unit spelling maps to one name: "10 cm" and "10 centimeters" agree, "10 cm" and "10 m"
 # do not. Count nouns ("apples") are dropped without a name. Single letters (m, g, s, h, L)
@@ -47,7 +69,7 @@ _TRAILING_UNIT = re.compile(
 )
 # `\text{ m}^2` at the end of an answer: set as text, so even one letter is a unit.
 _TEXT_UNIT = re.compile(
-    r"(?<=[\d}\s])\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*(?P<unit>[A-Za-z.]+(?:\s+[A-Za-z.]+)*)\s*\}"
+    r"(?<=[\d}\s])\s*\\(?:text|textrm|textbf|textnormal|mbox|mathrm)\s*\{\s*(?P<unit>[A-Za-z.]+(?:\s+[A-Za-z.]+)*)\s*\}"
     r"(?P<pow>\s*\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _NUM_THEN_WORDS = re.compile(
@@ -55,8 +77,8 @@ _NUM_THEN_WORDS = re.compile(
 )
 _MATH_WORDS = {"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "and", "or", "pi",
                "inf", "infinity", "mod", "cdot", "times", "plus", "minus", "over"}
-TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|mbox|mathrm|operatorname)\s*\{")
-_THOUSANDS_WHOLE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")
+TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|operatorname)\s*\{")
+_THOUSANDS_WHOLE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?%?$")
 LATEX_CMD = re.compile(r"\\[A-Za-z]+")
 # `\sin 30^\circ`: the degrees belong to the angle, so they become radians, not nothing.
 _TRIG_DEG = re.compile(
@@ -80,6 +102,9 @@ LABEL_SRC = "|".join([
     r"\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])+\s*\)",
     _NAME + r"(?:\s*\^\s*\{?\s*-1\s*\}?)?'*\s*\(\s*[A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*\s*\)",
     _NAME + r"'*",
+    # A ratio of lengths, areas or volumes: `\\frac{NO}{BO}`, `V_1:V_2`, `AP:PB`.
+    r"\\frac\s*\{\s*[A-Za-z]{1,3}\s*\}\s*\{\s*[A-Za-z]{1,3}\s*\}",
+    _NAME + r"(?:\s*:\s*" + _NAME + r")+",
 ])
 LABEL = re.compile(r"(?:" + LABEL_SRC + r")")
 LABEL_BEFORE_BOX = re.compile(r"(?P<label>" + LABEL_SRC + r")\s*=\s*(?:\$|\\\(|\s)*$")
@@ -169,6 +194,19 @@ def unit_name(word: str, power: str | None = None, prefix: str | None = None) ->
     return None
 
 
+def encloses(s: str) -> bool:
+    """True if the bracket opening s closes at its very end: `(1,2)`, not `(1,2)\\cup(3,4)`."""
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i == len(s) - 1
+    return False
+
+
 def split_top(s: str, seps: str) -> list[str]:
     """s split at the characters in seps that sit outside every bracket (`\\{` counts too)."""
     parts, depth, start, i = [], 0, 0, 0
@@ -204,9 +242,13 @@ def split_equals(s: str) -> list[str]:
 def _final_of_chain(s: str) -> str:
     """`x = 2 + 3 = 5` -> `x = 5`; `2 + 3 = 5` -> `5`: a worked computation ends in its value.
 
-    An equation whose left side has variables (`2x - y + 3 = 0`) is kept whole.
+    An equation whose left side has variables (`2x - y + 3 = 0`) is kept whole, and so is one
+    that sets a number equal to an expression (`7 = 11a + c`): that is a condition, not a value.
     """
-    items = split_top(re.sub(r"\s+and\s+", ",", s), ",;")
+    groups = split_top(s, ";")
+    if len(groups) > 1:  # `p=5, q=2; p=7, q=2`: one chain per group, the groups kept apart
+        return "; ".join(_final_of_chain(group.strip()) for group in groups)
+    items = split_top(re.sub(r"\s+and\s+", ",", s), ",")
     if sum("=" in item for item in items) > 1:  # `x = 1, y = 2`: each item is its own chain
         return ", ".join(_final_of_chain(item.strip()) for item in items)
     parts = [p.strip() for p in split_equals(s)]
@@ -215,21 +257,73 @@ def _final_of_chain(s: str) -> str:
     head, last = parts[0], parts[-1]
     if LABEL.fullmatch(head):
         return f"{head} = {last}" if len(parts) > 2 else s
-    if len(parts) > 2 or not re.search(r"[A-Za-z]", LATEX_CMD.sub("", head)):
+    if len(parts) > 2 or not (has_variables(head) or has_variables(last)):
         return last
     return s
 
 
+def has_variables(s: str) -> bool:
+    """True if s has a letter outside its LaTeX commands and environment names (`2x`,
+    `\\frac{a}{2}`; not `\\sqrt{2}`, not `\\begin{vmatrix} 2 & 1 \\\\ 1 & 2 \\end{vmatrix}`). A limit, sum,
+    product or integral binds its variable: `\\sum_{k=1}^{3} k` has none left."""
+    if _BINDS_VARIABLE.match(s):
+        return False
+    # e and i alone are the constants (`e^{i\\pi} = -1`); beside other letters they may be names.
+    return bool(set(re.findall(r"[A-Za-z]", LATEX_CMD.sub("", ENVIRONMENT.sub("", s)))) - {"e", "i"})
+
+
+ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}")
+_BINDS_VARIABLE = re.compile(r"\s*\\(?:lim|sum|prod|int)(?![A-Za-z])")
+
+
+# `\\dfrac` and `\\sqrt` written with the backslash doubled (an answer escaped twice) are the
+# commands themselves; `\\` before anything else is a matrix row break and stays.
+_DOUBLED_BACKSLASH = re.compile(r"(?<!\\)\\\\(?=(?:[dtc]?frac|sqrt|text|mathrm|boxed|cdot|times|pi|infty|pm|le|ge)(?![A-Za-z]))")
+# Chat-template tokens (`<|im_end|>`) are not part of any answer.
+SPECIAL_TOKEN = re.compile(r"<\|[^|<>\s]*\|>")
+_APPROX = re.compile(r"\\approx(?![A-Za-z])|≈")
+# `6 and 8`, `(11,7) or (7,11)`, `1, 2, and 3`: "and"/"or" between two values separates items.
+_JOINING_WORD = re.compile(r"(?<=[\d)\]}])\s*,?\s*\b(?:and|or)\b\s*(?=[-+\d(\[\\{A-Za-z])")
+# Thousands grouped by spaces (`1 000 000`, also thin and no-break spaces) or, in continental
+# style, by dots with a decimal comma (`1.234.567`, `1.234,5`). A single dot (`1.000`) is a
+# decimal point.
+_SPACED_THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?$")
+_DOTTED_THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(?:(?:\.\d{3}){2,}(?:,\d+)?|(?:\.\d{3})+,\d+)$")
+
+
+def _semicolons(s: str) -> str:
+    """Semicolons used as commas: `(0;-2;6)` is the triple (0, -2, 6) and `-12;-11;-10` a list.
+
+    Where commas already separate items (`p=5, q=2; p=7, q=2`), semicolons separate groups
+    and stay.
+    """
+    s = re.sub(r"\(([^(),;]*(?:;[^(),;]*)+)\)", lambda m: "(" + m[1].replace(";", ",") + ")", s)
+    groups = split_top(s, ";")
+    if len(groups) > 1 and all(len(split_top(g, ",")) == 1 for g in groups):
+        return ", ".join(g.strip() for g in groups)
+    return s
+
+
+def _before_approx(s: str) -> str:
+    """`\\frac{\\sqrt3}{3} \\approx 0.577` is the exact value; `x \\approx 11` is its value."""
+    parts = _APPROX.split(s)
+    head = parts[0].strip()
+    if len(parts) == 1 or not head:
+        return s
+    return parts[-1].strip() if LABEL.fullmatch(head) else head
+
+
 def clean_parts(ans: str) -> tuple[str, str | None]:
     """An answer stripped of presentation (dollars, \\text, separators, units), and its unit."""
-    s = ans.strip()
+    s = SPECIAL_TOKEN.sub("", ascii_digits(ans)).strip()
+    s = _DOUBLED_BACKSLASH.sub(r"\\", s)
     boxed = last_boxed(s)
     if boxed is not None and s.startswith(("\\boxed", "\\fbox")):
         s = boxed
     unit = None
     if "\\$" in s:
         unit = "$"
-    s = re.sub(r"\\[dt]frac", r"\\frac", s)
+    s = re.sub(r"\\[dtc]frac", r"\\frac", s)
     # `\frac\pi3` and `\frac12` are valid LaTeX that math-verify misreads: give them braces.
     s = _BARE_FRAC.sub(lambda m: "\\frac{%s}{%s}" % (m[1].strip("{}"), m[2].strip("{}")), s)
     s = re.sub(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])", "", s)
@@ -246,20 +340,23 @@ def clean_parts(ans: str) -> tuple[str, str | None]:
     if _DEGREES.search(s):
         unit = unit or "deg"
         s = _DEGREES.sub("", s)
-    s = s.replace("\u2212", "-")  # Unicode minus, common in chat-model output
     s = s.replace("\\%", "%")
-    s = re.sub(r"(?<=\d)\s*percent\b", "%", s, flags=re.I)
+    s = re.sub(r"(?<=\d)\s*(?:percent(?:age)?|pct)\b", "%", s, flags=re.I)
     # LaTeX separators are unambiguous: `{,}` before exactly three digits groups thousands;
     # before fewer it is a decimal comma (`3{,}5`), the way European LaTeX writes 3.5.
     s = re.sub(r"(?<=\d)\{,\}(?=\d{3}(?!\d))", "", s)
     s = re.sub(r"(?<=\d)\{,\}(?=\d)", ".", s)
     s = re.sub(r"(?<=\d),\\!\s*(?=\d{3})", "", s)
     s = re.sub(r"(?<=\d)\\,(?=\d{3})", "", s)
+    # A decimal that trails off (`0.0833...`, `0.0833\\ldots`) says its digits go on: one mark.
+    s = re.sub(r"(?<=\d)\s*(?:\.{3}|…|\\[lc]?dots(?![A-Za-z]))", "…", s)
     # Remaining spacing macros are cosmetic; `(?<!\\)` keeps the `\\` row separator intact.
-    s = re.sub(r"(?<!\\)\\[!,;: ]", " ", s)
-    s = re.sub(r"\s+", " ", s).strip()
-    s = s.rstrip(" .;,").strip()
-    if m := _TRAILING_UNIT.search(s):
+    s = re.sub(r"(?<!\\)\\(?:[!,;: ]|q?quad)|~", " ", s)
+    s = re.sub(r"\s+", " ", s).strip().strip('"')
+    s = re.sub(r"(?<!\\)\\$", "", s).rstrip(" .;,").strip()
+    # An abbreviation glued to the number (`10cm`) reads as variables in math, 10·c·m, as
+    # math-verify and MARIO read it; with a space (`10 cm`) or set as text it is a unit.
+    if (m := _TRAILING_UNIT.search(s)) and (len(m["unit"]) > 2 or m[0][:1].isspace() or m["pre"]):
         unit = unit_name(m["unit"], m["pow"], m["pre"]) or unit
         s = s[: m.start()].strip()
     s = s.rstrip(" .").strip()
@@ -267,12 +364,26 @@ def clean_parts(ans: str) -> tuple[str, str | None]:
     m = _NUM_THEN_WORDS.match(s)
     if m and not (set(w.lower() for w in m.group(2).split()) & _MATH_WORDS):
         s = m.group(1)
+    if ";" in s:
+        s = _semicolons(s)
+    # One value in brackets is that value: `[90]`, `(35 + 70 = 105)`. A letter in parentheses
+    # is a choice, and anything with a comma a tuple, an interval or a list.
+    while s[:1] in "([" and encloses(s) and len(split_top(s[1:-1], ",")) == 1 and not re.fullmatch(r".[A-Za-z].", s):
+        s = s[1:-1].strip()
+    s = _JOINING_WORD.sub(", ", s)
+    if _APPROX.search(s):
+        s = _before_approx(s)
     if "=" in s:
         s = _final_of_chain(s)
+    # `{1, 2, 3}` with plain braces is the set math-verify reads there.
+    if s.startswith("{") and _match_brace(s, 0) == len(s) - 1 and len(split_top(s[1:-1], ",")) > 1:
+        s = "\\{" + s[1:-1] + "\\}"
     # A bare comma counts as a thousands separator only when the whole answer is one number:
     # "1,000" is a thousand, "1,2" or "3, 5, 7" are lists of solutions.
-    if _THOUSANDS_WHOLE.match(s):
-        s = s.replace(",", "")
+    if _THOUSANDS_WHOLE.match(s) or _SPACED_THOUSANDS.match(s):
+        s = s.replace(",", "").replace(" ", "")
+    elif _DOTTED_THOUSANDS.match(s):
+        s = s.replace(".", "").replace(",", ".")
     return s, unit
 
 

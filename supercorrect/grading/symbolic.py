@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 # Hard limit for one symbolic comparison, enforced by killing its worker process, so it holds
@@ -123,7 +124,49 @@ def _exactly_equal(pred: str, gold: str) -> bool:
     return bool(sympy.simplify(diff) == 0)
 
 
-_MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _exactly_equal}
+def _rounds_value(pred: str, gold: str) -> bool:
+    """True if a decimal is the closed expression `gold` rounded or cut to its shown digits.
+    Runs inside a worker only.
+
+    pred is "<exact value of the decimal as a fraction>;<decimal places written>", e.g.
+    "433/250;3" for 1.732 against the square root of 3. A gold with a finite decimal form is
+    never rounded to: 1.732 is not 1.7321 (see supercorrect.grading.numbers).
+    """
+    import math_verify
+    import sympy
+
+    from supercorrect.grading.numbers import has_finite_decimal, rounds_to
+
+    value, places = pred.split(";")
+    decimal, places = Fraction(value), int(places)
+    parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
+    if not parsed or not isinstance(parsed[0], sympy.Expr) or parsed[0].free_symbols:
+        return False
+    expr = parsed[0]
+    if expr.is_rational:
+        exact = Fraction(int(expr.p), int(expr.q))
+        return not has_finite_decimal(exact) and rounds_to(decimal, places, exact)
+    if expr.is_real is not True:
+        return False
+    # Enough digits that the rounding of an irrational value is decided: it is never on a boundary.
+    digits = max(places, 0) + len(str(abs(int(decimal)))) + 30
+    return rounds_to(decimal, places, Fraction(str(sympy.N(expr, digits))))
+
+
+def _math_verify_readme(response: str, gold: str) -> bool:
+    """math-verify's own verdict on a whole response, called as its README shows:
+    `verify(parse("$" + gold + "$"), parse(response))`. Runs inside a worker only; its own
+    timeouts are off because the parent kills the worker instead."""
+    import math_verify
+
+    gold_parsed = math_verify.parse(f"${gold}$", parsing_timeout=None)
+    return bool(math_verify.verify(gold_parsed, math_verify.parse(response, parsing_timeout=None),
+                                   timeout_seconds=None))
+
+
+_WARM_UP = {"rounded": ("433/250;3", "\\sqrt{3}"), "readme": ("so $x = \\boxed{\\sqrt{2}}$", "\\sqrt{2}")}
+_MODES = {"verify": _math_verify_equal, "equations": _same_equation, "exact": _exactly_equal,
+          "rounded": _rounds_value, "readme": _math_verify_readme}
 
 
 def serve() -> None:
@@ -137,8 +180,8 @@ def serve() -> None:
     _quiet_math_verify_logs()
     # The first parse and comparison load grammars and sympy modules lazily; that start-up
     # is not the first item's fault, so it is paid here, inside the start-up allowance.
-    for warm_up in _MODES.values():
-        warm_up("\\sqrt{2} + x = 1", "1 = x + \\sqrt{2}")
+    for mode, warm_up in _MODES.items():
+        warm_up(*_WARM_UP.get(mode, ("\\sqrt{2} + x = 1", "1 = x + \\sqrt{2}")))
     out = sys.stdout
     out.write("ready\n")
     out.flush()
@@ -252,12 +295,21 @@ def _pool() -> _Pool:
         return _POOL
 
 
+def math_verify_verdict(response: str, gold: str, time_limit_s: float | None = None) -> bool:
+    """math-verify alone on a whole response against a gold, as its README calls it, under the
+    same hard per-item limit (SymbolicTimeout past it). No size guard: responses are long, and a
+    hang is what the kill is for. For reporting accuracy beside ours, never for our verdicts."""
+    limit = SYMBOLIC_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    return _pool().compare(response, gold, limit, "readme")
+
+
 def symbolic_equivalent(pred: str, gold: str, time_limit_s: float | None = None,
                         mode: str = "verify") -> bool:
     """math-verify comparison of two cleaned answers under a hard per-item time limit.
 
     mode "verify" asks math-verify; "equations" compares two equations (_same_equation);
-    "exact" compares closed values without rounding (_exactly_equal).
+    "exact" compares closed values without rounding (_exactly_equal); "rounded" asks whether
+    a decimal is a closed value rounded to its shown digits (_rounds_value).
 
     The comparison runs in a persistent worker subprocess; past the limit the worker is killed
     (and replaced on next use) and SymbolicTimeout is raised. That works the same from any
