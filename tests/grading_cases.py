@@ -764,7 +764,7 @@ CASES += _group("extract_choice_letter", [
     ("D. because A and B fail", "B", False, "a letter in the reason"),
     ("E", "(E) Maria", True, "a gold with its option text"),
     ("D", "(A) Maria", False, "a gold with its option text, other letter"),
-    ("B。 不是 A", "B", True, "a letter before Chinese text"),
+    ("B。 不选 D", "B", True, "a letter before Chinese text"),
     ("la réponse est C et non A", "C", True, "French cue before the letter"),
     ("la réponse est C et non A", "A", False, "French, the excluded letter"),
     (r"\boxed{\text{D}}", "D", True, "boxed letter"),
