@@ -189,6 +189,8 @@ CASES += _group("equiv_trig_degrees", [
     (r"\boxed{\tan 60^\circ}", r"\sqrt 3", True, "tan 60 degrees"),
     (r"\boxed{30^\circ}", "30", True, "a bare angle keeps its number"),
     (r"\boxed{30^\circ}", r"\frac{\pi}{6}", False, "degrees are not converted outside trig"),
+    (r"\boxed{\cos(90^\circ - t)}", r"\sin(t)", True, "degrees inside a longer argument"),
+    (r"\boxed{\cos(90^\circ - t)}", r"\cos(t)", False, "degrees inside a longer argument, other function"),
 ])
 
 # 2. Equivalence: an equation against an equivalent equation.
@@ -214,6 +216,12 @@ CASES += _group("equiv_equations", [
     (r"\boxed{2x - 3y + z - 4 = 0}", "0", False, "plane against a bare zero"),
     (r"\boxed{y = x^2 - 4x + 4}", r"y = (x-2)^2", True, "expanded against factored"),
     (r"\boxed{y = x^2 - 4x + 4}", r"y = (x+2)^2", False, "wrong factor"),
+    (r"\boxed{a - b = 0.75}", r"a - b = \frac34", True, "the same left side: the right sides compared"),
+    (r"\boxed{a - b = 0.7}", r"a - b = \frac34", False, "the same left side, another right side"),
+    (r"\boxed{\begin{cases} m + n = 0.25 \\ m - n = 1.4142 \end{cases}}",
+     r"\begin{cases} m + n = \frac14 \\ m - n = \sqrt2 \end{cases}", True, "a system, row by row"),
+    (r"\boxed{\begin{cases} m + n = 0.25 \\ m - n = 1.41 \end{cases}}",
+     r"\begin{cases} m + n = \frac14 \\ m - n = \sqrt2 \end{cases}", False, "a system with a row rounded too far"),
 ])
 
 # 2. Equivalence: `f(x) = expr` against `expr`.
@@ -264,6 +272,9 @@ CASES += _group("equiv_labelled_tuple", [
     (r"\boxed{m = 2 \text{ and } n = 7}", "(7, 2)", False, "joined with 'and', order wrong"),
     (r"\boxed{x = 1, 2}", "1, 2", True, "one label for a list of solutions"),
     (r"\boxed{x = 1, 2}", "1, 3", False, "one label, wrong second solution"),
+    (r"\boxed{a = 1, b = 4 \text{ and } a = 4, b = 1}", "(1, 4), (4, 1)", True, "named groups joined by 'and' are pairs"),
+    (r"\boxed{a = 1, b = 4 \text{ and } a = 4, b = 2}", "(1, 4), (4, 1)", False, "named groups, second pair wrong"),
+    (r"\boxed{(2, 3), (3, 2)}", "u = 2, v = 3, u = 3, v = 2", True, "a gold of named groups with commas only"),
 ])
 
 # 2. Equivalence: a labelled answer whose left side is a name.
@@ -616,6 +627,11 @@ CASES += _group("equiv_inequality_interval", [
     (r"\boxed{(0,1)}", "0 < g(x) < 1", True, "a function value as the variable"),
     (r"\boxed{(0,2)}", "0 < g(x) < 1", False, "a function value, wrong bound"),
     (r"\boxed{-\frac12 \le x < 3}", r"[-\frac{1}{2}, 3)", True, "fractional bound"),
+    (r"\boxed{[-4, -2] \cup [2, 4]}", r"2 \le |x| \le 4", True, "bounds on |x| are two intervals"),
+    (r"\boxed{[2, 4]}", r"2 \le |x| \le 4", False, "bounds on |x| are not one interval"),
+    (r"\boxed{(-5, 5)}", r"|t| < 5", True, "|t| below a bound"),
+    (r"\boxed{[-5, 5]}", r"|t| < 5", False, "|t| strictly below a bound"),
+    (r"\boxed{|y| > 1}", r"(-\infty, -1) \cup (1, \infty)", True, "|y| above a bound, on the answer side"),
 ])
 
 # 3. Coverage: solutions written in Chinese, Arabic, French and other languages, whose final
@@ -748,11 +764,50 @@ CASES += _group("extract_choice_letter", [
     ("D. because A and B fail", "B", False, "a letter in the reason"),
     ("E", "(E) Maria", True, "a gold with its option text"),
     ("D", "(A) Maria", False, "a gold with its option text, other letter"),
-    ("B。 不是 A", "B", True, "a letter before Chinese text"),
+    ("B。 不选 D", "B", True, "a letter before Chinese text"),
     ("la réponse est C et non A", "C", True, "French cue before the letter"),
     ("la réponse est C et non A", "A", False, "French, the excluded letter"),
     (r"\boxed{\text{D}}", "D", True, "boxed letter"),
     (r"\boxed{\text{D}}", r"\text{(E)}", False, "boxed letter, other gold"),
     (r"\boxed{\mathrm{E} \cdot 2}", "E", False, "a value with a letter in it is no choice"),
     ("The answer is (C) 24.", "C", True, "a choice with its option text"),
+    ("E", "Both fit, but the answer is\n(E) Tomas", True, "a gold that states its choice after a cue"),
+    ("B", "Both fit, but the answer is\n(E) Tomas", False, "a gold that states its choice, other letter"),
+    ("A", "The answer is A circle", False, "a capital that opens a word is no choice"),
+])
+
+# 1. Extraction: an answer escaped twice (every backslash doubled) and quotes around an answer.
+CASES += _group("extract_escaped", [
+    (r"so the point is \\boxed{\\left( 2, \\frac{\\pi}{3} \\right)}", r"(2, \frac{\pi}{3})", True,
+     "a box escaped twice keeps its parentheses"),
+    (r"so the point is \\boxed{\\left( 2, \\frac{\\pi}{3} \\right)}", r"2, \frac{\pi}{3}", False,
+     "the escaped tuple is no bare list"),
+    (r"\boxed{(4, \frac{1}{7})}", r"\\left(4,\\frac{1}{7}\\right)", True, "a gold escaped twice"),
+    (r"\boxed{(4, \frac{1}{6})}", r"\\left(4,\\frac{1}{7}\\right)", False, "a gold escaped twice, other value"),
+    (r"\\begin{pmatrix} 3 \\\\ \\frac{1}{2} \\end{pmatrix}", r"\begin{pmatrix} 3 \\ \frac12 \end{pmatrix}", True,
+     "a matrix escaped twice"),
+    (r"\\begin{pmatrix} 3 \\\\ \\frac{1}{3} \\end{pmatrix}", r"\begin{pmatrix} 3 \\ \frac12 \end{pmatrix}", False,
+     "a matrix escaped twice, other entry"),
+    ('Final Answer: The final answer is \\"$7$ and $9$\\". I hope it is correct.', "7, 9", True,
+     "escaped quotes around the stated answer"),
+    ('Final Answer: The final answer is \\"$7$ and $9$\\". I hope it is correct.', "7, 8", False,
+     "escaped quotes, wrong second value"),
+])
+
+# 2. Equivalence: one value in another notation: clock times, vectors written as matrices,
+# complex numbers in i, an article before a word answer.
+CASES += _group("equiv_notation", [
+    ("The train leaves at 14:05:00.", "14:05", True, "a time with seconds"),
+    ("The train leaves at 14:05:00.", "14:50", False, "a time with seconds, other minutes"),
+    (r"\boxed{2:05 \text{ p.m.}}", "14:05", True, "p.m. adds twelve hours"),
+    (r"\boxed{2:05 \text{ a.m.}}", "14:05", False, "a.m. is the morning"),
+    (r"\boxed{6:00}", "7:00", False, "a time or a ratio, another value"),
+    (r"\boxed{[3, -1]}", r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", True, "a column vector written in brackets"),
+    (r"\boxed{(-1, 3)}", r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", False, "a vector's entries in another order"),
+    (r"\boxed{\begin{pmatrix} 2 & 5 \end{pmatrix}}", "(2, 5)", True, "a row vector against a tuple"),
+    (r"\boxed{(3 - i)(1 + i)}", "4 + 2i", True, "i alone is the imaginary unit"),
+    (r"\boxed{(3 - i)(1 + i)}", "2 + 2i", False, "another complex number"),
+    (r"\boxed{i^3}", "-i", True, "a power of i"),
+    (r"\boxed{\text{an ellipse}}", "ellipse", True, "an article before a word answer"),
+    (r"\boxed{\text{a hyperbola}}", "ellipse", False, "another curve"),
 ])

@@ -252,7 +252,7 @@ _SUITE_CLASSES = {
     "decision_rounding", "decision_decimal_comma", "decision_list_order", "decision_units",
     "whole_responses", "extract_sentence_answer", "coverage_box_lists", "equiv_labelled_bare",
     "equiv_inequality_interval", "coverage_multilingual", "decision_locale_thousands",
-    "guard_false_accepts", "gold_solutions", "extract_choice_letter",
+    "guard_false_accepts", "gold_solutions", "extract_choice_letter", "extract_escaped", "equiv_notation",
 }
 
 

@@ -38,14 +38,22 @@ _FLIP = {"<": ">", "\\lt": ">", "<=": ">=", "≤": ">=", "\\le": ">=", "\\leq": 
 # A number with one or two letters glued to it (`10cm`, `15m`): in math, a product of variables.
 _GLUED_LETTERS = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)[A-Za-z]{1,2}")
 _PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])")
+# An article opening a word answer ("an ellipse" against "ellipse") says nothing.
+_ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
+# A clock time: `20:34`, `20:34:00`, `8:34 p.m.`.
+_CLOCK = re.compile(r"(\d{1,2}):([0-5]\d)(?::([0-5]\d))?\s*(?:([AaPp])\.?\s*[Mm]\.?)?")
+# A vector written as a one-row or one-column matrix.
+_MATRIX = re.compile(r"\\begin\s*\{([pbB]?matrix)\}(.*)\\end\s*\{\1\}", re.S)
+# The absolute value of one variable, `|z|` (two or three letters, `|AB|`, are a length).
+_ABSOLUTE = re.compile(r"\|\s*([A-Za-z])\s*\|")
 
 
 def _canon(s: str) -> tuple[str, str | None]:
     """Cleaned answer and its unit, with choice parentheses and `x \\in` removed.
 
     `x = 2, x = 3` (one name for every item) is the list `2, 3`; `p = 5, q = 2; p = 7, q = 2`
-    (groups that name the same variables in the same order) is the list of tuples
-    `(5, 2), (7, 2)`.
+    (groups that name the same variables in the same order, split by semicolons, "and" or
+    commas) is the list of tuples `(5, 2), (7, 2)`.
     """
     carried = getattr(s, "unit", None)
     s, unit = clean_parts(s)
@@ -61,7 +69,20 @@ def _canon(s: str) -> tuple[str, str | None]:
     items = _labelled_items(s, same_name=True)
     if items:
         s = ", ".join(value for _, value in items)
+    elif (items := _labelled_items(s)) and (size := _group_size([name for name, _ in items])):
+        # `p = 5, q = 2 and p = 7, q = 2`: the names repeat in one order, so each round is a tuple.
+        s = ", ".join("(" + ", ".join(value for _, value in items[i : i + size]) + ")"
+                      for i in range(0, len(items), size))
     return s.strip(), unit or carried
+
+
+def _group_size(names: list[str]) -> int | None:
+    """k when names are k distinct names repeated in the same order (p, q, p, q: 2), else None."""
+    size = len(set(names))
+    if 2 <= size < len(names) and len(names) % size == 0 and len(set(names[:size])) == size \
+            and all(name == names[i % size] for i, name in enumerate(names)):
+        return size
+    return None
 
 
 def _is_word_answer(s: str) -> bool:
@@ -253,9 +274,66 @@ def _interval_of(s: str) -> str | None:
                 return None
         if any(has_variables(bound) for bound in (low, high)):
             return None
+        if absolute := _ABSOLUTE.fullmatch(name):
+            spread = _absolute_intervals(low, high, left, right)
+            if spread is None:
+                return None
+            names.add(absolute[1])
+            intervals += spread
+            continue
         names.add(_name_key(name))
         intervals.append(f"{left}{low}, {high}{right}")
     return " \\cup ".join(intervals) if len(names) == 1 else None
+
+
+def _absolute_intervals(low: str, high: str, left: str, right: str) -> list[str] | None:
+    """Where x lies when |x| lies between low and high (brackets left and right):
+    `1 \\le |x| \\le 2` is `[-2, -1] \\cup [1, 2]`, `|x| < 3` is `(-3, 3)`. None unless the
+    bounds are numbers that leave some x out."""
+    lo = None if low == "-\\infty" else to_number(low)
+    hi = None if high == "\\infty" else to_number(high)
+    if (lo is None and low != "-\\infty") or (hi is None and high != "\\infty"):
+        return None
+    if hi is not None and (hi.value <= 0 or (lo is not None and hi.value <= lo.value)):
+        return None
+    mirror = {"(": ")", "[": "]", ")": "(", "]": "["}
+    if lo is None or lo.value < 0 or (lo.value == 0 and left == "["):
+        return None if hi is None else [f"{mirror[right]}-{high}, {high}{right}"]
+    outer = f"{mirror[right]}-{high}" if hi is not None else "(-\\infty"
+    inner = "0" if lo.value == 0 else f"-{low}"
+    return [f"{outer}, {inner}{mirror[left]}", f"{left}{low}, {high}{right}"]
+
+
+def _clock(s: str) -> tuple[int, bool] | None:
+    """(seconds after midnight, whether it is surely a time: seconds or a.m./p.m. written), else None.
+
+    `12:00` alone may be a ratio; with seconds or a.m./p.m. it can only be a time."""
+    m = _CLOCK.fullmatch(s.strip())
+    if m is None:
+        return None
+    hours, half = int(m[1]), (m[4] or "").lower()
+    if half:
+        if not 1 <= hours <= 12:
+            return None
+        hours = hours % 12 + (12 if half == "p" else 0)
+    if hours > 23:
+        return None
+    return (hours * 60 + int(m[2])) * 60 + int(m[3] or 0), bool(m[3] or half)
+
+
+def _vector(s: str) -> list[str] | None:
+    """The entries of a one-row or one-column matrix (not a determinant), in order; else None."""
+    m = _MATRIX.fullmatch(s.strip())
+    if m is None:
+        return None
+    rows = [[cell.strip() for cell in row.split("&")] for row in re.split(r"\\\\", m[2]) if row.strip()]
+    if len(rows) == 1:
+        items = rows[0]
+    elif all(len(row) == 1 for row in rows):
+        items = [row[0] for row in rows]
+    else:
+        return None
+    return items if len(items) > 1 and all(items) else None
 
 
 def _is_set_like(s: str) -> bool:
@@ -307,7 +385,9 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
         return _compare_labelled(p_items, g_items, p, g, time_limit_s)
     p_eq, g_eq = _equation(p), _equation(g)
     if p_eq and g_eq:
-        if _same_name(p_eq[0], g_eq[0]) and _is_label(*p_eq):
+        # The same left side (a name, or the same expression: `a - b = 1.732` against
+        # `a - b = \sqrt3`): the equations agree when their right sides do.
+        if (_same_name(p_eq[0], g_eq[0]) and _is_label(*p_eq)) or squash(p_eq[0]) == squash(g_eq[0]):
             return _compare(p_eq[1], g_eq[1], time_limit_s)
         return _symbolic_equivalent(p, g, time_limit_s, mode="equations")
     if p_eq or g_eq:
@@ -321,6 +401,16 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
     p_set, g_set = _interval_of(p), _interval_of(g)
     if (p_set is None) != (g_set is None) and _is_set_like(g if p_set else p):
         return _compare(p_set or p, g_set or g, time_limit_s)
+    p_clock, g_clock = _clock(p), _clock(g)
+    if p_clock and g_clock and (p_clock[1] or g_clock[1]):
+        return p_clock[0] == g_clock[0]  # `20:34` is `20:34:00` and `8:34 p.m.`
+    p_vec, g_vec = _vector(p), _vector(g)
+    if (p_vec is None) != (g_vec is None):
+        # A one-row or one-column matrix against a tuple `(a, b)` or `[a, b]`: the same vector.
+        listed = _structure(g if p_vec else p)
+        if listed is not None and listed.kind == "tuple" and len(listed.items) == len(p_vec or g_vec):
+            pairs = zip(p_vec, listed.items) if p_vec else zip(listed.items, g_vec)
+            return all(_compare(a, b, time_limit_s) for a, b in pairs)
     p_base, g_base = _BASE_NUM.fullmatch(p), _BASE_NUM.fullmatch(g)
     if p_base or g_base:
         # `13_5` is thirteen in base 5 (eight): equal only to the same digits in the same base.
@@ -342,7 +432,7 @@ def _compare(p: str, g: str, time_limit_s: float | None) -> bool:
     if (p_num is None) != (g_num is None) and _is_compound(p if g_num is not None else g):
         return False  # a number never equals a tuple, an interval, a set or a list
     if _is_word_answer(p) or _is_word_answer(g):
-        return p.lower() == g.lower()
+        return _ARTICLE.sub("", p).lower() == _ARTICLE.sub("", g).lower()
     if (p_num is None) != (g_num is None):
         return _number_against_expression(p_num or g_num, g if p_num is not None else p, time_limit_s)
     return _symbolic_equivalent(p, g, time_limit_s)

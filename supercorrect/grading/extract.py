@@ -296,9 +296,20 @@ _GOLD_CHOICE = re.compile(r"\s*(?:\\text\s*\{\s*)?\(?([A-J])\)?\s*\}?(?:[\s.:)]|
 
 
 def choice_letter(gold: object) -> str | None:
-    """The letter of a multiple-choice gold ("C", "(C)", "\\text{(C)}", "(D) Alina"), else None."""
-    m = _GOLD_CHOICE.match(gold) if isinstance(gold, str) else None
-    return m[1] if m and not re.search(r"\d", gold) else None
+    """The letter of a multiple-choice gold ("C", "(C)", "\\text{(C)}", "(D) Alina", or a gold
+    that states it after its last answer cue: "... the answer is (C) Cecile"), else None."""
+    if not isinstance(gold, str) or re.search(r"\d", gold):
+        return None
+    m = _GOLD_CHOICE.match(gold)
+    if m is None and (cues := list(ANSWER_IS.finditer(gold))):
+        # After the cue, a letter is a choice when it is in parentheses, opens a line or ends
+        # the gold: "the answer is\nC Cecile", not "the answer is A circle".
+        head, tail = gold[: cues[-1].end()], gold[cues[-1].end() :]
+        m = _GOLD_CHOICE.match(tail)
+        new_line = re.search(r"\n[ \t]*$", head) or re.match(r"[ \t]*\n", tail)
+        if m and not ("(" in m[0] or new_line or not tail[m.end() :].strip(" .")):
+            m = None
+    return m[1] if m else None
 
 
 def extract_choice(text: str, gold_letter: str) -> str | None:

@@ -87,6 +87,9 @@ _TRIG_DEG = re.compile(
     r"|\{\s*(?P<b>-?\d+(?:\.\d+)?)\s*\^\s*\{?\s*\\circ\s*\}?\s*\}"
     r"|(?P<c>-?\d+(?:\.\d+)?)\s*\^\s*\{?\s*\\circ\s*\}?)"
 )
+# `\sin(90^\circ - x)`: degrees inside a longer trig argument are radians too, term by term.
+_TRIG_ARG_DEG = re.compile(r"(\\(?:sin|cos|tan|cot|sec|csc)(?:\s*\^\s*\{?\s*\d\s*\}?)?)\s*\(([^()]*\\circ[^()]*)\)")
+_DEGREE_TERM = re.compile(r"(\d+(?:\.\d+)?)\s*\^\s*\{?\s*\\circ\s*\}?")
 _FRAC_TOKEN = r"(\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z0-9])"
 _BARE_FRAC = re.compile(r"\\frac\s*" + _FRAC_TOKEN + r"\s*" + _FRAC_TOKEN)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
@@ -276,6 +279,19 @@ ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}")
 _BINDS_VARIABLE = re.compile(r"\s*\\(?:lim|sum|prod|int)(?![A-Za-z])")
 
 
+def _undouble(s: str) -> str:
+    """An answer escaped twice has every backslash doubled (`\\\\left(\\\\frac{1}{5}\\\\right)`, matrix
+    rows as four backslashes). When no run of backslashes is odd and a doubled one starts a
+    command, halving every run restores the LaTeX; a lone row break (`1 \\\\ 2`) is left alone."""
+    runs = re.findall(r"\\+", s)
+    if runs and all(len(run) % 2 == 0 for run in runs) and re.search(r"\\\\[A-Za-z]", s):
+        return re.sub(r"\\\\", lambda _: "\\", s)
+    return s
+
+
+# A system written as `\\begin{cases} a + b = 1 \\\\ a - b = 2 \\end{cases}` is the list of its rows.
+_CASES = re.compile(r"\\begin\s*\{cases\}(.*)\\end\s*\{cases\}", re.S)
+
 # `\\dfrac` and `\\sqrt` written with the backslash doubled (an answer escaped twice) are the
 # commands themselves; `\\` before anything else is a matrix row break and stays.
 _DOUBLED_BACKSLASH = re.compile(r"(?<!\\)\\\\(?=(?:[dtc]?frac|sqrt|text|mathrm|boxed|cdot|times|pi|infty|pm|le|ge)(?![A-Za-z]))")
@@ -315,7 +331,7 @@ def _before_approx(s: str) -> str:
 
 def clean_parts(ans: str) -> tuple[str, str | None]:
     """An answer stripped of presentation (dollars, \\text, separators, units), and its unit."""
-    s = SPECIAL_TOKEN.sub("", ascii_digits(ans)).strip()
+    s = _undouble(SPECIAL_TOKEN.sub("", ascii_digits(ans)).strip())
     s = _DOUBLED_BACKSLASH.sub(r"\\", s)
     boxed = last_boxed(s)
     if boxed is not None and s.startswith(("\\boxed", "\\fbox")):
@@ -329,6 +345,9 @@ def clean_parts(ans: str) -> tuple[str, str | None]:
     s = re.sub(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])", "", s)
     s = s.replace("°", "^\\circ")
     s = _TRIG_DEG.sub(lambda m: f"{m.group(1)}\\left(\\frac{{{m['a'] or m['b'] or m['c']}\\pi}}{{180}}\\right)", s)
+    s = _TRIG_ARG_DEG.sub(lambda m: m[1] + "(" + _DEGREE_TERM.sub(lambda d: f"\\frac{{{d[1]}\\pi}}{{180}}", m[2]) + ")", s)
+    if m := _CASES.fullmatch(s.strip()):
+        s = ", ".join(row.replace("&", " ").strip() for row in re.split(r"\\\\", m[1]) if row.strip())
     if (m := _TEXT_UNIT.search(s)) and (name := unit_name(m["unit"], m["pow"])):
         unit, s = name, s[: m.start()]
     s = unwrap_command(s, TEXT_WRAPPERS)
@@ -352,7 +371,8 @@ def clean_parts(ans: str) -> tuple[str, str | None]:
     s = re.sub(r"(?<=\d)\s*(?:\.{3}|…|\\[lc]?dots(?![A-Za-z]))", "…", s)
     # Remaining spacing macros are cosmetic; `(?<!\\)` keeps the `\\` row separator intact.
     s = re.sub(r"(?<!\\)\\(?:[!,;: ]|q?quad)|~", " ", s)
-    s = re.sub(r"\s+", " ", s).strip().strip('"')
+    # Quotes around an answer, escaped or not (`\\"12 and 13\\"`), are presentation.
+    s = re.sub(r'^(?:\\?")+|(?:\\?")+$', "", re.sub(r"\s+", " ", s).strip()).strip()
     s = re.sub(r"(?<!\\)\\$", "", s).rstrip(" .;,").strip()
     # An abbreviation glued to the number (`10cm`) reads as variables in math, 10·c·m, as
     # math-verify and MARIO read it; with a space (`10 cm`) or set as text it is a unit.

@@ -74,7 +74,23 @@ def _math_verify_equal(pred: str, gold: str) -> bool:
     pred_parsed = math_verify.parse(f"${pred}$", parsing_timeout=None)
     if not gold_parsed or not pred_parsed:
         return False
-    return bool(math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None))
+    if math_verify.verify(gold_parsed, pred_parsed, timeout_seconds=None):
+        return True
+    return _equal_as_complex(pred_parsed[0], gold_parsed[0])
+
+
+def _equal_as_complex(pred, gold) -> bool:
+    """`i(2 - i)` against `1 + 2i`: where i is the only letter on both sides it is the imaginary
+    unit, which math-verify leaves a symbol (so i^2 is not -1). Runs inside a worker only."""
+    import sympy
+
+    if not all(isinstance(e, sympy.Expr) for e in (pred, gold)):
+        return False
+    symbols = pred.free_symbols | gold.free_symbols  # math-verify's i is Symbol("i", real=True)
+    if not symbols or any(symbol.name != "i" for symbol in symbols):
+        return False
+    unit = {symbol: sympy.I for symbol in symbols}
+    return bool(sympy.simplify(pred.xreplace(unit) - gold.xreplace(unit)) == 0)
 
 
 def _same_equation(pred: str, gold: str) -> bool:
