@@ -109,24 +109,28 @@ def _cell(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def metrics_markdown(stage: str, status: str, metrics: dict) -> str:
+def metrics_markdown(stage: str, status: str, metrics: dict, where: Path) -> str:
     """A stage's artifact: a heading, the CLI's short summary, then every metric as a flat table row."""
     from supercorrect.cli import summary_lines
     from supercorrect.tracking import flatten
 
-    summary = summary_lines(stage, metrics, f"metrics/{stage}.json")[1:-1] if metrics else ["  (no metrics file)"]
+    summary = summary_lines(stage, metrics, str(where))[1:-1] if metrics else [f"  (no metrics file {where})"]
     rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in flatten(metrics).items())
     return (f"## {stage}: {status}\n\n" + "\n".join(f"- {line.strip()}" for line in summary)
             + f"\n\n| metric | value |\n|---|---|\n{rows}\n")
 
 
 def report(stage: str, ran: bool) -> dict:
-    """Read metrics/<stage>.json and show it as a Prefect markdown artifact on the flow run."""
-    path = REPO / "metrics" / f"{stage}.json"
+    """Read the stage's metrics file and show it as a Prefect markdown artifact on the flow run."""
+    from supercorrect.io import metrics_path
+    from supercorrect.params_file import load_params
+
+    where = metrics_path(load_params(REPO / "params.yaml"), stage)
+    path = REPO / where
     metrics = json.loads(path.read_text()) if path.exists() else {}
     status = "ran" if ran else "up to date (skipped)"
-    create_markdown_artifact(key=f"{stage}-metrics", markdown=metrics_markdown(stage, status, metrics),
-                             description=f"metrics/{stage}.json")
+    create_markdown_artifact(key=f"{stage}-metrics", markdown=metrics_markdown(stage, status, metrics, where),
+                             description=str(where))
     get_run_logger().info("%s %s", stage, status)
     return {"stage": stage, "ran": ran, "metrics": metrics}
 

@@ -23,8 +23,9 @@ from prefect.runtime import deployment, flow_run
 
 from prefect.artifacts import create_markdown_artifact
 
-from flows._stage import REPO, dvc_push, dvc_remote, dvc_up_to_date, report, run_name
+from flows._stage import REPO, dvc_push, dvc_remote, dvc_repro, dvc_up_to_date, report, run_name
 from supercorrect import STAGES
+from supercorrect.cli import CHECK
 
 # flows/<stage>.py defines flow <stage>, for every stage in order.
 STAGE_FLOWS = [getattr(importlib.import_module(f"flows.{stage}"), stage) for stage in STAGES]
@@ -111,8 +112,10 @@ def summary_markdown(summary: dict, mlflow_url: str) -> str:
 @flow(name="supercorrect", flow_run_name=run_name("retrain"), persist_result=True)
 def pipeline() -> dict:
     remote = deployed()
-    results = up_to_date_results() or [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f()
-                                       for f in STAGE_FLOWS]
+    results = up_to_date_results()
+    if results is None:
+        dvc_repro(CHECK)  # the whole params file first, as in `dvc repro`: an unknown key stops here
+        results = [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f() for f in STAGE_FLOWS]
     summary = summarize(results)
     url = record(summary)
     create_markdown_artifact(key="pipeline-summary", markdown=summary_markdown(summary, url),

@@ -14,8 +14,8 @@ share (`annotate.correction_error_share`) gets a wrong step injected (supercorre
 teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
 whose trace copies every step. These records have `kind: correction` and the solution shown in
 `shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
-`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs when
-`annotate.out_dir` is not the default).
+`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs in a
+side run whose `--set annotate.out_dir` moves them).
 
 `annotate.targets: cot` is the CoT SFT ablation (docs/ablations.md): each target is the reference
 solution itself as plain `<StepN>` steps and `<Answer>`, with no `<Key>` and no `<Generalized>`
@@ -191,5 +191,5 @@ def run(p: Params, dry_run: bool = False) -> dict:
         outputs = [] if cot else [r["raw"] for r in results]
         metrics["teacher_estimate"] = priced(p.teacher, chats + [localize_chat(prompts, q, shown) for q, shown, _ in sent],
                                              outputs + [raw for _, _, raw in sent])
-    write_json(metrics_path(p.annotate, "annotate"), metrics)
+    write_json(metrics_path(p, "annotate"), metrics)
     return metrics

@@ -5,6 +5,7 @@
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
     supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
     supercorrect compare [--quick]       # not a stage: the ablations as DVC experiments (supercorrect.compare)
+    supercorrect check                   # not a stage: every key of params.yaml known and valid (DVC runs it first)
 
 DVC runs these commands (see dvc.yaml); you can too. A stage prints a short summary (its full
 metrics are in metrics/; `--json` prints them instead). Errors in params or inputs print one
@@ -55,6 +56,8 @@ EXAMPLES = {
     "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set 'evaluate.self_correct=[]'",
     "register": "MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register --set register.benchmark=gsm8k",
 }
+# Not a stage: the first DVC stage, which tracks the whole params.yaml and validates it (dvc.yaml).
+CHECK = "check"
 SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10
 
 
@@ -133,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dry-run", action="store_true",
                              help=f"print the teacher requests (cached and new), estimated tokens and cost; "
                                   f"send nothing, write nothing{DRY_RUN[stage]}")
+    check = sub.add_parser(
+        CHECK, help="not a stage: check every key of the params file (DVC runs it first)",
+        description="Validate the whole params file as every stage does before it runs: an unknown key (with "
+                    "\"did you mean\") or a bad value is one line and exit status 2. dvc.yaml runs it first, "
+                    "whenever params.yaml changes, so such a key stops `dvc repro` before any stage runs.")
+    check.add_argument("--params", default="params.yaml", metavar="FILE", help="params file (default: %(default)s)")
     from supercorrect.compare import add_arguments
 
     add_arguments(sub.add_parser(
@@ -183,15 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         return compare(args)
     from supercorrect.config import ConfigError
     from supercorrect.params_file import load_params
-    from supercorrect.io import InputError, record_timing
+    from supercorrect.io import InputError, metrics_path, record_timing, side_run
     from supercorrect.teacher.wire import TeacherError
 
     try:
-        params = load_params(args.params, args.overrides)
+        params = load_params(args.params, getattr(args, "overrides", []))
+        if args.stage == CHECK:
+            print(f"{args.params}: every key is known and valid")
+            return 0
         module = importlib.import_module(f"supercorrect.{args.stage}")
         started, dry_run = time.time(), getattr(args, "dry_run", False)
         summary = module.run(params, dry_run=True) if dry_run else module.run(params)
-        if not dry_run:  # a dry run writes nothing, not even its timing
+        if not (dry_run or side_run(params, args.stage)):  # when the pipeline's own stage ran (MLflow spans)
             record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
@@ -199,6 +211,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        where = {"prepare": params.prepare.metrics, "evaluate": params.evaluate.out}
-        print("\n".join(summary_lines(args.stage, summary, where.get(args.stage, f"metrics/{args.stage}.json"))))
+        print("\n".join(summary_lines(args.stage, summary, str(metrics_path(params, args.stage)))))
     return 0

@@ -29,7 +29,7 @@ from supercorrect.data.loaders import load_problems
 from supercorrect.formats.prompts import correction_messages, load_prompts, solve_messages
 from supercorrect.grading.judge import grade_batch
 from supercorrect.grading.stats import accuracy_by, bootstrap_ci, ks_for, majority_correct, pass_at_k
-from supercorrect.io import write_json, write_jsonl, write_text
+from supercorrect.io import metrics_path, write_json, write_jsonl, write_text
 from supercorrect.pairs.cross_model import flagged_step
 
 
@@ -180,7 +180,7 @@ def run(p: Params) -> dict:
                                                                   "timeouts")} for ckpt, s in by_ckpt.items()}}
         if corrected[name]:
             metrics[name]["self_correction"] = corrected[name]
-    write_json(cfg.out, metrics)
+    write_json(metrics_path(p, "evaluate"), metrics)
     write_jsonl(cfg.predictions, predictions)
     write_plots(Path(cfg.plots_dir), results, final)
     return metrics

@@ -292,5 +292,5 @@ def run(p: Params, dry_run: bool = False) -> dict:
         metrics["teacher_estimate"] = priced(p.teacher, [localize_chat(prompts, by_id[r["problem_id"]], r["response"])
                                                          for r in to_localize],
                                          [c["teacher_text"] for c in corrections])
-    write_json(metrics_path(p.mine, "mine"), metrics)
+    write_json(metrics_path(p, "mine"), metrics)
     return metrics

@@ -78,11 +78,11 @@ def headline(evaluate: dict, mine: dict) -> dict[str, float]:
     return {metric_key(k): float(v) for k, v in out.items()}
 
 
-def stage_times(stage: str, timings: dict) -> tuple[int, int] | None:
+def stage_times(p, stage: str, timings: dict) -> tuple[int, int] | None:
     """(start, end) of a stage in ms: the CLI's record, else the metrics file's mtime minus its runtime."""
     if stage in timings:
         return int(timings[stage]["start"] * 1000), int(timings[stage]["end"] * 1000)
-    path = Path("metrics") / f"{stage}.json"
+    path = metrics_path(p, stage)
     if not path.exists():
         return None
     end = path.stat().st_mtime
@@ -146,7 +146,7 @@ def tracking_uri(configured: str) -> str:
 def _log_stage(mlflow, p, stage: str) -> None:
     section = getattr(p, stage).model_dump()
     mlflow.log_params({k: str(v)[:500] for k, v in flatten(section, f"{stage}.").items()})
-    metrics_file = metrics_path(getattr(p, stage), stage)  # where the stage wrote it
+    metrics_file = metrics_path(p, stage)  # where the stage wrote it
     if metrics_file.exists():
         mlflow.log_metrics(numeric(json.loads(metrics_file.read_text())))
         mlflow.log_artifact(str(metrics_file))
@@ -174,7 +174,7 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
     client = MlflowClient(tracking_uri(cfg.tracking_uri))
     experiment_id = training_experiment(mlflow, client, cfg)
     timings = read_timings()
-    spans = {stage: t for stage in STAGES if (t := stage_times(stage, timings))}
+    spans = {stage: t for stage in STAGES if (t := stage_times(p, stage, timings))}
     # Created through the client so the run starts when the first stage did, then resumed.
     parent_id = client.create_run(experiment_id, start_time=min((t[0] for t in spans.values()), default=None),
                                   tags=lineage_tags() | {"mlflow.runName": "pipeline"}).info.run_id
@@ -182,7 +182,7 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
         mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
-        mlflow.log_metrics(headline(_read(Path(p.evaluate.out)), _read(metrics_path(p.mine, "mine"))))
+        mlflow.log_metrics(headline(_read(metrics_path(p, "evaluate")), _read(metrics_path(p, "mine"))))
         for stage in RECORDED:
             start, end = spans.get(stage, (None, None))
             child = client.create_run(experiment_id, start_time=start,
@@ -296,7 +296,7 @@ def version_description(p, accuracy: float, run_id: str) -> str:
 
     lines = [f"SuperCorrect student: HSFT then cross-model DPO, from {describe_base(p.student)}.",
              f"{p.register.benchmark} accuracy: {accuracy:.4f} (metrics/evaluate.json)."]
-    evaluate = Path(p.evaluate.out)
+    evaluate = metrics_path(p, "evaluate")
     if evaluate.exists():
         for name, block in json.loads(evaluate.read_text()).items():
             figures = ", ".join(f"{k} {v:.4f}" for k, v in block.items() if k.endswith("accuracy")

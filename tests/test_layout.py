@@ -23,8 +23,10 @@ import pytest
 import yaml
 
 from supercorrect import STAGES
-from supercorrect.cli import HELP
+from supercorrect.cli import CHECK, HELP
 from supercorrect.config import Params
+from supercorrect.io import OWN_METRICS, metrics_path
+from supercorrect.params_file import load_params
 from tests.conftest import REPO
 
 PKG = "supercorrect"
@@ -174,6 +176,15 @@ def test_code_deps_are_the_import_closure_of_each_stage():
         "dvc.yaml code deps differ from the stages' import closures; edit each stage's `deps:`", fixes)
 
 
+def test_check_stage_tracks_all_of_params_yaml_and_comes_first():
+    # DVC runs unordered stages in file order, so `check` stops `dvc repro` before any stage runs;
+    # it reruns on any change to params.yaml or to the code that validates it.
+    check = dvc_stages()[CHECK]
+    assert next(iter(dvc_stages())) == CHECK and check["cmd"] == f"supercorrect {CHECK}"
+    assert check["params"] == [{"params.yaml": None}] and "outs" not in check
+    assert set(check["deps"]) == closure(f"{PKG}/params_file.py")
+
+
 def test_the_deps_check_sees_an_import_inside_a_function():
     # sft does not grade; an import of grading inside one of its functions brings the grading
     # package and every grading module judge.py needs into its closure, so the test above asks for them.
@@ -203,7 +214,8 @@ def reads(files: set[str], patched: dict[str, str] | None = None) -> set[str]:
     `make_teacher(p.teacher, ...)`) reads each of its keys whose name is an attribute anywhere in
     the files: a safe over-estimate (`teacher.model` then also reads `student.model`), which at
     worst reruns a stage when that key changes. `p.sft.model_dump()` (a checkpoint hash, an
-    MLflow record) is not a read.
+    MLflow record) is not a read. `metrics_path(p, "mine")` reads the keys that name where mine's
+    metrics go (`mine.out_dir`; `prepare.metrics`, `evaluate.out`: supercorrect.io.OWN_METRICS).
     """
     sections = fields()
     trees = [tree(source(f, patched)) for f in sorted(files)]
@@ -212,6 +224,10 @@ def reads(files: set[str], patched: dict[str, str] | None = None) -> set[str]:
     for t in trees:
         parent = {child: node for node in ast.walk(t) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(t):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("metrics_path") and len(node.args) > 1 \
+                    and isinstance(node.args[1], ast.Constant) and node.args[1].value in sections:
+                stage = node.args[1].value
+                keys |= {f"{stage}.{k}" for k in ("out_dir", OWN_METRICS.get(stage)) if k in sections[stage]}
             if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                     and node.value.id in ROOTS and node.attr in sections):
                 continue
@@ -278,6 +294,30 @@ def test_the_params_check_sees_a_new_read():
     assert "dpo.beta" not in needed_params("mine")
     patched = {mine: source(mine) + "\n\ndef _probe(p):\n    return p.dpo.beta, p.sft.save_steps\n"}
     assert stage_reads("mine", patched) - set(NOT_RESULTS) - needed_params("mine") == {"dpo.beta"}
+
+
+def declared(stage: str, key: str) -> set[str]:
+    """The paths of a dvc.yaml stage's `outs`, `metrics` or `plots` (`key`), `${...}` filled in from params.yaml."""
+    values = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+
+    def fill(match) -> str:
+        node = values
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    entries = dvc_stages()[stage].get(key, [])
+    return {re.sub(r"\$\{([\w.]+)\}", fill, e if isinstance(e, str) else next(iter(e))) for e in entries}
+
+
+def test_dvc_yaml_declares_where_each_stage_writes_its_metrics():
+    # supercorrect.io.metrics_path is the one rule; a run from params.yaml (what DVC runs) must
+    # write a file its stage declares, uncached, or `dvc repro` fails on a missing output.
+    p = load_params(REPO / "params.yaml")
+    for stage in STAGES:
+        path = metrics_path(p, stage).as_posix()
+        assert path in declared(stage, "outs") | declared(stage, "metrics"), \
+            f"dvc.yaml stage {stage} does not declare {path}, where it writes its metrics"
 
 
 # --- seams -----------------------------------------------------------------------------------
@@ -381,7 +421,7 @@ def defines(path: Path, name: str) -> bool:
 def test_every_stage_is_named_once_everywhere():
     # supercorrect.STAGES is the list; cli, tracking and flows/pipeline read it. What cannot
     # read it (dvc.yaml, file names) must follow it.
-    assert list(dvc_stages()) == list(STAGES)
+    assert list(dvc_stages()) == [CHECK, *STAGES]  # check is no stage (test_check_stage_...)
     assert list(HELP) == list(STAGES)
     assert set(STAGES) <= set(Params.model_fields)
     for stage in STAGES:
