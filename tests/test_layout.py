@@ -98,9 +98,11 @@ def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
             # `from supercorrect import grading` imports a module; `from supercorrect import STAGES`
-            # a name, and then the package's own file counts.
+            # a name, and then the package's own file counts; `from supercorrect.grading import
+            # grade` a name the package re-exports, and then the module holding it counts.
             subs = [f"{base}.{a.name}" for a in node.names if module_file(f"{base}.{a.name}")]
-            mods = subs + ([base] if len(subs) < len(node.names) else [])
+            lazy = [f"{base}.{exports(base)[a.name]}" for a in node.names if a.name in exports(base)]
+            mods = subs + lazy + ([base] if len(subs) + len(lazy) < len(node.names) else [])
         else:
             continue
         for m in mods:
@@ -111,22 +113,95 @@ def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
             # __init__.py (the stage list, nothing else) counts only when a name is taken from it.
             for i in range(2 if len(parts) > 1 else 1, len(parts) + 1):
                 path = module_file(".".join(parts[:i]))
-                if path is not None and not docstring_only(rel(path)):
+                if path is not None and not inert(rel(path)):
                     out.add(rel(path))
     return out - {f}
 
 
-def docstring_only(f: str) -> bool:
-    """A sub-package's `__init__.py` that holds nothing but its docstring runs no code: not a dep."""
+LAZY_HOOKS = {"__getattr__", "__dir__"}  # PEP 562 module hooks: they run when a name is asked for
+
+
+def inert(f: str) -> bool:
+    """A sub-package's `__init__.py` that runs no code on import: not a dep.
+
+    It holds its docstring and at most lazy re-exports: assignments of literals (`_EXPORTS`, a
+    name -> module map, and `__all__`) and a PEP 562 `__getattr__` that imports a name's module
+    when the name is first asked for (`imports` then counts that module)."""
+    if not f.endswith("/__init__.py") or f == f"{PKG}/__init__.py":
+        return False
     body = tree(source(f)).body
-    return f.endswith("/__init__.py") and f != f"{PKG}/__init__.py" and len(body) == 1 \
-        and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    first, rest = body[0], body[1:]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+        return False
+    for node in rest:
+        if isinstance(node, ast.FunctionDef) and node.name in LAZY_HOOKS:
+            continue
+        if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            try:
+                ast.literal_eval(node.value)
+                continue
+            except ValueError:
+                pass
+        return False
+    return True
 
 
-def test_sub_package_inits_hold_only_a_docstring():
-    # Importing one component module must not run its neighbours (and DVC deps rely on it).
+def exports(package: str) -> dict[str, str]:
+    """The names sub-package `package` re-exports lazily (its `_EXPORTS`: name -> module)."""
+    path = module_file(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    for node in tree(source(rel(path))).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def test_sub_package_inits_run_no_code():
+    # Importing one component module must not run its neighbours (and DVC deps rely on it): an
+    # __init__.py holds its docstring and at most lazy re-exports of the documented API.
     inits = [rel(p) for p in (REPO / PKG).glob("*/__init__.py")]
-    assert inits and all(docstring_only(f) for f in inits), [f for f in inits if not docstring_only(f)]
+    assert inits and all(inert(f) for f in inits), [f for f in inits if not inert(f)]
+    for f in inits:
+        package = f.removesuffix("/__init__.py").replace("/", ".")
+        for name, module in exports(package).items():
+            assert module_file(f"{package}.{module}"), f"{f}: _EXPORTS names no module {package}.{module}"
+            assert not module_file(f"{package}.{name}"), f"{f}: {name} is also a module (the import is ambiguous)"
+            assert name in names_defined(module_file(f"{package}.{module}")), f"{package}.{module} has no {name}"
+
+
+def names_defined(path: Path) -> set[str]:
+    body = tree(path.read_text(encoding="utf-8")).body
+    return {n.name for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | \
+        {t.id for n in body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
+
+def test_the_documented_api_is_at_the_package_roots_and_importing_a_module_stays_cheap():
+    # DESIGN's grading contract and the data loader, as users call them (like math-verify's `verify`);
+    # a fresh interpreter, so no other test has imported the modules already.
+    code = """
+import sys
+import supercorrect.grading.normalize, supercorrect.data.decontam
+heavy = [m for m in ("supercorrect.grading.judge", "supercorrect.grading.extract", "supercorrect.data.loaders",
+                     "sympy", "math_verify") if m in sys.modules]
+assert not heavy, heavy
+from supercorrect.grading import extract_answer, grade, grade_batch, is_equivalent
+from supercorrect.data import generate_problems, load_hub, load_problems
+import supercorrect.grading.judge as judge, supercorrect.data.loaders as loaders
+assert grade is judge.grade and load_problems is loaders.load_problems
+assert grade("<Step1>2+2=4</Step1><Answer>4</Answer>", "4") and extract_answer(r"so \\boxed{7}.") == "7"
+assert is_equivalent("0.5", r"\\frac{1}{2}") and list(grade_batch(["#### 3"], ["3"])) == [True]
+try:
+    from supercorrect.grading import judge_all
+except ImportError as exc:
+    print("ImportError:", exc)
+"""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "ImportError: cannot import name 'judge_all'" in proc.stdout
 
 
 def closure(start: str, patched: dict[str, str] | None = None) -> set[str]:
@@ -183,6 +258,14 @@ def test_check_stage_tracks_all_of_params_yaml_and_comes_first():
     assert next(iter(dvc_stages())) == CHECK and check["cmd"] == f"supercorrect {CHECK}"
     assert check["params"] == [{"params.yaml": None}] and "outs" not in check
     assert set(check["deps"]) == closure(f"{PKG}/params_file.py")
+
+
+def test_the_deps_check_sees_a_name_imported_from_a_package_root():
+    # `from supercorrect.grading import grade` runs grading/judge.py (and what it imports) on first use.
+    sft = stage_file("sft")
+    patched = {sft: source(sft) + "\n\ndef _probe():\n    from supercorrect.grading import grade\n"}
+    assert f"{PKG}/grading/judge.py" in closure(sft, patched) - closure(sft)
+    assert f"{PKG}/grading/__init__.py" not in closure(sft, patched)  # it runs no code
 
 
 def test_the_deps_check_sees_an_import_inside_a_function():
