@@ -3,7 +3,7 @@
     supercorrect --help
     supercorrect sft --help        # the params sections the stage reads, every key with type, default, meaning
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
-    supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
+    supercorrect annotate --dry-run      # the teacher's cost, requests and tokens before paying
     supercorrect compare [--quick]       # not a stage: the ablations as DVC experiments (supercorrect.compare)
     supercorrect check                   # not a stage: every key of params.yaml known and valid (DVC runs it first)
 
@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true", help="print the full metrics as JSON instead of a summary")
         if stage in DRY_RUN:
             cmd.add_argument("--dry-run", action="store_true",
-                             help=f"print the teacher requests (cached and new), estimated tokens and cost; "
-                                  f"send nothing, write nothing{DRY_RUN[stage]}")
+                             help=f"print the teacher's cost (expected and worst case), its requests (new and "
+                                  f"cached) and tokens; send nothing, write only the figures to "
+                                  f"metrics/{stage}.dry_run.json{DRY_RUN[stage]}")
     check = sub.add_parser(
         CHECK, help="not a stage: check every key of the params file (DVC runs it first)",
         description="Validate the whole params file as every stage does before it runs: an unknown key (with "
@@ -183,6 +184,39 @@ def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
     return [f"{stage}: done"] + lines + [f"  full metrics: {metrics_file}"]
 
 
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value == 0 or value >= 1 else f"${value:.4f}"
+
+
+def dry_run_lines(stage: str, estimate: dict, figures_file: str) -> list[str]:
+    """A dry run's summary (supercorrect.teacher.estimate): the cost first, expected and worst case,
+    then the requests, the tokens and what is cached, then the file holding every figure."""
+    offline = estimate["teacher_backend"] != "openai"
+    teacher = f"teacher.backend={estimate['teacher_backend']}" if offline else \
+        f"teacher {estimate['teacher_model']}, {estimate['mode']}"
+    cost = _usd(estimate["cost_usd"])
+    if "cost_usd_worst_case" in estimate:
+        cost += f" expected, {_usd(estimate['cost_usd_worst_case'])} worst case"
+    lines = [f"{stage}: dry run, nothing sent ({teacher})",
+             f"  cost: {cost}" + (f" ({estimate['note']})" if estimate.get("note") else "")]
+    requests = f"  requests: {estimate['requests']:,}"
+    if not offline:
+        repeats = estimate["requests"] - estimate["unique_requests"]
+        requests += f" ({estimate['new']:,} new, {estimate['cached']:,} cached" + \
+            (f", {repeats:,} repeats sent once)" if repeats else ")")
+    lines.append(requests)
+    if "corrections" in estimate:
+        part = estimate["corrections"]
+        lines.append(f"  of which correction traces: {part['requests']:,}, {_usd(part['cost_usd'])} expected")
+    if not offline:
+        lines.append(f"  tokens: {estimate['input_tokens']:,} in; {estimate['output_tokens']:,} out expected "
+                     f"(from the {estimate['output_estimate_from']}), {estimate['output_tokens_max']:,} at most")
+        lines.append(f"  cached: {estimate['cached']:,} answers, {_usd(estimate['cached_cost_usd'])} when paid")
+    if "rollouts" in estimate:
+        lines.append(f"  student rollouts: {estimate['rollouts']:,}, {estimate['wrong']:,} wrong")
+    return lines + [f"  figures: {figures_file}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet()
@@ -208,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2
+    written = str(metrics_path(params, args.stage, dry_run))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
+    elif dry_run:
+        print("\n".join(dry_run_lines(args.stage, summary, written)))
     else:
-        print("\n".join(summary_lines(args.stage, summary, str(metrics_path(params, args.stage)))))
+        print("\n".join(summary_lines(args.stage, summary, written)))
     return 0

@@ -30,7 +30,8 @@ metrics/mine.json also says what the blind student did at step k (`student_at_k`
 `mine.export` adds a LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
-    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher requests and cost
+    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher's cost, requests and tokens
+                                   # and writes metrics/mine.dry_run.json
 """
 
 from __future__ import annotations
@@ -254,11 +255,13 @@ def run(p: Params, dry_run: bool = False) -> dict:
     all_rollouts = rollouts(generate, prompts, problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
     to_localize, selection_drops = select_for_teacher(all_rollouts, p.mine)
-    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
+    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; only the estimate is written
         from supercorrect.teacher.estimate import estimate_mine
 
-        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localize]) | {
+        estimate = estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localize]) | {
             "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}
+        write_json(metrics_path(p, "mine", dry_run=True), estimate)
+        return estimate
     corrections, drops = localize(teacher, by_id, to_localize)
     split = [is_heldout(c["problem_id"], p.mine.heldout_fraction, p.mine.seed) for c in corrections]
     heldout = [c for c, out in zip(corrections, split) if out]
