@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 from supercorrect.config import ConfigError, Params
 from supercorrect.io import InputError, metrics_path, read_json, write_json
@@ -28,6 +29,7 @@ def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
 
 
 def run(p: Params) -> dict:
+    started = time.time()  # register's own MLflow run spans the stage from here to the end of the record
     from supercorrect.tracking import headline, record_pipeline
 
     evaluate = metrics_path(p, "evaluate")
@@ -38,7 +40,7 @@ def run(p: Params) -> dict:
         raise ConfigError(f"register.benchmark: {p.register.benchmark!r} is not in {evaluate} "
                           f"(has {sorted(metrics)})")
     accuracy = float(metrics[p.register.benchmark]["accuracy"])
-    result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
+    result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote, started)
     write_json(metrics_path(p, "register"), result)
     # The few numbers `dvc metrics show/diff` and `dvc exp show` compare between runs.
     mine = metrics_path(p, "mine")

@@ -80,9 +80,11 @@ def source(f: str, patched: dict[str, str] | None = None) -> str:
 def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
     """The supercorrect files repo file `f` imports anywhere in it (inside functions too)."""
     parsed = tree(source(f, patched))
-    # `if TYPE_CHECKING:` imports never run: they are neither deps nor cycles.
+    # `if TYPE_CHECKING:` imports never run, and `if __name__ == "__main__":` ones only when the
+    # module is the program (`python -m`), never when a stage imports it: neither deps nor cycles.
     typing_only = {id(n) for block in ast.walk(parsed) if isinstance(block, ast.If)
-                   and ast.unparse(block.test).endswith("TYPE_CHECKING")
+                   and (ast.unparse(block.test).endswith("TYPE_CHECKING")
+                        or ast.unparse(block.test) == "__name__ == '__main__'")
                    for stmt in block.body for n in ast.walk(stmt)}
     package = f.removesuffix(".py").replace("/", ".")
     package = package.removesuffix(".__init__") if f.endswith("/__init__.py") else package.rpartition(".")[0]
