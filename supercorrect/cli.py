@@ -175,13 +175,19 @@ def _short(value) -> str:
     return str(value)
 
 
-def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
-    """At most SUMMARY_LINES lines of a stage's result, each under 110 characters."""
+def summary_body(summary: dict) -> list[str]:
+    """A stage's result as at most SUMMARY_LINES lines `  key: value`, each under 110 characters
+    (the CLI prints them between a heading and the metrics file; flows publish them)."""
     lines = [f"  {key}: {_short(value)}" for key, value in summary.items() if value not in ({}, [], None)]
     lines = [line if len(line) <= 110 else line[:107] + "..." for line in lines]
     if len(lines) > SUMMARY_LINES:
         lines = lines[:SUMMARY_LINES - 1] + [f"  ... {len(lines) - SUMMARY_LINES + 1} more"]
-    return [f"{stage}: done"] + lines + [f"  full metrics: {metrics_file}"]
+    return lines
+
+
+def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
+    """What a stage prints: a heading, `summary_body`, and the metrics file it wrote."""
+    return [f"{stage}: done", *summary_body(summary), f"  full metrics: {metrics_file}"]
 
 
 def _usd(value: float) -> str:

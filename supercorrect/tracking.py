@@ -106,19 +106,20 @@ def stage_times(p, stage: str, timings: dict) -> tuple[int, int] | None:
     return int((end - runtime) * 1000), int(end * 1000)
 
 
-def git_commit() -> str:
+def git_commit(cwd: str | Path | None = None) -> str:
+    """The commit checked out in `cwd` (default: here), or "unknown" outside git."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def git_dirty() -> bool | None:
+def git_dirty(cwd: str | Path | None = None) -> bool | None:
     """True if tracked files differ from the commit (the commit alone then does not pin the code)."""
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                             text=True, check=True).stdout
+                             text=True, cwd=cwd, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return bool(out.strip())
@@ -147,16 +148,23 @@ def dvc_hashes(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
 DATA_ROOTS = ("data/", "models/")
 
 
-def lineage_tags(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
-    """Tags that pin a run: git commit, dirty flag and `dvc.<path>` = content hash of each data and
-    model path (source files are pinned by the commit; all hashes are in lineage/dvc_hashes.json)."""
-    tags = {"git_commit": git_commit(), "git_dirty": str(git_dirty()).lower()}
-    tags |= {f"dvc.{path}": md5 for path, md5 in dvc_hashes(lock_file).items() if path.startswith(DATA_ROOTS)}
-    return tags
+def lineage_tags(root: str | Path = ".") -> dict[str, str]:
+    """Tags that pin a run of the repo at `root`: git commit, dirty flag and `dvc.<path>` = content
+    hash of each data and model path (source files are pinned by the commit; all hashes are in
+    lineage/dvc_hashes.json)."""
+    tags = {"git_commit": git_commit(root), "git_dirty": str(git_dirty(root)).lower()}
+    hashes = dvc_hashes(Path(root) / "dvc.lock")
+    return tags | {f"dvc.{path}": md5 for path, md5 in hashes.items() if path.startswith(DATA_ROOTS)}
 
 
-def tracking_uri(configured: str) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+def tracking_uri(configured: str, root: str | Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI, else the configured one; a relative SQLite path is taken from `root`
+    (the repo) when given, else from here."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    path = uri.removeprefix("sqlite:///")
+    if root is not None and uri.startswith("sqlite:///") and not Path(path).is_absolute():
+        return f"sqlite:///{(Path(root) / path).resolve()}"
+    return uri
 
 
 def _log_stage(mlflow, p, stage: str) -> None:
@@ -286,10 +294,10 @@ def read_timings(path: str | Path = TIMINGS) -> dict:
     return _read(Path(path))
 
 
-def training_experiment(mlflow, client, cfg) -> str:
+def training_experiment(mlflow, client, cfg, root: str | Path | None = None) -> str:
     """Set (creating if needed) the experiment, marked as a model-training one (the kind the UI's
     experiment settings show; which page MLflow 3.17 opens is up to `UI_VIEW`, see `experiment_url`)."""
-    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
+    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri, root))
     experiment_id = mlflow.set_experiment(cfg.experiment).experiment_id
     client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
     return experiment_id
@@ -411,18 +419,20 @@ def log_student(p, model_dir: str, accuracy: float) -> str:
     return mv
 
 
-def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
-    """Record one retraining run (also an "up to date" one) with its lineage; returns the MLflow run id."""
+def record_retrain(p, summary: dict, flow_run_id: str | None = None, run_name: str = "retrain",
+                   root: str | Path = ".") -> str:
+    """Record one retraining run (also an "up to date" one) of the repo at `root` with its lineage,
+    named `run_name` (a flow passes its Prefect flow-run name); returns the MLflow run id."""
     import mlflow
     from mlflow import MlflowClient
 
-    training_experiment(mlflow, MlflowClient(tracking_uri(p.register.tracking_uri)), p.register)
-    tags = lineage_tags() | {"up_to_date": str(summary["up_to_date"]).lower(),
-                             "stages_ran": ",".join(summary["ran"]) or "none"}
+    training_experiment(mlflow, MlflowClient(tracking_uri(p.register.tracking_uri, root)), p.register, root)
+    tags = lineage_tags(root) | {"up_to_date": str(summary["up_to_date"]).lower(),
+                                 "stages_ran": ",".join(summary["ran"]) or "none"}
     if flow_run_id:
         tags["prefect_flow_run_id"] = flow_run_id
-    with mlflow.start_run(run_name="retrain", tags=tags) as run:
-        mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_dict(dvc_hashes(Path(root) / "dvc.lock"), "lineage/dvc_hashes.json")
         mlflow.log_metric("stages_ran", len(summary["ran"]))
     return run.info.run_id
 
@@ -438,11 +448,11 @@ def ui_base(uri: str) -> str:
     return uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
 
 
-def run_url(p, run_id: str) -> str:
+def run_url(p, run_id: str, root: str | Path | None = None) -> str:
     """The MLflow UI address of a run, in the model-training view."""
     from mlflow import MlflowClient
 
-    uri = tracking_uri(p.register.tracking_uri)
+    uri = tracking_uri(p.register.tracking_uri, root)
     experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
     return f"{ui_base(uri)}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}"
 

@@ -497,6 +497,32 @@ def test_imports_follow_the_architecture_table():
     assert not crossing, "imports the table in docs/architecture.md does not allow:\n" + "\n".join(crossing)
 
 
+def flow_imports() -> dict[str, set[str]]:
+    """supercorrect module -> the flows/ files that import it (anywhere in them)."""
+    used: dict[str, set[str]] = {}
+    for f in sorted((REPO / "flows").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                if name.split(".")[0] == PKG:
+                    used.setdefault(name, set()).add(rel(f))
+    return used
+
+
+def test_flows_import_only_what_the_architecture_says():
+    # Flows are thin: they run stages through DVC and report. What they may use of the package is
+    # named in docs/architecture.md ("Outside the package"), and that list is exactly what they use.
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    paragraph = text[text.index("Outside the package:"):].split("\n\n")[0]
+    named = set(re.findall(r"`(supercorrect(?:\.\w+)*)`", paragraph))
+    used = flow_imports()
+    assert not {stage_file(s).removesuffix(".py").replace("/", ".") for s in STAGES} & named
+    assert set(used) == named, (f"flows import what docs/architecture.md does not name: "
+                                f"{ {m: sorted(used[m]) for m in set(used) - named} }; "
+                                f"named but unused: {sorted(named - set(used))}")
+
+
 # --- one stage list --------------------------------------------------------------------------
 
 def defines(path: Path, name: str) -> bool:
