@@ -469,5 +469,6 @@ def experiment_url(p) -> str | None:
 if __name__ == "__main__":
     from supercorrect.params_file import load_params
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # the address only, no store-migration chatter
     url = experiment_url(load_params("params.yaml"))
     print(f"the runs: {url}" if url else "no MLflow runs yet: `make demo` (or dvc repro) records them")
