@@ -181,6 +181,11 @@ def test_mine_dry_run_estimates_the_localization_requests_of_the_real_run(in_tmp
         real = mine.run(p)
 
     assert dry["rollouts"] == real["rollouts"] == 12 and dry["wrong"] == real["wrong"]
+    lines = cli.dry_run_lines("mine", dry, "mine/metrics.dry_run.json")  # what `mine --dry-run` prints
+    assert lines[:3] == ["mine: dry run, nothing sent (teacher teacher-x, online)",
+                         f"  cost: {cli._usd(dry['cost_usd'])} expected, {cli._usd(dry['cost_usd_worst_case'])} worst case",
+                         f"  requests: 6 ({dry['new']} new, {dry['cached']} cached)"]
+    assert f"  student rollouts: 12, {dry['wrong']} wrong" in lines and lines[-1] == "  figures: mine/metrics.dry_run.json"
     n, prompt_tokens = sent(server.requests)
     assert dry["requests"] == real["sent_to_teacher"] == 6  # one per problem: max_wrong_per_problem=1
     assert dry["new"] == real["teacher"]["cache_misses"] == n
