@@ -59,7 +59,7 @@ params: install
 demo: install
 	dvc repro --quiet   # no "git add dvc.lock" / "dvc push" hints; stages print their own summaries
 	@$(PY) -m supercorrect.report
-	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (http://127.0.0.1:5000)"
+	@echo "Next: open reports/index.html; make plots (dvc plots, offline); make mlflow-ui (it prints the runs' address)"
 
 # Every variant at every seed of the profile as a DVC experiment, then metrics/ablations.json and
 # plots/ablations.png. Queued experiments start from the last commit: commit your changes first.
@@ -77,10 +77,13 @@ plots: install
 test: install
 	$(PY) -m pytest
 
+# First the address to open: MLflow 3.17 opens a bare experiment address on its GenAI overview,
+# the printed one on the experiment's runs (supercorrect.tracking.UI_VIEW).
 mlflow-ui: install
+	@MLFLOW_TRACKING_URI=sqlite:///mlflow.db $(PY) -m supercorrect.tracking
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-# Operating it (README "Operating it"): each in its own terminal.
+# Operations (README "Operations", docs/operations.md): each in its own terminal.
 mlflow-server: install   ## MLflow tracking server; settings from the environment (mlflow/server.sh)
 	bash mlflow/server.sh
 

@@ -6,6 +6,12 @@ definition and one cache: an unchanged stage is skipped in seconds.
 When a DVC remote is configured (`SUPERCORRECT_DVC_REMOTE=<name>`, or DVC's default remote), a
 worker first pulls the cached outputs of the stage and everything upstream of it, and pushes the
 stage's outputs afterwards, so workers with their own DVC caches see each other's data.
+
+Whether a stage ran is read from the record the CLI writes when it runs one
+(metrics/timings.json), and whether anything changed from `dvc status --json`: never from DVC's
+log lines. Every path and command is taken from the repo root `REPO`, not the working directory.
+
+    python -m flows.sft      # one stage's flow (flows/<stage>.py); python -m flows.pipeline for all
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 REPO = Path(__file__).resolve().parents[1]
-SKIPPED = ("didn't change, skipping", "is up to date")
 
 
 def _env() -> dict:
@@ -31,20 +36,16 @@ def _env() -> dict:
     return env
 
 
-def _dvc(args: list[str]) -> list[str]:
+def _dvc(args: list[str]) -> None:
     """Run `dvc <args>` in the repo, streaming its output to the run log; raise on failure."""
     logger = get_run_logger()
     proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=REPO, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
     for line in proc.stdout:
-        line = line.rstrip()
-        if line:
-            logger.info(line)
-            lines.append(line)
+        if line.strip():
+            logger.info(line.rstrip())
     if proc.wait() != 0:
         raise RuntimeError(f"dvc {' '.join(args)} failed (exit {proc.returncode}); see the log above")
-    return lines
 
 
 def dvc_remote() -> str | None:
@@ -55,6 +56,14 @@ def dvc_remote() -> str | None:
                           capture_output=True, text=True)
     name = proc.stdout.strip()
     return name if proc.returncode == 0 and name and " " not in name else None
+
+
+def last_run(stage: str) -> dict | None:
+    """The CLI's record of the stage's last run in this checkout (start and end), or None."""
+    from supercorrect.io import TIMINGS
+    from supercorrect.tracking import read_timings
+
+    return read_timings(REPO / TIMINGS).get(stage)
 
 
 # All DVC tasks carry tag `dvc`: DVC holds a repo-wide lock, so the operator sets a tag concurrency
@@ -70,16 +79,26 @@ def dvc_pull(stage: str, remote: str) -> None:
 
 @task(name="dvc-repro", tags=["dvc"])
 def dvc_repro(stage: str) -> bool:
-    """Run one DVC stage; return True if it ran, False if it was already up to date."""
-    lines = _dvc(["repro", "--single-item", stage])
-    return not any(marker in line for line in lines for marker in SKIPPED)
+    """Run one DVC stage; return True if its command ran, False if DVC found it up to date.
+
+    The CLI records every run of a pipeline stage it makes, so a new record means it ran.
+    (`check` keeps no record: it returns False either way.)"""
+    before = last_run(stage)
+    _dvc(["repro", "--single-item", stage])
+    return last_run(stage) != before
 
 
 @task(name="dvc-status", tags=["dvc"])
 def dvc_up_to_date(stage: str | None = None) -> bool:
     """True if DVC finds the stage's (default: every stage's) deps, params and outs in this
-    workspace unchanged since its last run."""
-    return any("Data and pipelines are up to date" in line for line in _dvc(["status", *filter(None, [stage])]))
+    workspace unchanged since its last run (`dvc status --json` reports nothing)."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", "status", "--json", *filter(None, [stage])], cwd=REPO,
+                          env=_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dvc status failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    changed = json.loads(proc.stdout or "{}")
+    get_run_logger().info("dvc status: %s", f"changed: {', '.join(changed)}" if changed else "up to date")
+    return not changed
 
 
 @task(name="dvc-push", tags=["dvc"], retries=2, retry_delay_seconds=15)
@@ -93,13 +112,7 @@ def run_name(prefix: str):
     def name() -> str:
         from supercorrect.tracking import git_commit
 
-        cwd = os.getcwd()
-        os.chdir(REPO)
-        try:
-            sha = git_commit()[:7]
-        finally:
-            os.chdir(cwd)
-        return f"{prefix}-{sha}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
+        return f"{prefix}-{git_commit(REPO)[:7]}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
     return name
 
 
@@ -109,24 +122,28 @@ def _cell(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def metrics_markdown(stage: str, status: str, metrics: dict) -> str:
+def metrics_markdown(stage: str, status: str, metrics: dict, where: Path) -> str:
     """A stage's artifact: a heading, the CLI's short summary, then every metric as a flat table row."""
-    from supercorrect.cli import summary_lines
+    from supercorrect.cli import summary_body
     from supercorrect.tracking import flatten
 
-    summary = summary_lines(stage, metrics, f"metrics/{stage}.json")[1:-1] if metrics else ["  (no metrics file)"]
+    summary = summary_body(metrics) if metrics else [f"  (no metrics file {where})"]
     rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in flatten(metrics).items())
     return (f"## {stage}: {status}\n\n" + "\n".join(f"- {line.strip()}" for line in summary)
             + f"\n\n| metric | value |\n|---|---|\n{rows}\n")
 
 
 def report(stage: str, ran: bool) -> dict:
-    """Read metrics/<stage>.json and show it as a Prefect markdown artifact on the flow run."""
-    path = REPO / "metrics" / f"{stage}.json"
+    """Read the stage's metrics file and show it as a Prefect markdown artifact on the flow run."""
+    from supercorrect.io import metrics_path
+    from supercorrect.params_file import load_params
+
+    where = metrics_path(load_params(REPO / "params.yaml"), stage)
+    path = REPO / where
     metrics = json.loads(path.read_text()) if path.exists() else {}
     status = "ran" if ran else "up to date (skipped)"
-    create_markdown_artifact(key=f"{stage}-metrics", markdown=metrics_markdown(stage, status, metrics),
-                             description=f"metrics/{stage}.json")
+    create_markdown_artifact(key=f"{stage}-metrics", markdown=metrics_markdown(stage, status, metrics, where),
+                             description=str(where))
     get_run_logger().info("%s %s", stage, status)
     return {"stage": stage, "ran": ran, "metrics": metrics}
 

@@ -3,33 +3,44 @@
     python -m flows.pipeline                        # locally: every stage in this process
     prefect deployment run 'supercorrect/retrain'   # deployed (prefect.yaml): GPU stages on pool `gpu`
 
-Run from a deployment, the GPU stages (sft, mine, dpo, evaluate) are started with
-`run_deployment` on their own deployments (`<stage>/gpu`, work pool `gpu`) and the parent waits
-for each (a GPU stage that DVC finds up to date is not sent to the pool at all); the CPU stages
-run in the parent on pool `cpu`. Started locally, everything runs in process. Each stage goes
-through DVC, so a stage whose inputs did not change is skipped. The run first asks `dvc status`
-once for the whole pipeline: when nothing changed it starts no stage at all and reports "up to
-date". Every run is recorded in MLflow with its lineage.
+Run from a deployment, the stages prefect.yaml deploys on work pool `gpu` (sft, mine, dpo,
+evaluate: `gpu_deployments` reads them there, the one list) are started with `run_deployment` on
+those deployments and the parent waits for each (a GPU stage that DVC finds up to date is not
+sent to the pool at all); the other stages run in the parent on pool `cpu`. Started locally,
+everything runs in process. Each stage goes through DVC, so a stage whose inputs did not change
+is skipped. The run first asks `dvc status` once for the whole pipeline: when nothing changed it
+starts no stage at all and reports "up to date"; else DVC's `check` stage validates params.yaml
+before any stage. Every run is recorded in MLflow with its lineage.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 
+import yaml
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.deployments import run_deployment
 from prefect.runtime import deployment, flow_run
 
-from prefect.artifacts import create_markdown_artifact
-
-from flows._stage import REPO, dvc_push, dvc_remote, dvc_up_to_date, report, run_name
+from flows._stage import REPO, dvc_push, dvc_remote, dvc_repro, dvc_up_to_date, report, run_name
 from supercorrect import STAGES
+from supercorrect.cli import CHECK
 
 # flows/<stage>.py defines flow <stage>, for every stage in order.
 STAGE_FLOWS = [getattr(importlib.import_module(f"flows.{stage}"), stage) for stage in STAGES]
-GPU_STAGES = {"sft", "mine", "dpo", "evaluate"}
-GPU_DEPLOYMENT = "gpu"  # deployment name of each GPU stage in prefect.yaml: `<stage>/gpu`
+GPU_POOL = "gpu"
+
+
+def gpu_deployments(spec: str = "prefect.yaml") -> dict[str, str]:
+    """stage -> its deployment (`<flow>/<name>`) on work pool `gpu`, as prefect.yaml defines them."""
+    deployments = yaml.safe_load((REPO / spec).read_text(encoding="utf-8"))["deployments"]
+    found = {}
+    for d in deployments:
+        if d["work_pool"]["name"] == GPU_POOL:
+            stage = d["entrypoint"].rpartition(":")[2]  # flows/<stage>.py:<stage>
+            found[stage] = f"{stage}/{d['name']}"
+    return found
 
 
 def deployed() -> bool:
@@ -37,15 +48,15 @@ def deployed() -> bool:
     return deployment.get_id() is not None
 
 
-def run_on_gpu_pool(stage: str, poll_interval: float = 2.0) -> dict:
-    """Run stage `stage` through its deployment on the gpu pool, wait, and return its result."""
-    run = run_deployment(f"{stage}/{GPU_DEPLOYMENT}", timeout=None, poll_interval=poll_interval)
+def run_on_gpu_pool(stage: str, name: str, poll_interval: float = 2.0) -> dict:
+    """Run stage `stage` through its deployment `name` on the gpu pool, wait, and return its result."""
+    run = run_deployment(name, timeout=None, poll_interval=poll_interval)
     if not run.state or not run.state.is_completed():
         raise RuntimeError(f"stage {stage}: deployment run {run.name} ended {run.state.name if run.state else 'unknown'}")
     return run.state.result()
 
 
-def gpu_stage(stage: str) -> dict:
+def gpu_stage(stage: str, name: str) -> dict:
     """A GPU stage from the deployed parent: skip the GPU job when DVC already finds it up to date.
 
     The check runs in the parent's own workspace; a worker that lacks the data there simply gets
@@ -54,7 +65,7 @@ def gpu_stage(stage: str) -> dict:
     """
     if dvc_up_to_date(stage):
         return report(stage, False)
-    return run_on_gpu_pool(stage)
+    return run_on_gpu_pool(stage, name)
 
 
 def up_to_date_results() -> list[dict] | None:
@@ -84,14 +95,10 @@ def record(summary: dict) -> str:
     from supercorrect.params_file import load_params
     from supercorrect.tracking import record_retrain, run_url
 
-    cwd = os.getcwd()
-    os.chdir(REPO)  # dvc.lock, params.yaml and the SQLite store are relative to the repo
-    try:
-        p = load_params("params.yaml")
-        summary["mlflow_run_id"] = record_retrain(p, summary, flow_run.get_id())
-        return run_url(p, summary["mlflow_run_id"])
-    finally:
-        os.chdir(cwd)
+    # dvc.lock, git and a relative SQLite store are the repo's, wherever the flow was started.
+    p = load_params(REPO / "params.yaml")
+    summary["mlflow_run_id"] = record_retrain(p, summary, flow_run.get_id(), flow_run.get_name() or "retrain", REPO)
+    return run_url(p, summary["mlflow_run_id"], REPO)
 
 
 def summary_markdown(summary: dict, mlflow_url: str) -> str:
@@ -110,9 +117,11 @@ def summary_markdown(summary: dict, mlflow_url: str) -> str:
 
 @flow(name="supercorrect", flow_run_name=run_name("retrain"), persist_result=True)
 def pipeline() -> dict:
-    remote = deployed()
-    results = up_to_date_results() or [gpu_stage(f.name) if remote and f.name in GPU_STAGES else f()
-                                       for f in STAGE_FLOWS]
+    gpu = gpu_deployments() if deployed() else {}
+    results = up_to_date_results()
+    if results is None:
+        dvc_repro(CHECK)  # the whole params file first, as in `dvc repro`: an unknown key stops here
+        results = [gpu_stage(f.name, gpu[f.name]) if f.name in gpu else f() for f in STAGE_FLOWS]
     summary = summarize(results)
     url = record(summary)
     create_markdown_artifact(key="pipeline-summary", markdown=summary_markdown(summary, url),

@@ -14,8 +14,8 @@ share (`annotate.correction_error_share`) gets a wrong step injected (supercorre
 teacher writes its trace, grounded in the reference as in `mine`; the rest are correct solutions
 whose trace copies every step. These records have `kind: correction` and the solution shown in
 `shown`; templates have `kind: template`. Teacher requests, cache hits and cost go into the
-`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs when
-`annotate.out_dir` is not the default).
+`teacher` block of metrics/annotate.json (supercorrect.io.metrics_path: beside the outputs in a
+side run whose `--set annotate.out_dir` moves them).
 
 `annotate.targets: cot` is the CoT SFT ablation (docs/ablations.md): each target is the reference
 solution itself as plain `<StepN>` steps and `<Answer>`, with no `<Key>` and no `<Generalized>`
@@ -26,7 +26,8 @@ their injected-error traces are the variant's only teacher requests. With the of
 `teacher_estimate` in metrics/annotate.json prices the requests sent at `teacher.prices`.
 
     supercorrect annotate [--params params.yaml] [--set annotate.limit=100]
-    supercorrect annotate --dry-run    # requests (templates and corrections, cached/new), tokens, cost; sends nothing
+    supercorrect annotate --dry-run    # cost (expected, worst case), requests, tokens, cached; sends nothing
+                                       # and writes only metrics/annotate.dry_run.json
     OPENAI_API_KEY=... supercorrect annotate --set teacher.backend=openai \
         --set annotate.input=my_problems.jsonl --set annotate.out_dir=out/
 """
@@ -140,7 +141,7 @@ def run(p: Params, dry_run: bool = False) -> dict:
     prompts = load_prompts(p.prompts.file)
     skipped: list[dict] = []  # annotate.on_error=skip: defective input records, with the reason
     problems = validate.load(p.annotate.input, "problems", p.annotate.on_error, skipped)[: p.annotate.limit]
-    if dry_run:  # what the teacher would be sent and cost; nothing is sent or written
+    if dry_run:  # what the teacher would be sent and cost; nothing is sent, only the estimate written
         from supercorrect.teacher.estimate import estimate_annotate
 
         # The correction requests depend on templates not written yet: the seeded pick runs on
@@ -150,8 +151,10 @@ def run(p: Params, dry_run: bool = False) -> dict:
                     for t in [expected_template(p, prompts, q) if hsft else cot_result(q)["text"]] if t is not None]
         by_id = {q["id"]: q for q in problems}
         wrong, _ = pick_corrections(expected, p.annotate)
-        return estimate_annotate(p, prompts, problems if hsft else [],
-                                 [(by_id[r["problem_id"]], shown, k) for r, shown, k in wrong])
+        estimate = estimate_annotate(p, prompts, problems if hsft else [],
+                                     [(by_id[r["problem_id"]], shown, k) for r, shown, k in wrong])
+        write_json(metrics_path(p, "annotate", dry_run=True), estimate)
+        return estimate
     teacher = make_teacher(p.teacher, prompts)
     cot = p.annotate.targets == "cot"
     results = [cot_result(q) for q in problems] if cot else teacher.annotate_all(problems)
@@ -191,5 +194,5 @@ def run(p: Params, dry_run: bool = False) -> dict:
         outputs = [] if cot else [r["raw"] for r in results]
         metrics["teacher_estimate"] = priced(p.teacher, chats + [localize_chat(prompts, q, shown) for q, shown, _ in sent],
                                              outputs + [raw for _, _, raw in sent])
-    write_json(metrics_path(p.annotate, "annotate"), metrics)
+    write_json(metrics_path(p, "annotate"), metrics)
     return metrics

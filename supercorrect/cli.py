@@ -3,8 +3,9 @@
     supercorrect --help
     supercorrect sft --help        # the params sections the stage reads, every key with type, default, meaning
     supercorrect sft --params params.yaml --set sft.epochs=1 --set student.model=Qwen/Qwen2.5-0.5B
-    supercorrect annotate --dry-run      # teacher requests, tokens and cost before paying
+    supercorrect annotate --dry-run      # the teacher's cost, requests and tokens before paying
     supercorrect compare [--quick]       # not a stage: the ablations as DVC experiments (supercorrect.compare)
+    supercorrect check                   # not a stage: every key of params.yaml known and valid (DVC runs it first)
 
 DVC runs these commands (see dvc.yaml); you can too. A stage prints a short summary (its full
 metrics are in metrics/; `--json` prints them instead). Errors in params or inputs print one
@@ -55,6 +56,8 @@ EXAMPLES = {
     "evaluate": "supercorrect evaluate --set evaluate.samples=8 --set 'evaluate.self_correct=[]'",
     "register": "MLFLOW_TRACKING_URI=http://127.0.0.1:5000 supercorrect register --set register.benchmark=gsm8k",
 }
+# Not a stage: the first DVC stage, which tracks the whole params.yaml and validates it (dvc.yaml).
+CHECK = "check"
 SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10
 
 
@@ -131,8 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true", help="print the full metrics as JSON instead of a summary")
         if stage in DRY_RUN:
             cmd.add_argument("--dry-run", action="store_true",
-                             help=f"print the teacher requests (cached and new), estimated tokens and cost; "
-                                  f"send nothing, write nothing{DRY_RUN[stage]}")
+                             help=f"print the teacher's cost (expected and worst case), its requests (new and "
+                                  f"cached) and tokens; send nothing, write only the figures to "
+                                  f"metrics/{stage}.dry_run.json{DRY_RUN[stage]}")
+    check = sub.add_parser(
+        CHECK, help="not a stage: check every key of the params file (DVC runs it first)",
+        description="Validate the whole params file as every stage does before it runs: an unknown key (with "
+                    "\"did you mean\") or a bad value is one line and exit status 2. dvc.yaml runs it first, "
+                    "whenever params.yaml changes, so such a key stops `dvc repro` before any stage runs.")
+    check.add_argument("--params", default="params.yaml", metavar="FILE", help="params file (default: %(default)s)")
     from supercorrect.compare import add_arguments
 
     add_arguments(sub.add_parser(
@@ -165,13 +175,68 @@ def _short(value) -> str:
     return str(value)
 
 
-def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
-    """At most SUMMARY_LINES lines of a stage's result, each under 110 characters."""
+def diagnoses(summary: dict) -> list[str]:
+    """Every `diagnosis` line in a stage's result, in order (evaluate writes one per checkpoint
+    that checks its work: can it tell a right step from a wrong one?), each once; prefixed with
+    its top-level key (the benchmark) when more than one key holds them."""
+    def walk(value) -> list[str]:
+        if isinstance(value, dict):
+            own = [value["diagnosis"]] if isinstance(value.get("diagnosis"), str) else []
+            return own + [t for k, v in value.items() if k != "diagnosis" for t in walk(v)]
+        return []
+
+    found = {key: list(dict.fromkeys(walk(value))) for key, value in summary.items()}
+    found = {key: texts for key, texts in found.items() if texts}
+    return [f"{key}: {t}" if len(found) > 1 else t for key, texts in found.items() for t in texts]
+
+
+def summary_body(summary: dict) -> list[str]:
+    """A stage's result: its diagnoses first, whole, then at most SUMMARY_LINES lines
+    `  key: value`, each under 110 characters (the CLI prints them between a heading and the
+    metrics file; flows publish them)."""
     lines = [f"  {key}: {_short(value)}" for key, value in summary.items() if value not in ({}, [], None)]
     lines = [line if len(line) <= 110 else line[:107] + "..." for line in lines]
     if len(lines) > SUMMARY_LINES:
         lines = lines[:SUMMARY_LINES - 1] + [f"  ... {len(lines) - SUMMARY_LINES + 1} more"]
-    return [f"{stage}: done"] + lines + [f"  full metrics: {metrics_file}"]
+    return [f"  {line}" for line in diagnoses(summary)] + lines
+
+
+def summary_lines(stage: str, summary: dict, metrics_file: str) -> list[str]:
+    """What a stage prints: a heading, `summary_body`, and the metrics file it wrote."""
+    return [f"{stage}: done", *summary_body(summary), f"  full metrics: {metrics_file}"]
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value == 0 or value >= 1 else f"${value:.4f}"
+
+
+def dry_run_lines(stage: str, estimate: dict, figures_file: str) -> list[str]:
+    """A dry run's summary (supercorrect.teacher.estimate): the cost first, expected and worst case,
+    then the requests, the tokens and what is cached, then the file holding every figure."""
+    offline = estimate["teacher_backend"] != "openai"
+    teacher = f"teacher.backend={estimate['teacher_backend']}" if offline else \
+        f"teacher {estimate['teacher_model']}, {estimate['mode']}"
+    cost = _usd(estimate["cost_usd"])
+    if "cost_usd_worst_case" in estimate:
+        cost += f" expected, {_usd(estimate['cost_usd_worst_case'])} worst case"
+    lines = [f"{stage}: dry run, nothing sent ({teacher})",
+             f"  cost: {cost}" + (f" ({estimate['note']})" if estimate.get("note") else "")]
+    requests = f"  requests: {estimate['requests']:,}"
+    if not offline:
+        repeats = estimate["requests"] - estimate["unique_requests"]
+        requests += f" ({estimate['new']:,} new, {estimate['cached']:,} cached" + \
+            (f", {repeats:,} repeats sent once)" if repeats else ")")
+    lines.append(requests)
+    if "corrections" in estimate:
+        part = estimate["corrections"]
+        lines.append(f"  of which correction traces: {part['requests']:,}, {_usd(part['cost_usd'])} expected")
+    if not offline:
+        lines.append(f"  tokens: {estimate['input_tokens']:,} in; {estimate['output_tokens']:,} out expected "
+                     f"(from the {estimate['output_estimate_from']}), {estimate['output_tokens_max']:,} at most")
+        lines.append(f"  cached: {estimate['cached']:,} answers, {_usd(estimate['cached_cost_usd'])} when paid")
+    if "rollouts" in estimate:
+        lines.append(f"  student rollouts: {estimate['rollouts']:,}, {estimate['wrong']:,} wrong")
+    return lines + [f"  figures: {figures_file}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,22 +248,27 @@ def main(argv: list[str] | None = None) -> int:
         return compare(args)
     from supercorrect.config import ConfigError
     from supercorrect.params_file import load_params
-    from supercorrect.io import InputError, record_timing
+    from supercorrect.io import InputError, metrics_path, record_timing, side_run
     from supercorrect.teacher.wire import TeacherError
 
     try:
-        params = load_params(args.params, args.overrides)
+        params = load_params(args.params, getattr(args, "overrides", []))
+        if args.stage == CHECK:
+            print(f"{args.params}: every key is known and valid")
+            return 0
         module = importlib.import_module(f"supercorrect.{args.stage}")
         started, dry_run = time.time(), getattr(args, "dry_run", False)
         summary = module.run(params, dry_run=True) if dry_run else module.run(params)
-        if not dry_run:  # a dry run writes nothing, not even its timing
+        if not (dry_run or side_run(params, args.stage)):  # when the pipeline's own stage ran (MLflow spans)
             record_timing(args.stage, started, time.time())
     except (ConfigError, InputError, TeacherError) as exc:
         print(f"supercorrect {args.stage}: error: {exc}", file=sys.stderr)
         return 2
+    written = str(metrics_path(params, args.stage, dry_run))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
+    elif dry_run:
+        print("\n".join(dry_run_lines(args.stage, summary, written)))
     else:
-        where = {"prepare": params.prepare.metrics, "evaluate": params.evaluate.out}
-        print("\n".join(summary_lines(args.stage, summary, where.get(args.stage, f"metrics/{args.stage}.json"))))
+        print("\n".join(summary_lines(args.stage, summary, written)))
     return 0

@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from supercorrect.config import ConfigError
-from supercorrect.io import InputError, atomic_path, write_json
+from supercorrect.io import InputError, atomic_path, metrics_path, write_json
 from supercorrect.params_file import load_params
 
 # The experiments: name -> (what it is, params overrides on top of the profile's).
@@ -211,11 +211,12 @@ def experiment_refs() -> dict[str, str]:
     return {ref[len(base):]: ref for ref in out}
 
 
-def read_run(ref: str) -> dict:
-    """An experiment's evaluate, mine and annotate metrics, read from its commit."""
+def read_run(ref: str, p) -> dict:
+    """An experiment's evaluate, mine and annotate metrics, read from its commit where params `p`
+    have the stages write them."""
     run = {}
-    for stage, path in (("evaluate", "metrics/evaluate.json"), ("mine", "metrics/mine.json"),
-                        ("annotate", "metrics/annotate.json")):
+    for stage in ("evaluate", "mine", "annotate"):
+        path = metrics_path(p, stage).as_posix()
         shown = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True)
         if shown.returncode != 0:
             raise InputError(f"experiment {ref.rsplit('/', 1)[-1]}: {path} is not in its commit")
@@ -313,7 +314,8 @@ def main(args) -> int:
         if not args.no_run:
             run_queue(args.params, profile)
         refs = experiment_refs()
-        runs = {(v, s): read_run(refs[f"{v}-s{s}"]) for s in profile["seeds"] for v in profile["variants"]
+        p = load_params(args.params)
+        runs = {(v, s): read_run(refs[f"{v}-s{s}"], p) for s in profile["seeds"] for v in profile["variants"]
                 if f"{v}-s{s}" in refs}
         if not runs:
             raise InputError("no experiments of this profile found; run without --no-run first")

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -349,3 +349,11 @@ with warnings.catch_warnings():
         dpo: DpoConfig = Field(default_factory=DpoConfig)
         evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
         register: RegisterConfig = Field(default_factory=RegisterConfig)
+
+        # The dotted keys a `--set` changed from the params file (load_params fills it in):
+        # supercorrect.io.metrics_path tells a side run by hand from a pipeline run by them.
+        _overridden: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+        @property
+        def overridden(self) -> frozenset[str]:
+            return self._overridden

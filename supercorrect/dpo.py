@@ -130,6 +130,6 @@ def run(p) -> dict:
     save_student(trainer, tokenizer, p.dpo.out_dir, prompts.system, model_card("dpo", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
-        write_json(metrics_path(p.dpo, "dpo"), metrics)
+        write_json(metrics_path(p, "dpo"), metrics)
         write_curve("plots/dpo_loss.csv", curve)
     return metrics

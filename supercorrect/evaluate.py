@@ -44,7 +44,7 @@ from supercorrect.formats.prompts import correction_messages, load_prompts, solv
 from supercorrect.formats.templates import FLAG, correct_prefix, flagged_step, leading_steps, step_open
 from supercorrect.grading.judge import compare_graders, grade_batch
 from supercorrect.grading.stats import accuracy_by, bootstrap_ci, grouped_auc, ks_for, majority_correct, pass_at_k
-from supercorrect.io import write_json, write_jsonl, write_text
+from supercorrect.io import metrics_path, write_json, write_jsonl, write_text
 
 
 def checkpoint_paths(p: Params) -> dict[str, str]:
@@ -302,7 +302,7 @@ def run(p: Params) -> dict:
                                                                   "timeouts")} for ckpt, s in by_ckpt.items()}}
         if corrected[name]:
             metrics[name]["self_correction"] = corrected[name]
-    write_json(cfg.out, metrics)
+    write_json(metrics_path(p, "evaluate"), metrics)
     write_jsonl(cfg.predictions, predictions)
     write_plots(Path(cfg.plots_dir), results, final)
     return metrics

@@ -97,20 +97,32 @@ def read_json(path: str | Path):
                          "invalid_json") from None
 
 
-def metrics_path(section, stage: str) -> Path:
-    """Where stage `stage` (params section `section`) writes its metrics.
+# Sections that name their own metrics file in a params key (dvc.yaml interpolates it).
+OWN_METRICS = {"prepare": "metrics", "evaluate": "out"}
 
-    A section's own setting wins (`prepare.metrics`, `evaluate.out`). Otherwise it is
-    `metrics/<stage>.json`, the file dvc.yaml tracks, while the section's `out_dir` is its
-    default, and `<out_dir>/metrics.json` when it is not, so a side run writes beside its own
-    outputs and never overwrites the tracked metric."""
-    own = getattr(section, "metrics", None) if stage != "evaluate" else section.out
-    if isinstance(own, str):
-        return Path(own)
-    field = type(section).model_fields.get("out_dir")
-    if field is None or section.out_dir == field.default:
-        return Path("metrics") / f"{stage}.json"
-    return Path(section.out_dir) / "metrics.json"
+
+def side_run(p, stage: str) -> bool:
+    """True for a run by hand beside the pipeline: a `--set` moved the stage's `out_dir` away from
+    the params file's (e.g. `supercorrect mine --set mine.out_dir=/tmp/try`)."""
+    return f"{stage}.out_dir" in p.overridden
+
+
+def metrics_path(p, stage: str, dry_run: bool = False) -> Path:
+    """Where stage `stage` writes its metrics, for params `p`: the one rule every reader and writer uses.
+
+    A run from the params file (DVC's, a flow's, `supercorrect <stage>` by hand) writes
+    `metrics/<stage>.json`, the file dvc.yaml declares, or the section's own setting
+    (`prepare.metrics`, `evaluate.out`), whatever the params file says the outputs are called. A
+    side run (`side_run`) writes `<out_dir>/metrics.json`, beside its own outputs, so it never
+    overwrites the tracked metrics. A dry run writes `<that name>.dry_run.json` (never a DVC out)."""
+    section, own = getattr(p, stage), OWN_METRICS.get(stage)
+    if side_run(p, stage) and not (own and f"{stage}.{own}" in p.overridden):
+        path = Path(section.out_dir) / "metrics.json"
+    elif own:
+        path = Path(getattr(section, own))
+    else:
+        path = Path("metrics") / f"{stage}.json"
+    return path.with_name(f"{path.stem}.dry_run.json") if dry_run else path
 
 
 @functools.cache

@@ -32,7 +32,8 @@ LLaMA-Factory/ShareGPT copy of the pairs (supercorrect.formats.export).
 
     supercorrect mine [--params params.yaml] [--set mine.samples_per_problem=4] [--set mine.rejected=told_k]
     supercorrect mine --set 'mine.students=[models/sft_seed1, models/sft_seed2]'   # pooled errors
-    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher requests and cost
+    supercorrect mine --dry-run    # samples the rollouts, then prints the teacher's cost, requests and tokens
+                                   # and writes metrics/mine.dry_run.json
 """
 
 from __future__ import annotations
@@ -194,11 +195,13 @@ def run(p: Params, dry_run: bool = False) -> dict:
                                            problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
     to_localize, selection_drops = select_for_teacher(all_rollouts, p.mine)
-    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; nothing is written
+    if dry_run:  # after the (free, seeded) rollouts, before any teacher request; only the estimate is written
         from supercorrect.teacher.estimate import estimate_mine
 
-        return estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localize]) | {
+        estimate = estimate_mine(p, prompts, [(by_id[r["problem_id"]], r["response"]) for r in to_localize]) | {
             "rollouts": len(all_rollouts), "wrong": sum(not r["correct"] for r in all_rollouts)}
+        write_json(metrics_path(p, "mine", dry_run=True), estimate)
+        return estimate
     corrections, teacher_drops = localize(teacher, by_id, to_localize)
 
     def held(problem_id: str) -> bool:
@@ -236,5 +239,5 @@ def run(p: Params, dry_run: bool = False) -> dict:
         metrics["teacher_estimate"] = priced(p.teacher, [localize_chat(prompts, by_id[r["problem_id"]], r["response"])
                                                          for r in to_localize],
                                              [c["teacher_text"] for c in corrections])
-    write_json(metrics_path(p.mine, "mine"), metrics)
+    write_json(metrics_path(p, "mine"), metrics)
     return metrics

@@ -12,6 +12,7 @@ after changing a default or a description in supercorrect/config.py run
 
 from __future__ import annotations
 
+import copy
 import difflib
 import sys
 from pathlib import Path
@@ -137,7 +138,8 @@ def _blame(err: ValidationError, overrides: list[str], path: Path) -> str:
 def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
     """Read, override and validate the params file; raise ConfigError naming file and key.
 
-    An error in a key that a `--set` changed names that `--set`; any other names the file."""
+    An error in a key that a `--set` changed names that `--set`; any other names the file. The
+    result's `overridden` holds the keys whose value a `--set` changed from the file's."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, expected a params file")
@@ -155,12 +157,28 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
     overrides = list(overrides or [])
+    # What the file says, a key it leaves out at its default: a `--set` that repeats it changes nothing.
+    in_file = _leaves(Params().model_dump()) | _leaves(data) if overrides else {}
     for assignment in overrides:
         apply_override(data, assignment)
     try:
-        return Params.model_validate(data)
+        params = Params.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err, _blame(err, overrides, path))) from None
+    if overrides:
+        params._overridden = frozenset(k for k, v in _leaves(data).items() if k not in in_file or in_file[k] != v)
+    return params
+
+
+def _leaves(data: dict, prefix: str = "") -> dict:
+    """`dotted.key` -> value for every leaf of a parsed params file (copied, so later overrides do not touch it)."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= _leaves(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = copy.deepcopy(value)
+    return out
 
 
 if __name__ == "__main__":

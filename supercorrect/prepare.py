@@ -32,7 +32,7 @@ from supercorrect.config import ConfigError, Params, PrepareConfig
 from supercorrect.data.decontam import LEAK_KINDS, summarize
 from supercorrect.data.loaders import find_overlaps, load_hub, load_problems, load_saved, normalize_text
 from supercorrect.data.synthetic import generate_problems
-from supercorrect.io import write_json, write_jsonl
+from supercorrect.io import metrics_path, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,6 @@ def run(p: Params) -> dict:
         if r["reason"] == "contaminated":  # loader drops were logged where they happened
             log.warning("%s: %s; dropped", r["id"], r["message"])
     card = data_card(cfg, splits, dropped, contamination, loaded)
-    write_json(cfg.metrics, card)
+    write_json(metrics_path(p, "prepare"), card)
     return card
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+import time
 
 from supercorrect.config import ConfigError, Params
 from supercorrect.io import InputError, metrics_path, read_json, write_json
@@ -29,18 +29,20 @@ def should_promote(accuracy: float, champion_accuracy: float | None) -> bool:
 
 
 def run(p: Params) -> dict:
+    started = time.time()  # register's own MLflow run spans the stage from here to the end of the record
     from supercorrect.tracking import headline, record_pipeline
 
-    metrics = read_json(p.evaluate.out)
+    evaluate = metrics_path(p, "evaluate")
+    metrics = read_json(evaluate)
     if not isinstance(metrics, dict):
-        raise InputError(f"{p.evaluate.out}: expected a JSON object of benchmarks")
+        raise InputError(f"{evaluate}: expected a JSON object of benchmarks")
     if p.register.benchmark not in metrics:
-        raise ConfigError(f"register.benchmark: {p.register.benchmark!r} is not in {p.evaluate.out} "
-                         f"(has {sorted(metrics)})")
+        raise ConfigError(f"register.benchmark: {p.register.benchmark!r} is not in {evaluate} "
+                          f"(has {sorted(metrics)})")
     accuracy = float(metrics[p.register.benchmark]["accuracy"])
-    result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote)
-    write_json(Path(p.evaluate.out).parent / "register.json", result)  # beside its input
+    result = record_pipeline(p, p.dpo.out_dir, accuracy, should_promote, started)
+    write_json(metrics_path(p, "register"), result)
     # The few numbers `dvc metrics show/diff` and `dvc exp show` compare between runs.
-    mine = metrics_path(p.mine, "mine")
+    mine = metrics_path(p, "mine")
     write_json(HEADLINE, headline(metrics, json.loads(mine.read_text()) if mine.exists() else {}))
     return result

@@ -1,15 +1,15 @@
 """The run report: one self-contained HTML page (charts inlined as SVG) plus a PNG per chart.
 
-Reads what the stages wrote (metrics/*.json, plots/*_loss.csv, a sample from the evaluate
-predictions) and draws, each chart on its own axes: the training loss of every stage, accuracy
-per checkpoint with its 95 % interval, accuracy by level and by subject, self-correction before
-and after (with how often the second pass locates and fixes a known error, and how often it
-flags a right answer or misses an error), led by the one-line diagnosis of whether each
-checkpoint can tell a right step from a wrong one and the distribution of its flag probability
-on both, the mining funnel (with the errors held out for evaluation) and its drops by reason,
-and the teacher's cost. Any part whose inputs are missing is left out
-with a note, so the report also works after a partial run. Nothing is fetched: the page opens
-offline.
+Reads what the stages wrote (each stage's metrics file, found by supercorrect.io.metrics_path,
+plots/*_loss.csv, a sample from the evaluate predictions) and draws, each chart on its own axes:
+the training loss of every stage, accuracy per checkpoint with its 95 % interval, accuracy by
+level and by subject, self-correction before and after (with how often the second pass locates
+and fixes a known error, and how often it flags a right answer or misses an error), led by the
+one-line diagnosis of whether each checkpoint can tell a right step from a wrong one and the
+distribution of its flag probability on both, the mining funnel (with the errors held out for
+evaluation) and its drops by reason, and the teacher's cost. Any part whose inputs are missing
+is left out with a note, so the report also works after a partial run. Nothing is fetched: the
+page opens offline.
 
     python -m supercorrect.report                  # reports/index.html and reports/*.png
     python -m supercorrect.report --out /tmp/rep   # somewhere else
@@ -27,7 +27,9 @@ from pathlib import Path
 
 from supercorrect.charts import (accuracy_chart, cost_chart, funnel_chart, groups_chart, loss_chart, render,
                                  self_correction_chart, verification_chart)
-from supercorrect.io import write_text
+from supercorrect import STAGES
+from supercorrect.io import metrics_path, write_text
+from supercorrect.params_file import load_params
 
 
 def read_json(path: Path) -> dict:
@@ -174,13 +176,21 @@ def benchmark_sections(benches: dict[str, dict], figure) -> list[tuple[str, str]
     return out
 
 
-def build(metrics_dir: str | Path = "metrics", plots_dir: str | Path = "plots", out_dir: str | Path = "reports",
-          predictions: str | Path = "data/evaluate/predictions.jsonl") -> Path:
+def metrics_files(metrics_dir: str | Path | None = None, params: str | Path = "params.yaml") -> dict[str, Path]:
+    """Each stage's metrics file: `<metrics_dir>/<stage>.json`, or by default where the params file
+    has the stage write it (supercorrect.io.metrics_path)."""
+    if metrics_dir is not None:
+        return {stage: Path(metrics_dir) / f"{stage}.json" for stage in STAGES}
+    p = load_params(params)
+    return {stage: metrics_path(p, stage) for stage in STAGES}
+
+
+def build(metrics_dir: str | Path | None = None, plots_dir: str | Path = "plots", out_dir: str | Path = "reports",
+          predictions: str | Path = "data/evaluate/predictions.jsonl", params: str | Path = "params.yaml") -> Path:
     """Write <out_dir>/index.html and one PNG per chart; return the HTML path."""
-    metrics_dir, plots_dir, out_dir = Path(metrics_dir), Path(plots_dir), Path(out_dir)
+    plots_dir, out_dir = Path(plots_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    m = {stage: read_json(metrics_dir / f"{stage}.json") for stage in
-         ("prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register")}
+    m = {stage: read_json(path) for stage, path in metrics_files(metrics_dir, params).items()}
     benches = benchmarks(m["evaluate"])
     sections = []
 
@@ -254,7 +264,9 @@ def write_dvc_template(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m supercorrect.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--metrics", default="metrics", help="metrics directory (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--metrics", metavar="DIR",
+                        help="read <DIR>/<stage>.json (default: where the params file has each stage write its metrics)")
     parser.add_argument("--plots", default="plots", help="loss curves directory (default: %(default)s)")
     parser.add_argument("--predictions", default="data/evaluate/predictions.jsonl")
     parser.add_argument("--out", default="reports", help="output directory (default: %(default)s)")
@@ -264,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dvc_template:
         print(f"dvc plots template: {write_dvc_template(args.dvc_template)}")
         return 0
-    page = build(args.metrics, args.plots, args.out, args.predictions)
+    page = build(args.metrics, args.plots, args.out, args.predictions, args.params)
     print(f"report: {page} (open it in a browser; PNGs beside it)")
     return 0
 

@@ -227,6 +227,6 @@ def run(p) -> dict:
     save_student(trainer, tokenizer, p.sft.out_dir, prompts.system, model_card("sft", p, prompts, metrics, data))
     if trainer.is_world_process_zero():
         clear(out)
-        write_json(metrics_path(p.sft, "sft"), metrics)
+        write_json(metrics_path(p, "sft"), metrics)
         write_curve("plots/sft_loss.csv", curve)
     return metrics

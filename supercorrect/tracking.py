@@ -1,30 +1,36 @@
 """MLflow record of a pipeline execution: the only module that imports mlflow.
 
-`record_pipeline` opens one parent run carrying the headline metrics (accuracy per benchmark
-and checkpoint, self-correction gain, DPO pairs), with a child run per stage that spans the
-stage's real start and end (metrics/timings.json, written by the CLI) and holds its params
-section, its metrics file, its loss curve (step metric `loss`, so the MLflow UI plots it) and a
-few sample records; then it logs and registers the final model (`log_student`) in the parent
-run: a pyfunc that takes problems and returns templates, with a signature, an input example, a
-description and lineage tags on the version (git commit, data hashes, base model hash). The
-experiment is marked as a model-training one, so the UI opens on its runs. `record_retrain`
-records one scheduled or manual retraining run, including the ones that found everything up to
-date.
+`record_pipeline` opens one parent run per execution, named for its DVC experiment or git
+commit (`pipeline_run_name`) and spanning it: from the first stage that ran for it to the end
+of register's record. It carries the headline metrics (accuracy per benchmark and checkpoint,
+self-correction gain, DPO pairs; every metric is rounded for display). Each stage that ran gets
+a child run spanning its real start and end (metrics/timings.json, written by the CLI) with its
+params section, its metrics file, its loss curve (step metric `loss`, so the MLflow UI plots it)
+and a few sample records; a stage DVC found up to date gets a `<stage> (reused)` child that links
+to the run holding it instead (tag `reused`). Then it logs and registers the final model
+(`log_student`) in the parent run: a pyfunc that takes problems and returns templates, with a
+signature, an input example, a description and lineage tags on the version (git commit, data
+hashes, base model hash). `record_retrain` records one scheduled or manual retraining run,
+including the ones that found everything up to date.
 
 Every run carries its lineage: tags with the git commit (and whether the tree was dirty) and
 the DVC content hash of each data and model path, and the artifact lineage/dvc_hashes.json
 with every hash in dvc.lock (source files included).
 Secrets never pass through here: params hold no keys (those come from the environment) and no
-environment is logged.
+environment is logged. The addresses it gives open the MLflow UI on the runs (`UI_VIEW`):
+
+    python -m supercorrect.tracking        # the address of the experiment's runs table
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import subprocess
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -52,14 +58,24 @@ def metric_key(name: str) -> str:
                     for part in name.split("."))
 
 
+def rounded(value: float) -> float:
+    """A figure as a person reads it: 6 significant digits, whole numbers kept whole, so a
+    self-correction gain of 0.6 - 0.65 shows as -0.05, not -0.04999999999999993."""
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, max(0, 5 - math.floor(math.log10(abs(value)))))
+
+
 def numeric(obj: dict) -> dict[str, float]:
-    """Numeric leaves as MLflow metrics under clean keys (metric_key)."""
-    return {metric_key(k): float(v) for k, v in flatten(obj).items()
+    """Numeric leaves as MLflow metrics under clean keys (metric_key), rounded for display."""
+    return {metric_key(k): rounded(v) for k, v in flatten(obj).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def headline(evaluate: dict, mine: dict) -> dict[str, float]:
-    """The parent run's metrics: accuracy per benchmark and checkpoint, self-correction, pairs."""
+    """The parent run's metrics (and metrics/headline.json): accuracy per benchmark and checkpoint,
+    self-correction gain, pairs; rounded for display."""
     out = {}
     for bench, block in evaluate.items():
         if not isinstance(block, dict) or "accuracy" not in block:
@@ -75,14 +91,14 @@ def headline(evaluate: dict, mine: dict) -> dict[str, float]:
                 s["accuracy_after"] - s["accuracy_before"]
     if "pairs" in mine:
         out["mine.pairs"] = mine["pairs"]
-    return {metric_key(k): float(v) for k, v in out.items()}
+    return {metric_key(k): rounded(v) for k, v in out.items()}
 
 
-def stage_times(stage: str, timings: dict) -> tuple[int, int] | None:
+def stage_times(p, stage: str, timings: dict) -> tuple[int, int] | None:
     """(start, end) of a stage in ms: the CLI's record, else the metrics file's mtime minus its runtime."""
     if stage in timings:
         return int(timings[stage]["start"] * 1000), int(timings[stage]["end"] * 1000)
-    path = Path("metrics") / f"{stage}.json"
+    path = metrics_path(p, stage)
     if not path.exists():
         return None
     end = path.stat().st_mtime
@@ -90,19 +106,20 @@ def stage_times(stage: str, timings: dict) -> tuple[int, int] | None:
     return int((end - runtime) * 1000), int(end * 1000)
 
 
-def git_commit() -> str:
+def git_commit(cwd: str | Path | None = None) -> str:
+    """The commit checked out in `cwd` (default: here), or "unknown" outside git."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def git_dirty() -> bool | None:
+def git_dirty(cwd: str | Path | None = None) -> bool | None:
     """True if tracked files differ from the commit (the commit alone then does not pin the code)."""
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                             text=True, check=True).stdout
+                             text=True, cwd=cwd, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return bool(out.strip())
@@ -131,22 +148,29 @@ def dvc_hashes(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
 DATA_ROOTS = ("data/", "models/")
 
 
-def lineage_tags(lock_file: str | Path = "dvc.lock") -> dict[str, str]:
-    """Tags that pin a run: git commit, dirty flag and `dvc.<path>` = content hash of each data and
-    model path (source files are pinned by the commit; all hashes are in lineage/dvc_hashes.json)."""
-    tags = {"git_commit": git_commit(), "git_dirty": str(git_dirty()).lower()}
-    tags |= {f"dvc.{path}": md5 for path, md5 in dvc_hashes(lock_file).items() if path.startswith(DATA_ROOTS)}
-    return tags
+def lineage_tags(root: str | Path = ".") -> dict[str, str]:
+    """Tags that pin a run of the repo at `root`: git commit, dirty flag and `dvc.<path>` = content
+    hash of each data and model path (source files are pinned by the commit; all hashes are in
+    lineage/dvc_hashes.json)."""
+    tags = {"git_commit": git_commit(root), "git_dirty": str(git_dirty(root)).lower()}
+    hashes = dvc_hashes(Path(root) / "dvc.lock")
+    return tags | {f"dvc.{path}": md5 for path, md5 in hashes.items() if path.startswith(DATA_ROOTS)}
 
 
-def tracking_uri(configured: str) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+def tracking_uri(configured: str, root: str | Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI, else the configured one; a relative SQLite path is taken from `root`
+    (the repo) when given, else from here."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    path = uri.removeprefix("sqlite:///")
+    if root is not None and uri.startswith("sqlite:///") and not Path(path).is_absolute():
+        return f"sqlite:///{(Path(root) / path).resolve()}"
+    return uri
 
 
 def _log_stage(mlflow, p, stage: str) -> None:
     section = getattr(p, stage).model_dump()
     mlflow.log_params({k: str(v)[:500] for k, v in flatten(section, f"{stage}.").items()})
-    metrics_file = metrics_path(getattr(p, stage), stage)  # where the stage wrote it
+    metrics_file = metrics_path(p, stage)  # where the stage wrote it
     if metrics_file.exists():
         mlflow.log_metrics(numeric(json.loads(metrics_file.read_text())))
         mlflow.log_artifact(str(metrics_file))
@@ -155,7 +179,7 @@ def _log_stage(mlflow, p, stage: str) -> None:
         # `loss`, not `train_loss`: that key is the metrics file's mean loss, a single value.
         with curve.open() as fh:
             for row in csv.DictReader(fh):
-                mlflow.log_metric("loss", float(row["loss"]), step=int(float(row["step"])))
+                mlflow.log_metric("loss", rounded(row["loss"]), step=int(float(row["step"])))
     sample = SAMPLES.get(stage)
     if sample:
         path = Path(getattr(p, stage).out_dir) / sample
@@ -164,8 +188,37 @@ def _log_stage(mlflow, p, stage: str) -> None:
             mlflow.log_text("\n".join(head) + "\n", f"samples/{sample}")
 
 
-def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
-    """Log the pipeline to MLflow and register `model_dir`; returns what was registered."""
+def pipeline_run_name() -> str:
+    """`pipeline-<DVC experiment name>` inside `dvc exp run`, else `pipeline-<commit>` (plus
+    `-dirty` when tracked files differ from it): parent runs that tell executions apart."""
+    if experiment := os.environ.get("DVC_EXP_NAME"):  # DVC sets it for every stage of an experiment
+        return f"pipeline-{experiment}"
+    return f"pipeline-{git_commit()[:7]}" + ("-dirty" if git_dirty() else "")
+
+
+def stage_run(stage: str, span: tuple[int, int]) -> str:
+    """What names one execution of a stage: its name and recorded start and end (ms)."""
+    return f"{stage}@{span[0]}-{span[1]}"
+
+
+def recorded_before(client, experiment_id: str, spans: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """stage -> the MLflow run that already holds this very execution of it (the same recorded
+    start and end): a stage DVC found up to date and skipped this time."""
+    found = {}
+    for stage, span in spans.items():
+        runs = client.search_runs([experiment_id], f"tags.stage_run = '{stage_run(stage, span)}' "
+                                                   "and tags.reused = 'false'", max_results=1)
+        if runs:
+            found[stage] = runs[0].info.run_id
+    return found
+
+
+def record_pipeline(p, model_dir: str, accuracy: float, should_promote, started: float | None = None) -> dict:
+    """Log the pipeline to MLflow and register `model_dir`; returns what was registered.
+
+    The parent run spans this execution: from the first stage that ran for it (a stage DVC
+    reused is linked to the run that recorded it, not logged again) to the end of the record;
+    `started` is when register began, the start of its own child run."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -173,42 +226,64 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote) -> dict:
     cfg = p.register
     client = MlflowClient(tracking_uri(cfg.tracking_uri))
     experiment_id = training_experiment(mlflow, client, cfg)
+    now = int((started or time.time()) * 1000)
     timings = read_timings()
-    spans = {stage: t for stage in STAGES if (t := stage_times(stage, timings))}
-    # Created through the client so the run starts when the first stage did, then resumed.
-    parent_id = client.create_run(experiment_id, start_time=min((t[0] for t in spans.values()), default=None),
-                                  tags=lineage_tags() | {"mlflow.runName": "pipeline"}).info.run_id
+    spans = {stage: t for stage in RECORDED if (t := stage_times(p, stage, timings))}
+    reused = recorded_before(client, experiment_id, spans)
+    first = min((spans[stage][0] for stage in spans if stage not in reused), default=now)
+    # Created through the client so the run starts when its first stage did, then resumed.
+    parent_id = client.create_run(experiment_id, start_time=min(first, now),
+                                  tags=lineage_tags() | {"mlflow.runName": pipeline_run_name()}).info.run_id
     with mlflow.start_run(run_id=parent_id) as parent:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
         mlflow.log_params({f"teacher.{k}": str(v) for k, v in flatten(p.teacher.model_dump()).items()})
-        mlflow.log_metrics(headline(_read(Path(p.evaluate.out)), _read(metrics_path(p.mine, "mine"))))
+        mlflow.log_metrics(headline(_read(metrics_path(p, "evaluate")), _read(metrics_path(p, "mine"))))
         for stage in RECORDED:
+            if stage in reused:
+                _link_reused(client, experiment_id, parent_id, stage, reused[stage], stage_run(stage, spans[stage]), now)
+                continue
             start, end = spans.get(stage, (None, None))
-            child = client.create_run(experiment_id, start_time=start,
-                                      tags={"mlflow.runName": stage, "mlflow.parentRunId": parent_id})
+            tags = {"mlflow.runName": stage, "mlflow.parentRunId": parent_id, "reused": "false"}
+            if stage in spans:
+                tags["stage_run"] = stage_run(stage, spans[stage])
+            child = client.create_run(experiment_id, start_time=start, tags=tags)
             with mlflow.start_run(run_id=child.info.run_id, nested=True):
                 _log_stage(mlflow, p, stage)
             if end is not None:
                 client.set_terminated(child.info.run_id, "FINISHED", end_time=end)
-        with mlflow.start_run(run_name="register", nested=True):
+        own = client.create_run(experiment_id, start_time=now, tags={
+            "mlflow.runName": "register", "mlflow.parentRunId": parent_id, "reused": "false"}).info.run_id
+        with mlflow.start_run(run_id=own, nested=True):
             mlflow.log_params({k: str(v) for k, v in flatten(cfg.model_dump(), "register.").items()})
-            mlflow.log_metric("accuracy", accuracy)
+            mlflow.log_metric("accuracy", rounded(accuracy))
         # Logged in the parent run, so the version's source run is the pipeline run itself.
         mv = log_student(p, model_dir, accuracy)
-    client.set_registered_model_alias(cfg.model_name, "challenger", mv)
-    try:
-        champion = client.get_model_version_by_alias(cfg.model_name, "champion")
-        champion_acc = float(champion.tags.get("accuracy", "nan"))
-        champion_version = champion.version
-    except MlflowException:
-        champion_acc, champion_version = None, None
-    promoted = should_promote(accuracy, champion_acc)
-    if promoted:
-        client.set_registered_model_alias(cfg.model_name, "champion", mv)
+        client.set_registered_model_alias(cfg.model_name, "challenger", mv)
+        try:
+            champion = client.get_model_version_by_alias(cfg.model_name, "champion")
+            champion_acc = float(champion.tags.get("accuracy", "nan"))
+            champion_version = champion.version
+        except MlflowException:
+            champion_acc, champion_version = None, None
+        promoted = should_promote(accuracy, champion_acc)
+        if promoted:
+            client.set_registered_model_alias(cfg.model_name, "champion", mv)
+        client.set_terminated(own, "FINISHED", end_time=int(time.time() * 1000))  # register's whole record
     return {"run_id": parent.info.run_id, "model_name": cfg.model_name, "version": int(mv),
             "accuracy": accuracy, "previous_champion_version": champion_version,
             "previous_champion_accuracy": champion_acc, "promoted": promoted}
+
+
+def _link_reused(client, experiment_id: str, parent_id: str, stage: str, source_id: str, key: str, at: int) -> None:
+    """A child run that says DVC reused the stage and links to the run that recorded it; it logs
+    nothing again and spans no time of this execution."""
+    note = (f"DVC found `{stage}` up to date and reused its outputs. Its params, metrics and samples are "
+            f"in [the run that produced them](#/experiments/{experiment_id}/runs/{source_id}).")
+    run_id = client.create_run(experiment_id, start_time=at, tags={
+        "mlflow.runName": f"{stage} (reused)", "mlflow.parentRunId": parent_id, "reused": "true",
+        "reused_from": source_id, "stage_run": key, "mlflow.note.content": note}).info.run_id
+    client.set_terminated(run_id, "FINISHED", end_time=at)
 
 
 def _read(path: Path) -> dict:
@@ -219,9 +294,10 @@ def read_timings(path: str | Path = TIMINGS) -> dict:
     return _read(Path(path))
 
 
-def training_experiment(mlflow, client, cfg) -> str:
-    """Set (creating if needed) the experiment, marked as model training so the UI opens on its runs."""
-    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri))
+def training_experiment(mlflow, client, cfg, root: str | Path | None = None) -> str:
+    """Set (creating if needed) the experiment, marked as a model-training one (the kind the UI's
+    experiment settings show; which page MLflow 3.17 opens is up to `UI_VIEW`, see `experiment_url`)."""
+    mlflow.set_tracking_uri(tracking_uri(cfg.tracking_uri, root))
     experiment_id = mlflow.set_experiment(cfg.experiment).experiment_id
     client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
     return experiment_id
@@ -296,7 +372,7 @@ def version_description(p, accuracy: float, run_id: str) -> str:
 
     lines = [f"SuperCorrect student: HSFT then cross-model DPO, from {describe_base(p.student)}.",
              f"{p.register.benchmark} accuracy: {accuracy:.4f} (metrics/evaluate.json)."]
-    evaluate = Path(p.evaluate.out)
+    evaluate = metrics_path(p, "evaluate")
     if evaluate.exists():
         for name, block in json.loads(evaluate.read_text()).items():
             figures = ", ".join(f"{k} {v:.4f}" for k, v in block.items() if k.endswith("accuracy")
@@ -343,27 +419,56 @@ def log_student(p, model_dir: str, accuracy: float) -> str:
     return mv
 
 
-def record_retrain(p, summary: dict, flow_run_id: str | None = None) -> str:
-    """Record one retraining run (also an "up to date" one) with its lineage; returns the MLflow run id."""
+def record_retrain(p, summary: dict, flow_run_id: str | None = None, run_name: str = "retrain",
+                   root: str | Path = ".") -> str:
+    """Record one retraining run (also an "up to date" one) of the repo at `root` with its lineage,
+    named `run_name` (a flow passes its Prefect flow-run name); returns the MLflow run id."""
     import mlflow
     from mlflow import MlflowClient
 
-    training_experiment(mlflow, MlflowClient(tracking_uri(p.register.tracking_uri)), p.register)
-    tags = lineage_tags() | {"up_to_date": str(summary["up_to_date"]).lower(),
-                             "stages_ran": ",".join(summary["ran"]) or "none"}
+    training_experiment(mlflow, MlflowClient(tracking_uri(p.register.tracking_uri, root)), p.register, root)
+    tags = lineage_tags(root) | {"up_to_date": str(summary["up_to_date"]).lower(),
+                                 "stages_ran": ",".join(summary["ran"]) or "none"}
     if flow_run_id:
         tags["prefect_flow_run_id"] = flow_run_id
-    with mlflow.start_run(run_name="retrain", tags=tags) as run:
-        mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_dict(dvc_hashes(Path(root) / "dvc.lock"), "lineage/dvc_hashes.json")
         mlflow.log_metric("stages_ran", len(summary["ran"]))
     return run.info.run_id
 
 
-def run_url(p, run_id: str) -> str:
-    """The MLflow UI address of a run: on the tracking server, or on `make mlflow-ui` for a local store."""
+# MLflow 3.17's UI opens an experiment on its GenAI overview (traces, "No data available") unless
+# the address asks for the model-training view, or the browser last chose "Model training": the
+# experiment's kind tag does not decide it. Every address we print asks.
+UI_VIEW = "workflowType=machine_learning"
+
+
+def ui_base(uri: str) -> str:
+    """The MLflow UI of tracking URI `uri`: the tracking server itself, or `make mlflow-ui` for a local store."""
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+
+
+def run_url(p, run_id: str, root: str | Path | None = None) -> str:
+    """The MLflow UI address of a run, in the model-training view."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(p.register.tracking_uri, root)
+    experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
+    return f"{ui_base(uri)}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}"
+
+
+def experiment_url(p) -> str | None:
+    """The MLflow UI address of the experiment's runs table, or None before its first run."""
     from mlflow import MlflowClient
 
     uri = tracking_uri(p.register.tracking_uri)
-    experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    experiment = MlflowClient(uri).get_experiment_by_name(p.register.experiment)
+    return f"{ui_base(uri)}/#/experiments/{experiment.experiment_id}/runs?{UI_VIEW}" if experiment else None
+
+
+if __name__ == "__main__":
+    from supercorrect.params_file import load_params
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # the address only, no store-migration chatter
+    url = experiment_url(load_params("params.yaml"))
+    print(f"the runs: {url}" if url else "no MLflow runs yet: `make demo` (or dvc repro) records them")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_help_sections_are_the_dvc_stage_params():
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     # dvc.yaml lists the exact keys a stage reads (tests/test_layout.py); help lists their sections.
-    assert {name: {key.split(".")[0] for key in stage["params"]} for name, stage in stages.items()} == \
+    assert {name: {key.split(".")[0] for key in stages[name]["params"]} for name in SECTIONS} == \
         {name: set(sections) for name, sections in SECTIONS.items()}
 
 
@@ -166,3 +167,69 @@ def test_stage_summary_is_short():
     assert lines[1] == "  k0: accuracy 0.5, n 0" and lines[-1] == "  full metrics: metrics/evaluate.json"
     assert summary_lines("prepare", {"by_split": {"train": {"n": 1}, "test": {"n": 2}}}, "m")[1] == \
         "  by_split: by train, test"
+
+
+def test_evaluate_summary_leads_with_the_diagnosis_whole():
+    """The one line that says whether a checkpoint can check a step comes first, uncut, once per
+    checkpoint (named by benchmark when there are several)."""
+    from supercorrect.cli import summary_lines
+
+    line = ("sft cannot tell right steps from wrong ones (step AUC 0.50 [0.42, 0.58]): self-correction cannot "
+            "gain until it can.")
+    dpo = "dpo tells wrong steps from right ones (step AUC 0.71 [0.65, 0.77]); false-flag rate 0.12."
+    block = {"accuracy": 0.5, "n": 4, "self_correction": {"sft": {"verification": {"diagnosis": line}},
+                                                           "dpo": {"verification": {"diagnosis": dpo}}}}
+    lines = summary_lines("evaluate", {"synthetic": block}, "metrics/evaluate.json")
+    assert lines[:4] == ["evaluate: done", f"  {line}", f"  {dpo}", "  synthetic: accuracy 0.5, n 4"]
+    assert len(lines[1]) > 110  # never cut
+    two = summary_lines("evaluate", {"gsm8k": block, "math": block}, "m")
+    assert two[1:5] == [f"  gsm8k: {line}", f"  gsm8k: {dpo}", f"  math: {line}", f"  math: {dpo}"]
+    assert summary_lines("evaluate", {"synthetic": {"accuracy": 0.5}}, "m")[1] == "  synthetic: accuracy 0.5"
+
+
+def test_metrics_go_where_dvc_yaml_says_and_a_side_run_writes_beside_its_outputs(tmp_path):
+    """supercorrect.io.metrics_path, the one rule: a run from the params file writes the tracked
+    metrics/<stage>.json whatever the file calls the outputs (dvc.yaml declares that path); a
+    `--set` that moves a stage's out_dir is a side run and writes beside its outputs instead."""
+    from supercorrect.io import metrics_path, side_run
+
+    edited = tmp_path / "params.yaml"
+    edited.write_text((REPO / "params.yaml").read_text().replace("out_dir: data/mine ", "out_dir: data/mine2"))
+    assert load_params(edited).mine.out_dir == "data/mine2"
+    for params in (load_params(REPO / "params.yaml"), load_params(edited),
+                   load_params(edited, ["mine.out_dir=data/mine2", "mine.seed=3"])):  # a --set that moves nothing
+        assert not params.overridden & {"mine.out_dir"} and not side_run(params, "mine")
+        assert metrics_path(params, "mine") == Path("metrics/mine.json")
+        assert metrics_path(params, "mine", dry_run=True) == Path("metrics/mine.dry_run.json")
+        assert metrics_path(params, "prepare") == Path(params.prepare.metrics)
+        assert metrics_path(params, "evaluate") == Path(params.evaluate.out)
+
+    side = load_params(edited, [f"mine.out_dir={tmp_path / 'try'}", f"prepare.out_dir={tmp_path / 'p'}"])
+    assert side.overridden == {"mine.out_dir", "prepare.out_dir"} and side_run(side, "mine")
+    assert metrics_path(side, "mine") == tmp_path / "try" / "metrics.json"
+    assert metrics_path(side, "mine", dry_run=True) == tmp_path / "try" / "metrics.dry_run.json"
+    assert metrics_path(side, "prepare") == tmp_path / "p" / "metrics.json"
+    assert metrics_path(side, "sft") == Path("metrics/sft.json")  # sft's outputs did not move
+    own = load_params(edited, [f"prepare.out_dir={tmp_path / 'p'}", f"prepare.metrics={tmp_path / 'card.json'}"])
+    assert metrics_path(own, "prepare") == tmp_path / "card.json"  # a metrics path set with it wins
+
+
+def test_an_unknown_key_in_params_yaml_stops_dvc_repro_before_any_stage(tmp_path):
+    """No stage lists a key that does not exist, so without the `check` stage DVC would call the
+    pipeline up to date; with it, `dvc repro` stops on the same one-line error as `--set`."""
+    import os
+
+    from tests.harness import copy_repo
+
+    repo = tmp_path / "repo"
+    copy_repo(repo)
+    text = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(text.replace("\nsft:\n", "\nsft:\n  learning_rat: 0.0001\n", 1))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert [line for line in out.splitlines() if "params.yaml" in line] == [
+        "supercorrect check: error: params.yaml: sft.learning_rat: unknown key; did you mean sft.learning_rate?"], out
+    assert "Running stage 'check'" in out and "Running stage 'prepare'" not in out and not (repo / "data").exists()

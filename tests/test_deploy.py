@@ -1,4 +1,4 @@
-"""The operator path end to end, as README "Operating it" gives it, on real servers on 127.0.0.1.
+"""The operator path end to end, as README "Operations" and docs/operations.md give it, on real servers on 127.0.0.1.
 
 `prefect server start` → pools `cpu` and `gpu` → `prefect deploy --all` → one process worker per
 pool → `prefect deployment run 'supercorrect/retrain'` → Completed → MLflow holds the registered
@@ -243,7 +243,7 @@ def test_second_run_is_up_to_date_and_quick(operated):
     logs = operated["logs"][second["id"]]
     assert "pipeline up to date: nothing to rebuild" in logs
     # One `dvc status` for the whole pipeline decided it, and no stage was started.
-    assert logs.count("Data and pipelines are up to date.") == 1, logs
+    assert logs.count("dvc status: up to date") == 1, logs
     assert "Everything is up to date." in logs  # the one `dvc push`: the remote already had it all
     for stage in ("prepare", "annotate", "sft", "mine", "dpo", "evaluate", "register"):
         assert f"{stage} up to date (skipped)" in logs
@@ -257,8 +257,11 @@ def test_second_run_is_up_to_date_and_quick(operated):
     from mlflow import MlflowClient
     client = MlflowClient(tracking_uri=f"sqlite:///{operated['repo'] / 'mlflow.db'}")
     exp = client.get_experiment_by_name("supercorrect")
+    # Each is named as its Prefect flow run is, `retrain-<sha>-<date>`.
+    names = {r["id"]: r["name"] for r in operated["runs"]}
     retrains = {r.data.tags["prefect_flow_run_id"]: r for r in client.search_runs([exp.experiment_id])
-                if r.info.run_name == "retrain"}
+                if r.info.run_name.startswith("retrain-")}
+    assert all(r.info.run_name == names[flow_run_id] for flow_run_id, r in retrains.items())
     assert retrains[operated["first"]["id"]].data.tags["up_to_date"] == "false"
     assert retrains[second["id"]].data.tags["up_to_date"] == "true"
     assert retrains[second["id"]].data.tags["stages_ran"] == "none"

@@ -23,8 +23,10 @@ import pytest
 import yaml
 
 from supercorrect import STAGES
-from supercorrect.cli import HELP
+from supercorrect.cli import CHECK, HELP
 from supercorrect.config import Params
+from supercorrect.io import OWN_METRICS, metrics_path
+from supercorrect.params_file import load_params
 from tests.conftest import REPO
 
 PKG = "supercorrect"
@@ -78,9 +80,11 @@ def source(f: str, patched: dict[str, str] | None = None) -> str:
 def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
     """The supercorrect files repo file `f` imports anywhere in it (inside functions too)."""
     parsed = tree(source(f, patched))
-    # `if TYPE_CHECKING:` imports never run: they are neither deps nor cycles.
+    # `if TYPE_CHECKING:` imports never run, and `if __name__ == "__main__":` ones only when the
+    # module is the program (`python -m`), never when a stage imports it: neither deps nor cycles.
     typing_only = {id(n) for block in ast.walk(parsed) if isinstance(block, ast.If)
-                   and ast.unparse(block.test).endswith("TYPE_CHECKING")
+                   and (ast.unparse(block.test).endswith("TYPE_CHECKING")
+                        or ast.unparse(block.test) == "__name__ == '__main__'")
                    for stmt in block.body for n in ast.walk(stmt)}
     package = f.removesuffix(".py").replace("/", ".")
     package = package.removesuffix(".__init__") if f.endswith("/__init__.py") else package.rpartition(".")[0]
@@ -96,9 +100,11 @@ def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
             # `from supercorrect import grading` imports a module; `from supercorrect import STAGES`
-            # a name, and then the package's own file counts.
+            # a name, and then the package's own file counts; `from supercorrect.grading import
+            # grade` a name the package re-exports, and then the module holding it counts.
             subs = [f"{base}.{a.name}" for a in node.names if module_file(f"{base}.{a.name}")]
-            mods = subs + ([base] if len(subs) < len(node.names) else [])
+            lazy = [f"{base}.{exports(base)[a.name]}" for a in node.names if a.name in exports(base)]
+            mods = subs + lazy + ([base] if len(subs) + len(lazy) < len(node.names) else [])
         else:
             continue
         for m in mods:
@@ -109,22 +115,95 @@ def imports(f: str, patched: dict[str, str] | None = None) -> set[str]:
             # __init__.py (the stage list, nothing else) counts only when a name is taken from it.
             for i in range(2 if len(parts) > 1 else 1, len(parts) + 1):
                 path = module_file(".".join(parts[:i]))
-                if path is not None and not docstring_only(rel(path)):
+                if path is not None and not inert(rel(path)):
                     out.add(rel(path))
     return out - {f}
 
 
-def docstring_only(f: str) -> bool:
-    """A sub-package's `__init__.py` that holds nothing but its docstring runs no code: not a dep."""
+LAZY_HOOKS = {"__getattr__", "__dir__"}  # PEP 562 module hooks: they run when a name is asked for
+
+
+def inert(f: str) -> bool:
+    """A sub-package's `__init__.py` that runs no code on import: not a dep.
+
+    It holds its docstring and at most lazy re-exports: assignments of literals (`_EXPORTS`, a
+    name -> module map, and `__all__`) and a PEP 562 `__getattr__` that imports a name's module
+    when the name is first asked for (`imports` then counts that module)."""
+    if not f.endswith("/__init__.py") or f == f"{PKG}/__init__.py":
+        return False
     body = tree(source(f)).body
-    return f.endswith("/__init__.py") and f != f"{PKG}/__init__.py" and len(body) == 1 \
-        and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    first, rest = body[0], body[1:]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+        return False
+    for node in rest:
+        if isinstance(node, ast.FunctionDef) and node.name in LAZY_HOOKS:
+            continue
+        if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            try:
+                ast.literal_eval(node.value)
+                continue
+            except ValueError:
+                pass
+        return False
+    return True
 
 
-def test_sub_package_inits_hold_only_a_docstring():
-    # Importing one component module must not run its neighbours (and DVC deps rely on it).
+def exports(package: str) -> dict[str, str]:
+    """The names sub-package `package` re-exports lazily (its `_EXPORTS`: name -> module)."""
+    path = module_file(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    for node in tree(source(rel(path))).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def test_sub_package_inits_run_no_code():
+    # Importing one component module must not run its neighbours (and DVC deps rely on it): an
+    # __init__.py holds its docstring and at most lazy re-exports of the documented API.
     inits = [rel(p) for p in (REPO / PKG).glob("*/__init__.py")]
-    assert inits and all(docstring_only(f) for f in inits), [f for f in inits if not docstring_only(f)]
+    assert inits and all(inert(f) for f in inits), [f for f in inits if not inert(f)]
+    for f in inits:
+        package = f.removesuffix("/__init__.py").replace("/", ".")
+        for name, module in exports(package).items():
+            assert module_file(f"{package}.{module}"), f"{f}: _EXPORTS names no module {package}.{module}"
+            assert not module_file(f"{package}.{name}"), f"{f}: {name} is also a module (the import is ambiguous)"
+            assert name in names_defined(module_file(f"{package}.{module}")), f"{package}.{module} has no {name}"
+
+
+def names_defined(path: Path) -> set[str]:
+    body = tree(path.read_text(encoding="utf-8")).body
+    return {n.name for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | \
+        {t.id for n in body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
+
+def test_the_documented_api_is_at_the_package_roots_and_importing_a_module_stays_cheap():
+    # DESIGN's grading contract and the data loader, as users call them (like math-verify's `verify`);
+    # a fresh interpreter, so no other test has imported the modules already.
+    code = """
+import sys
+import supercorrect.grading.normalize, supercorrect.data.decontam
+heavy = [m for m in ("supercorrect.grading.judge", "supercorrect.grading.extract", "supercorrect.data.loaders",
+                     "sympy", "math_verify") if m in sys.modules]
+assert not heavy, heavy
+from supercorrect.grading import extract_answer, grade, grade_batch, is_equivalent
+from supercorrect.data import generate_problems, load_hub, load_problems
+import supercorrect.grading.judge as judge, supercorrect.data.loaders as loaders
+assert grade is judge.grade and load_problems is loaders.load_problems
+assert grade("<Step1>2+2=4</Step1><Answer>4</Answer>", "4") and extract_answer(r"so \\boxed{7}.") == "7"
+assert is_equivalent("0.5", r"\\frac{1}{2}") and list(grade_batch(["#### 3"], ["3"])) == [True]
+try:
+    from supercorrect.grading import judge_all
+except ImportError as exc:
+    print("ImportError:", exc)
+"""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "ImportError: cannot import name 'judge_all'" in proc.stdout
 
 
 def closure(start: str, patched: dict[str, str] | None = None) -> set[str]:
@@ -174,6 +253,23 @@ def test_code_deps_are_the_import_closure_of_each_stage():
         "dvc.yaml code deps differ from the stages' import closures; edit each stage's `deps:`", fixes)
 
 
+def test_check_stage_tracks_all_of_params_yaml_and_comes_first():
+    # DVC runs unordered stages in file order, so `check` stops `dvc repro` before any stage runs;
+    # it reruns on any change to params.yaml or to the code that validates it.
+    check = dvc_stages()[CHECK]
+    assert next(iter(dvc_stages())) == CHECK and check["cmd"] == f"supercorrect {CHECK}"
+    assert check["params"] == [{"params.yaml": None}] and "outs" not in check
+    assert set(check["deps"]) == closure(f"{PKG}/params_file.py")
+
+
+def test_the_deps_check_sees_a_name_imported_from_a_package_root():
+    # `from supercorrect.grading import grade` runs grading/judge.py (and what it imports) on first use.
+    sft = stage_file("sft")
+    patched = {sft: source(sft) + "\n\ndef _probe():\n    from supercorrect.grading import grade\n"}
+    assert f"{PKG}/grading/judge.py" in closure(sft, patched) - closure(sft)
+    assert f"{PKG}/grading/__init__.py" not in closure(sft, patched)  # it runs no code
+
+
 def test_the_deps_check_sees_an_import_inside_a_function():
     # sft does not grade; an import of grading inside one of its functions brings the grading
     # package and every grading module judge.py needs into its closure, so the test above asks for them.
@@ -203,7 +299,8 @@ def reads(files: set[str], patched: dict[str, str] | None = None) -> set[str]:
     `make_teacher(p.teacher, ...)`) reads each of its keys whose name is an attribute anywhere in
     the files: a safe over-estimate (`teacher.model` then also reads `student.model`), which at
     worst reruns a stage when that key changes. `p.sft.model_dump()` (a checkpoint hash, an
-    MLflow record) is not a read.
+    MLflow record) is not a read. `metrics_path(p, "mine")` reads the keys that name where mine's
+    metrics go (`mine.out_dir`; `prepare.metrics`, `evaluate.out`: supercorrect.io.OWN_METRICS).
     """
     sections = fields()
     trees = [tree(source(f, patched)) for f in sorted(files)]
@@ -212,6 +309,10 @@ def reads(files: set[str], patched: dict[str, str] | None = None) -> set[str]:
     for t in trees:
         parent = {child: node for node in ast.walk(t) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(t):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("metrics_path") and len(node.args) > 1 \
+                    and isinstance(node.args[1], ast.Constant) and node.args[1].value in sections:
+                stage = node.args[1].value
+                keys |= {f"{stage}.{k}" for k in ("out_dir", OWN_METRICS.get(stage)) if k in sections[stage]}
             if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                     and node.value.id in ROOTS and node.attr in sections):
                 continue
@@ -278,6 +379,30 @@ def test_the_params_check_sees_a_new_read():
     assert "dpo.beta" not in needed_params("mine")
     patched = {mine: source(mine) + "\n\ndef _probe(p):\n    return p.dpo.beta, p.sft.save_steps\n"}
     assert stage_reads("mine", patched) - set(NOT_RESULTS) - needed_params("mine") == {"dpo.beta"}
+
+
+def declared(stage: str, key: str) -> set[str]:
+    """The paths of a dvc.yaml stage's `outs`, `metrics` or `plots` (`key`), `${...}` filled in from params.yaml."""
+    values = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+
+    def fill(match) -> str:
+        node = values
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    entries = dvc_stages()[stage].get(key, [])
+    return {re.sub(r"\$\{([\w.]+)\}", fill, e if isinstance(e, str) else next(iter(e))) for e in entries}
+
+
+def test_dvc_yaml_declares_where_each_stage_writes_its_metrics():
+    # supercorrect.io.metrics_path is the one rule; a run from params.yaml (what DVC runs) must
+    # write a file its stage declares, uncached, or `dvc repro` fails on a missing output.
+    p = load_params(REPO / "params.yaml")
+    for stage in STAGES:
+        path = metrics_path(p, stage).as_posix()
+        assert path in declared(stage, "outs") | declared(stage, "metrics"), \
+            f"dvc.yaml stage {stage} does not declare {path}, where it writes its metrics"
 
 
 # --- seams -----------------------------------------------------------------------------------
@@ -372,6 +497,32 @@ def test_imports_follow_the_architecture_table():
     assert not crossing, "imports the table in docs/architecture.md does not allow:\n" + "\n".join(crossing)
 
 
+def flow_imports() -> dict[str, set[str]]:
+    """supercorrect module -> the flows/ files that import it (anywhere in them)."""
+    used: dict[str, set[str]] = {}
+    for f in sorted((REPO / "flows").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                if name.split(".")[0] == PKG:
+                    used.setdefault(name, set()).add(rel(f))
+    return used
+
+
+def test_flows_import_only_what_the_architecture_says():
+    # Flows are thin: they run stages through DVC and report. What they may use of the package is
+    # named in docs/architecture.md ("Outside the package"), and that list is exactly what they use.
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    paragraph = text[text.index("Outside the package:"):].split("\n\n")[0]
+    named = set(re.findall(r"`(supercorrect(?:\.\w+)*)`", paragraph))
+    used = flow_imports()
+    assert not {stage_file(s).removesuffix(".py").replace("/", ".") for s in STAGES} & named
+    assert set(used) == named, (f"flows import what docs/architecture.md does not name: "
+                                f"{ {m: sorted(used[m]) for m in set(used) - named} }; "
+                                f"named but unused: {sorted(named - set(used))}")
+
+
 # --- one stage list --------------------------------------------------------------------------
 
 def defines(path: Path, name: str) -> bool:
@@ -381,7 +532,7 @@ def defines(path: Path, name: str) -> bool:
 def test_every_stage_is_named_once_everywhere():
     # supercorrect.STAGES is the list; cli, tracking and flows/pipeline read it. What cannot
     # read it (dvc.yaml, file names) must follow it.
-    assert list(dvc_stages()) == list(STAGES)
+    assert list(dvc_stages()) == [CHECK, *STAGES]  # check is no stage (test_check_stage_...)
     assert list(HELP) == list(STAGES)
     assert set(STAGES) <= set(Params.model_fields)
     for stage in STAGES:

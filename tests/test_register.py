@@ -63,12 +63,15 @@ def test_register_moves_champion_only_when_better(in_tmp, monkeypatch):
             assert result["promoted"] is True and int(champion) == result["version"]
     assert versions == [1, 2, 3]
 
-    # One parent run per pipeline execution, with a child run per stage holding its record.
+    # One parent run per pipeline execution, with a child run per stage holding its record; the
+    # later executions reuse sft's (the same metrics file: DVC would have skipped it) and link it.
     runs = client.search_runs([client.get_experiment_by_name("supercorrect").experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    parents = sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: r.info.start_time)
     assert len(parents) == 3
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == sorted(STAGES)
+    later = [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[2].info.run_id]
+    assert "sft (reused)" in later and "sft" not in later
     sft_run = next(r for r in children if r.info.run_name == "sft")
     assert sft_run.data.metrics["final_loss"] == 1.5
     assert [m.value for m in client.get_metric_history(sft_run.info.run_id, "loss")] == [3.0, 2.0]

@@ -3,16 +3,14 @@
 Every stage that needs a right/wrong verdict goes through here: annotate (is the teacher's
 template right?), mine (which student solutions are wrong?) and evaluate (accuracy).
 
-    from supercorrect.grading.judge import grade
-    from supercorrect.grading.extract import extract_answer
-    from supercorrect.grading.equivalence import is_equivalent
+    from supercorrect.grading import extract_answer, grade, is_equivalent
     grade("<Step1>2+2=4</Step1><Answer>4</Answer>", "4")        # True
     extract_answer(r"so the total is \\boxed{\\frac{14}{3}}.")     # '\\frac{14}{3}'
     is_equivalent("0.5", r"\\frac{1}{2}")                          # True
 
 Try it from a shell:
 
-    .venv/bin/python -c "from supercorrect.grading.judge import grade; print(grade('#### 1,000', '1000'))"
+    .venv/bin/python -c "from supercorrect.grading import grade; print(grade('#### 1,000', '1000'))"
 
 The rules, in order, and the deliberate decisions (rounded decimals, decimal commas and locale
 separators, list order, units, inequalities against intervals) with their reasons are in
@@ -39,12 +37,27 @@ Steps 1-4 stay in-process, which keeps the common case fast.
 
 The modules, lowest first: `normalize` (boxes, units, labels, separators), `numbers` (plain
 numbers, exactly, and rounding), `extract` (the final answer), `symbolic` (the worker pool),
-`equivalence` (the layered comparison), `judge` (verdicts, one or many) and `stats` (pass@k, maj@k, bootstrap intervals of a set of verdicts). This file imports
-none of them, so importing one costs only what it needs.
+`equivalence` (the layered comparison), `judge` (verdicts, one or many, and math-verify's own)
+and `stats` (pass@k, maj@k, bootstrap intervals, step AUC). The contract's names are here too
+(`from supercorrect.grading import grade`), each imported from its module on first use, so
+importing one module still costs only what it needs.
 
 Many answers at once, in parallel, with the timeout count:
 
-    from supercorrect.grading.judge import grade_batch
+    from supercorrect.grading import grade_batch
     verdicts = grade_batch(responses, golds, time_limit_s=5, workers=4)   # list[bool]
     verdicts.timeouts, verdicts.no_answer
 """
+
+# The contract at the package root, name -> its module. PEP 562: a name's module is imported when
+# the name is first asked for, never when the package is.
+_EXPORTS = {"extract_answer": "extract", "is_equivalent": "equivalence", "grade": "judge", "grade_batch": "judge"}
+__all__ = ["extract_answer", "is_equivalent", "grade", "grade_batch"]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
