@@ -63,7 +63,7 @@ def accuracy_chart(benches: dict[str, dict]):
         bars = ax.bar(names, acc, yerr=err, capsize=5, color=[COLOURS.get(c, "#3b82c4") for c in names])
         ax.bar_label(bars, labels=[f"{a:.1%}" for a in acc], padding=2, fontsize=8)
         ax.set_ylim(0, min(1.0, max(high + [0.05]) * 1.25))
-        ax.set_title(f"{name}: accuracy per checkpoint (n={b.get('n', '?')}, 95 % CI)")
+        ax.set_title(f"{name}: accuracy per checkpoint\n(n={b.get('n', '?')}, 95 % CI)")
         ax.set_ylabel("accuracy")
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     fig.tight_layout()
@@ -89,8 +89,23 @@ def groups_chart(groups: dict[str, dict], title: str, label: str):
 
 def self_correction_chart(name: str, by_ckpt: dict[str, dict]):
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.0))
     ckpts = list(by_ckpt)
+    # Per checkpoint: the flips, the rates on known errors, and the other side of the check:
+    # locate and fix rates see only errors, so a check that flags everything scores best on
+    # them; the false-flag and missed-error rates show what that costs.
+    labels = [("wrong→right", "wrong_to_right"), ("right→wrong", "right_to_wrong"),
+              ("locate rate (held-out errors)", "locate_rate"), ("fix rate (held-out errors)", "fix_rate"),
+              ("false-flag rate (right answers)", "false_flag_rate"),
+              ("missed-error rate (held-out errors)", "missed_error_rate")]
+    rows = []
+    for c in ckpts:
+        for label, key in labels:
+            value = by_ckpt[c].get(key)
+            if key in ("wrong_to_right", "right_to_wrong"):
+                value = (value or 0) / (by_ckpt[c].get("n") or 1)
+            if value is not None:
+                rows.append((f"{c}: {label}", value, key))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.8, max(3.0, 0.24 * len(rows) + 0.9)))
     x = range(len(ckpts))
     width = 0.38
     for offset, key, label in ((-width / 2, "accuracy_before", "before"), (width / 2, "accuracy_after", "after")):
@@ -102,27 +117,14 @@ def self_correction_chart(name: str, by_ckpt: dict[str, dict]):
     left.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     left.set_title(f"{name}: self-correction, accuracy before / after")
     left.legend(fontsize=8, frameon=False, loc="upper right")
-    rates = [("wrong→right", "wrong_to_right"), ("right→wrong", "right_to_wrong")]
-    n = [by_ckpt[c].get("n") or 1 for c in ckpts]
-    rows = [(f"{c}: {label}", by_ckpt[c].get(key, 0) / n[i]) for i, c in enumerate(ckpts) for label, key in rates]
-    rows += [(f"{c}: {label} (held-out errors)", by_ckpt[c][key]) for c in ckpts
-             for label, key in (("locate rate", "locate_rate"), ("fix rate", "fix_rate"))
-             if by_ckpt[c].get(key) is not None]
-    # The other side of the check: locate and fix rates see only errors, so a check that flags
-    # everything scores best on them; these two show what it costs.
-    rows += [(f"{c}: {label}", by_ckpt[c][key]) for c in ckpts
-             for label, key in (("false-flag rate (right answers)", "false_flag_rate"),
-                                ("missed-error rate (held-out errors)", "missed_error_rate"))
-             if by_ckpt[c].get(key) is not None]
-    bars = right.barh([r[0] for r in rows], [r[1] for r in rows],
-                      color=["#2e9d5b" if "→right" in r[0] else "#c4453b" if "→wrong" in r[0] else
-                             "#d08c2b" if "rate (" in r[0] and ("false" in r[0] or "missed" in r[0]) else "#7a5cc4"
-                             for r in rows])
+    colour = {"wrong_to_right": "#2e9d5b", "right_to_wrong": "#c4453b", "false_flag_rate": "#d08c2b",
+              "missed_error_rate": "#d08c2b"}
+    bars = right.barh([r[0] for r in rows], [r[1] for r in rows], color=[colour.get(r[2], "#7a5cc4") for r in rows])
     right.bar_label(bars, labels=[f"{r[1]:.1%}" for r in rows], padding=2, fontsize=8)
     right.invert_yaxis()
-    right.set_xlim(0, 1.1)
+    right.set_xlim(0, 1.15)
     right.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    right.set_title("flips, known-error rates, false flags and misses")
+    right.set_title("flips and rates of the check")
     fig.tight_layout()
     return fig
 

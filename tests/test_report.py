@@ -15,6 +15,13 @@ import pytest
 from supercorrect import report
 from tests.browser import chromium_page
 
+DIAGNOSIS = ("dpo cannot tell right steps from wrong ones (step AUC 0.52 [0.44, 0.60]): self-correction cannot "
+             "gain until it can.")
+VERIFICATION = {"false_flag_rate": 0.6, "missed_error_rate": 0.25, "step_auc": 0.52, "step_auc_ci": [0.44, 0.6],
+                "n_right_steps": 50, "n_wrong_steps": 30, "mean_flag_prob_right": 0.5, "mean_flag_prob_wrong": 0.52,
+                "flag_prob_histogram": {"edges": [i / 10 for i in range(11)], "right": [0, 2, 5, 8, 10, 10, 8, 5, 2, 0],
+                                        "wrong": [0, 1, 3, 4, 6, 6, 5, 3, 2, 0]},
+                "diagnosis": DIAGNOSIS}
 EVALUATE = {
     "synthetic": {
         "accuracy": 0.5, "n": 40, "checkpoint": "dpo", "base_accuracy": 0.0, "sft_accuracy": 0.45,
@@ -26,11 +33,12 @@ EVALUATE = {
                             "timeouts": 0} for c, a in (("base", 0.0), ("sft", 0.45), ("dpo", 0.5))},
         "self_correction": {"dpo": {"accuracy_before": 0.5, "accuracy_after": 0.55, "wrong_to_right": 4,
                                     "right_to_wrong": 2, "net_gain": 0.05, "net_gain_ci": [-0.02, 0.12], "n": 40,
-                                    "heldout_errors": {"n": 30, "locate_rate": 0.4, "fix_rate": 0.2}}},
+                                    "heldout_errors": {"n": 30, "locate_rate": 0.4, "fix_rate": 0.2},
+                                    "verification": VERIFICATION}},
     },
 }
 MINE = {"problems": 30, "rollouts": 60, "wrong": 33, "rollout_accuracy": 0.45, "sent_to_teacher": 33,
-        "localized": 32, "pairs": 28, "drops": {"duplicate pair": 3, "student's own correction is right": 1,
+        "localized": 32, "heldout_errors": 4, "training_errors": 28, "pairs": 28, "drops": {"duplicate pair": 3, "student's own correction is right": 1,
                                                  "teacher: no wrong step": 1}}
 TEACHER = {"requests": 40, "cache_hits": 5, "cache_misses": 35, "prompt_tokens": 12000, "completion_tokens": 3000,
            "cost_usd": 0.06, "cost_usd_new": 0.05}
@@ -58,13 +66,17 @@ def test_report_has_every_chart_and_png(tmp_path):
     write_outputs(tmp_path, teacher=TEACHER)
     page = build(tmp_path).read_text()
     for name in ("loss", "accuracy", "by_level_synthetic", "by_subject_synthetic", "self_correction_synthetic",
-                 "mining", "teacher_cost"):
+                 "verification_synthetic", "mining", "teacher_cost"):
         assert f'<figure id="{name}"><svg' in page, name
         assert (tmp_path / "reports" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "+5.0%" in page  # the self-correction gain in the headline table
     # Accuracy under math-verify beside ours, with the count of answers the graders part on.
     assert re.search(r"synthetic accuracy under math-verify, dpo</t[dh]>\s*<td>47\.5% \(3 answers graded differently\)", page)
-    assert "28 from 33 wrong of 60 rollouts" in page
+    assert "28 from 33 wrong of 60 rollouts; 4 localized errors held out for evaluation" in page
+    # The diagnosis leads the self-correction section, and the headline says both sides of the check.
+    section = page[page.index("<h2>Self-correction</h2>"):]
+    assert section.index(f'<p class="diagnosis">{DIAGNOSIS}</p>') < section.index('<figure id="self_correction_synthetic">')
+    assert "AUC 0.52 [0.44, 0.60]; flags 60.0% of right answers, misses 25.0% of held-out errors" in page
     # Self-contained: no scripts, nothing loaded from anywhere (SVG namespaces are names, not requests).
     assert "<script" not in page and not re.search(r"(src|href)=\"https?:|url\(https?:", page)
 
@@ -98,7 +110,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
         page.goto(page_path.as_uri())
         figures = page.locator("figure")
         names = figures.evaluate_all("els => els.map(e => e.id)")
-        assert len(names) == 7, names
+        assert len(names) == 8, names
         for name in names:
             fig = page.locator(f"figure#{name} svg")
             box = fig.bounding_box()
