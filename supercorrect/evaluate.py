@@ -202,10 +202,13 @@ def diagnosis(checkpoint: str, v: dict) -> str:
         return f"{checkpoint} cannot tell right steps from wrong ones ({figure}): self-correction cannot gain until it can."
     if high < 0.5:
         return f"{checkpoint} flags right steps more readily than wrong ones ({figure}): its check points the wrong way."
-    rates = ", ".join(f"{label} {v[key]:.2f}" for key, label in (("false_flag_rate", "false-flag rate"),
-                                                                ("missed_error_rate", "missed-error rate"))
-                      if v[key] is not None)
-    return f"{checkpoint} tells wrong steps from right ones ({figure}){'; ' + rates if rates else ''}."
+    # Above chance: say how far, and what the check does with it on both sides (a student can lean
+    # the right way and still flag nearly everything).
+    text = f"{checkpoint} tells wrong steps from right ones{' only slightly' if v['step_auc'] < 0.6 else ''} ({figure})"
+    sides = [f"{1 - v['missed_error_rate']:.0%} of known errors" if v["missed_error_rate"] is not None else None,
+             f"{v['false_flag_rate']:.0%} of right answers" if v["false_flag_rate"] is not None else None]
+    sides = [x for x in sides if x]
+    return f"{text}: its check flags {' and '.join(sides)}." if sides else f"{text}."
 
 
 def _gen(p: Params) -> dict:

@@ -246,8 +246,11 @@ def test_false_flag_and_missed_error_rates_and_the_diagnosis():
     assert diagnosis("dpo", v) == ("dpo cannot tell right steps from wrong ones (step AUC 0.88 [0.50, 1.00]): "
                                    "self-correction cannot gain until it can.")
     sharp = v | {"step_auc": 0.8, "step_auc_ci": [0.7, 0.9]}
-    assert diagnosis("sft", sharp) == ("sft tells wrong steps from right ones (step AUC 0.80 [0.70, 0.90]); "
-                                       "false-flag rate 0.67, missed-error rate 0.50.")
+    assert diagnosis("sft", sharp) == ("sft tells wrong steps from right ones (step AUC 0.80 [0.70, 0.90]): its check "
+                                       "flags 50% of known errors and 67% of right answers.")
+    slight = v | {"step_auc": 0.58, "step_auc_ci": [0.51, 0.64], "false_flag_rate": 1.0, "missed_error_rate": 0.0}
+    assert diagnosis("dpo", slight) == ("dpo tells wrong steps from right ones only slightly (step AUC 0.58 [0.51, "
+                                        "0.64]): its check flags 100% of known errors and 100% of right answers.")
     assert "points the wrong way" in diagnosis("sft", v | {"step_auc": 0.2, "step_auc_ci": [0.1, 0.3]})
     none = verification([], [], [], resamples=100, seed=0)
     assert none["false_flag_rate"] is None and none["missed_error_rate"] is None and none["step_auc"] is None
