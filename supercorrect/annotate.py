@@ -44,7 +44,7 @@ from supercorrect.config import Params
 from supercorrect.formats.errors import inject_error
 from supercorrect.formats.prompts import load_prompts
 from supercorrect.formats.templates import (TemplateError, copy_trace, correct_prefix, parse_correction, parse_template,
-                                            render_step)
+                                            render_answer, render_step)
 from supercorrect.grading.equivalence import is_equivalent
 from supercorrect.grading.extract import extract_answer
 from supercorrect.io import metrics_path, write_json, write_jsonl
@@ -65,7 +65,7 @@ def _answer(text: str | None) -> str | None:
 def cot_target(problem: dict) -> str:
     """The plain chain-of-thought target: the reference solution's steps, then its answer."""
     answer = extract_answer(problem["solution"]) or problem["answer"]
-    return "\n".join([render_step(s.index, s.body) for s in reference_steps(problem)] + [f"<Answer>{answer}</Answer>"])
+    return "\n".join([render_step(s.index, s.body) for s in reference_steps(problem)] + [render_answer(answer)])
 
 
 def cot_result(problem: dict) -> dict:

@@ -58,7 +58,7 @@ EXAMPLES = {
 }
 # Not a stage: the first DVC stage, which tracks the whole params.yaml and validates it (dvc.yaml).
 CHECK = "check"
-SUMMARY_LINES = 8  # body lines; with the heading and the metrics path a stage prints at most 10
+SUMMARY_LINES = 8  # body lines, after any diagnoses (printed whole); then the metrics path
 
 
 def type_name(annotation) -> str:

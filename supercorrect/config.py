@@ -174,6 +174,13 @@ class PrepareConfig(_Section):
     # ("held out" in this project means only the mined errors `mine.heldout_fraction` keeps out of DPO.)
     mine_from: Literal["disjoint", "train"] = Field("disjoint",
         description="disjoint: mine problems are kept out of train; train: mine a sample of train")
+
+    @field_validator("mine_from", mode="before")
+    @classmethod
+    def _renamed(cls, v):
+        if v == "heldout":  # the value's name before it was renamed: say what it is now
+            raise ValueError("'heldout' is now called 'disjoint' (mine problems kept out of train)")
+        return v
     on_error: Literal["fail", "skip"] = Field("fail",
         description="fail: stop at the first bad record; skip: drop, count and report it")
     test_limit: int | None = Field(200, gt=0, description="local/hub only: cap on test problems")
@@ -258,9 +265,10 @@ class MineConfig(_Section):
     heldout_fraction: float = Field(0.3, ge=0, lt=1,
         description="mining problems whose errors evaluate keeps for locate/fix rates; never in DPO")
     seed: int = Field(0, description="rollout sampling and the held-out split")
-    pairs: Literal["supercorrect", "step_dpo"] = Field("supercorrect",
+    pairs: Literal["supercorrect", "step_dpo", "none"] = Field("supercorrect",
         description="supercorrect: teacher trace vs the student's correction (Eq. 8) | step_dpo: the student's "
-                    "own right step k vs its wrong step k, after steps 1..k-1 (Step-DPO)")
+                    "own right step k vs its wrong step k, after steps 1..k-1 (Step-DPO) | none: only the held-out "
+                    "errors, for evaluate's check of the student before paying for pairs")
     continuations: int = Field(4, gt=0,
         description="step_dpo only: continuations the student samples from its correct steps 1..k-1 per error")
     continuation_temperature: float = Field(0.8, ge=0, description="step_dpo only: their sampling temperature")
@@ -272,6 +280,10 @@ class MineConfig(_Section):
         if self.keep_share and (self.pairs != "supercorrect" or self.context != "correction"):
             raise ValueError("mine.keep_share: keep pairs are correction traces; they need mine.pairs: supercorrect "
                              f"and mine.context: correction (got {self.pairs}, {self.context})")
+        if self.pairs == "none" and not self.heldout_fraction:
+            raise ValueError("mine.pairs: none localizes only the held-out errors; set mine.heldout_fraction > 0")
+        if len(set(self.students)) < len(self.students):
+            raise ValueError(f"mine.students: a checkpoint is listed twice ({self.students})")
         return self
 
 
@@ -357,3 +369,11 @@ with warnings.catch_warnings():
         @property
         def overridden(self) -> frozenset[str]:
             return self._overridden
+
+        @model_validator(mode="after")
+        def _pooled_students_are_others(self):
+            # The SFT student rolls out first anyway; listed again it would count its rollouts twice.
+            if any(Path(s).resolve() == Path(self.sft.out_dir).resolve() for s in self.mine.students):
+                raise ValueError(f"mine.students: {self.sft.out_dir!r} is the SFT student itself (sft.out_dir), which "
+                                 "mine always rolls out; list only the other checkpoints")
+            return self

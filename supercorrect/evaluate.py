@@ -23,7 +23,7 @@ since a check that flags every step scores best on errors alone:
   wrong steps (the teacher's step k of each held-out error) from right ones (the steps before k,
   and every step of the benchmark's right first answers), with a seeded 95 % bootstrap over
   solutions; the probability is read in one forward pass per step, under the correction prompt
-  with the steps before it given as written (`step_check_messages`, the trace grammar's `FLAG`);
+  with the steps before it given as written (`step_check`, the trace grammar's `FLAG`);
 - `n_right_steps`, `n_wrong_steps`, the mean flag probability on each, a histogram of both, and
   `diagnosis`, one line on whether the checkpoint can tell them apart.
 Also writes the per-sample predictions (with every held-out check and step score) and, for
@@ -136,12 +136,17 @@ def heldout_errors(cases: list[dict], traces: list[str], verdicts: list[bool]) -
             "named_a_step": sum(flagged_step(t) is not None for t in traces)}
 
 
-def step_check_messages(prompts, problem: str, solution: str, j: int) -> list[dict]:
-    """The correction-trace chat with the check written up to its decision about step j: the
-    steps before j copied as given, then step j's opening tag. What the model writes next, a
-    flag or the step's text, is that decision."""
-    opened = correct_prefix(solution, j) + step_open(j)
-    return correction_messages(prompts, problem, solution) + [{"role": "assistant", "content": opened}]
+def step_check(prompts, problem: str, solution: str, j: int) -> tuple[list[dict], str]:
+    """(the correction-trace chat with the check written up to its decision about step j, the
+    text that flags step j there). The steps before j are copied as given, then step j's
+    opening tag: what the model writes next, the flag or the step's text, is that decision. A
+    step j the solution lacks (it stopped after step j-1, the teacher's k one past its steps)
+    is decided after step j-1: flag a missing step j, or go on to the answer as written."""
+    opened = correct_prefix(solution, j)
+    flag = step_open(j) + FLAG
+    if j <= len(leading_steps(solution)):
+        opened, flag = opened + step_open(j), FLAG
+    return correction_messages(prompts, problem, solution) + [{"role": "assistant", "content": opened}], flag
 
 
 def step_scores(logprobs, prompts, solutions: list[tuple[str, str, int | None]], *, batch_size: int,
@@ -152,8 +157,8 @@ def step_scores(logprobs, prompts, solutions: list[tuple[str, str, int | None]],
 
     steps = [(i, j, j == k) for i, (_, response, k) in enumerate(solutions)
              for j in range(1, (k or len(leading_steps(response))) + 1)]
-    chats = [step_check_messages(prompts, solutions[i][0], solutions[i][1], j) for i, j, _ in steps]
-    scores = logprobs(chats, [FLAG] * len(chats), batch_size=batch_size, desc=desc) if chats else []
+    checks = [step_check(prompts, solutions[i][0], solutions[i][1], j) for i, j, _ in steps]
+    scores = logprobs([c for c, _ in checks], [f for _, f in checks], batch_size=batch_size, desc=desc) if checks else []
     out: list[list[tuple[float, bool]]] = [[] for _ in solutions]
     for (i, _, wrong), score in zip(steps, scores):
         out[i].append((math.exp(score), wrong))
@@ -197,7 +202,7 @@ def diagnosis(checkpoint: str, v: dict) -> str:
         return (f"{checkpoint}: no step AUC: no right steps to compare the errors with (no right first answers, and "
                 "every held-out error is wrong at step 1)")
     figure = f"step AUC {v['step_auc']:.2f} [{v['step_auc_ci'][0]:.2f}, {v['step_auc_ci'][1]:.2f}]"
-    low, high = v["step_auc_ci"]
+    low, high = (round(x, 2) for x in v["step_auc_ci"])  # decided on the bounds it prints
     if low <= 0.5 <= high:
         return f"{checkpoint} cannot tell right steps from wrong ones ({figure}): self-correction cannot gain until it can."
     if high < 0.5:

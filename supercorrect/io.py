@@ -103,8 +103,10 @@ OWN_METRICS = {"prepare": "metrics", "evaluate": "out"}
 
 def side_run(p, stage: str) -> bool:
     """True for a run by hand beside the pipeline: a `--set` moved the stage's `out_dir` away from
-    the params file's (e.g. `supercorrect mine --set mine.out_dir=/tmp/try`)."""
-    return f"{stage}.out_dir" in p.overridden
+    the params file's (e.g. `supercorrect mine --set mine.out_dir=/tmp/try`), or its own metrics
+    file (`--set evaluate.out=/tmp/check.json`: evaluate has no `out_dir`)."""
+    own = OWN_METRICS.get(stage)
+    return f"{stage}.out_dir" in p.overridden or (own is not None and f"{stage}.{own}" in p.overridden)
 
 
 def metrics_path(p, stage: str, dry_run: bool = False) -> Path:
@@ -113,8 +115,9 @@ def metrics_path(p, stage: str, dry_run: bool = False) -> Path:
     A run from the params file (DVC's, a flow's, `supercorrect <stage>` by hand) writes
     `metrics/<stage>.json`, the file dvc.yaml declares, or the section's own setting
     (`prepare.metrics`, `evaluate.out`), whatever the params file says the outputs are called. A
-    side run (`side_run`) writes `<out_dir>/metrics.json`, beside its own outputs, so it never
-    overwrites the tracked metrics. A dry run writes `<that name>.dry_run.json` (never a DVC out)."""
+    side run (`side_run`) writes `<out_dir>/metrics.json`, beside its own outputs, or the metrics
+    file its `--set` names, so it never overwrites the tracked metrics. A dry run writes
+    `<that name>.dry_run.json` (never a DVC out)."""
     section, own = getattr(p, stage), OWN_METRICS.get(stage)
     if side_run(p, stage) and not (own and f"{stage}.{own}" in p.overridden):
         path = Path(section.out_dir) / "metrics.json"

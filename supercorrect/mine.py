@@ -19,6 +19,8 @@
 5. `mine.keep_share` (beyond the paper, 0 by default) adds keep pairs: right rollouts whose
    blind check flags a step anyway, kept as written against the false flag
    (supercorrect.pairs.keep), up to that share of all pairs.
+`mine.pairs: none` stops after step 3, and sends the teacher only the held-out problems' errors:
+what `evaluate` needs to check the SFT student before anyone pays for pairs (docs/method.md).
 
 Every pair, whatever its kind, passes one admission (supercorrect.pairs.admission: the token
 boundary, the generation point, duplicates with their prompt, the per-problem cap), and every
@@ -60,17 +62,33 @@ from supercorrect.teacher.backends import localize_chat, make_teacher
 from supercorrect.teacher.estimate import priced
 
 
-def select_for_teacher(rollouts: list[dict], cfg) -> tuple[list[dict], Counter]:
-    """The wrong rollouts to localize, in order, and how many were left out and why (per
-    problem, over the pooled students' rollouts together)."""
+def in_turns(rollouts: list[dict]) -> list[dict]:
+    """One problem's rollouts taking turns between the students that wrote them: each student's
+    first, then each one's second, ... (students in the order given). Every cap that follows
+    (`max_wrong_per_problem`, `max_pairs_per_problem`) keeps the first ones, so this is what
+    keeps a pooled student's errors from being crowded out by the first student's."""
+    seen, ranked = Counter(), []
+    for i, r in enumerate(rollouts):
+        ranked.append((seen[r.get("model")], i))
+        seen[r.get("model")] += 1
+    return [rollouts[i] for _, i in sorted(ranked)]
+
+
+def select_for_teacher(rollouts: list[dict], cfg, held=lambda problem_id: False) -> tuple[list[dict], Counter]:
+    """The wrong rollouts to localize, problem by problem, the students' in turns, and how many
+    were left out and why (per problem, over the pooled students' rollouts together). With
+    `mine.pairs: none` only the problems `held` holds out: the check before paying for pairs."""
     by_problem = defaultdict(list)
     for r in rollouts:
         by_problem[r["problem_id"]].append(r)
     selected, drops = [], Counter()
     for group in by_problem.values():
-        wrong = [r for r in group if not r["correct"]]
+        wrong = in_turns([r for r in group if not r["correct"]])
         if cfg.only_sometimes_solved and len(wrong) == len(group):
             drops["problem never solved (only_sometimes_solved)"] += len(wrong)
+            continue
+        if cfg.pairs == "none" and not held(group[0]["problem_id"]):
+            drops["not held out (mine.pairs: none)"] += len(wrong)
             continue
         cap = cfg.max_wrong_per_problem or len(wrong)
         drops["over max_wrong_per_problem"] += max(0, len(wrong) - cap)
@@ -153,7 +171,7 @@ def keep_side(generate, right: list[tuple[dict, dict]], p: Params, spec: PairSpe
     random.Random(p.mine.seed).shuffle(right)  # spread the pairs over problems, the same way every run
     chats = [correction_messages(spec.prompts, q["problem"], r["response"]) for q, r in right]
     checks = [texts[0] for texts in generate(chats, **_generation(p, "mine: checks of right solutions"))]
-    return keep_pairs(right, checks, spec, limit)
+    return keep_pairs(right, checks, chats, spec, limit)
 
 
 def per_student(rollouts: list[dict], corrections: list[dict], pairs: list[dict]) -> dict:
@@ -194,7 +212,11 @@ def run(p: Params, dry_run: bool = False) -> dict:
     all_rollouts, engine = pooled_rollouts(lambda path: load_engine(path, p.student, seed=p.mine.seed), prompts,
                                            problems, p)
     rollout_by_id = {r["id"]: r for r in all_rollouts}
-    to_localize, selection_drops = select_for_teacher(all_rollouts, p.mine)
+
+    def held(problem_id: str) -> bool:
+        return is_heldout(problem_id, p.mine.heldout_fraction, p.mine.seed)
+
+    to_localize, selection_drops = select_for_teacher(all_rollouts, p.mine, held)
     if dry_run:  # after the (free, seeded) rollouts, before any teacher request; only the estimate is written
         from supercorrect.teacher.estimate import estimate_mine
 
@@ -203,10 +225,6 @@ def run(p: Params, dry_run: bool = False) -> dict:
         write_json(metrics_path(p, "mine", dry_run=True), estimate)
         return estimate
     corrections, teacher_drops = localize(teacher, by_id, to_localize)
-
-    def held(problem_id: str) -> bool:
-        return is_heldout(problem_id, p.mine.heldout_fraction, p.mine.seed)
-
     heldout = [c for c in corrections if held(c["problem_id"])]
     training = [c for c in corrections if not held(c["problem_id"])]
 
@@ -215,7 +233,7 @@ def run(p: Params, dry_run: bool = False) -> dict:
     context = "solve" if p.mine.pairs == "step_dpo" else p.mine.context
     spec = PairSpec(prompts, context, Admission(engine.tokenizer, p.mine.max_pairs_per_problem), lineage)
     errors = [Located(c, by_id[c["problem_id"]], rollout_by_id[c["rollout_id"]]) for c in training]
-    pairs, notes, at_k = correction_pairs(engine.generate, errors, p, spec)
+    pairs, notes, at_k = correction_pairs(engine.generate, errors, p, spec) if p.mine.pairs != "none" else ([], [], {})
     right = [(by_id[r["problem_id"]], r) for r in all_rollouts if r["correct"] and not held(r["problem_id"])]
     kept, keep_counts = keep_side(engine.generate, right, p, spec, keep_limit(p.mine.keep_share, len(pairs)))
 

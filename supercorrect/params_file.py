@@ -32,6 +32,8 @@ HEADER = """\
 # tests/test_config.py checks only that the committed file matches the config.
 """
 COMMENT_COLUMN = 30
+# Keys that were renamed or replaced: an old params file gets told what to write instead.
+REPLACED = {"mine.false_alarm_pairs": "replaced by mine.keep_share, the share of keep pairs among all pairs (0: none)"}
 
 
 def _scalar(value) -> str:
@@ -114,14 +116,18 @@ def _describe(err: ValidationError, source: str) -> str:
         msg = "unknown key"
         prefix = "".join(f"{p}." for p in first["loc"][:-1])
         close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=2, cutoff=0.7)
-        if close:
+        if key in REPLACED:
+            msg += f"; {REPLACED[key]}"
+        elif close:
             msg += f"; did you mean {' or '.join(prefix + c for c in close)}?"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     else:
         msg = f"{msg} (got {first.get('input')!r})"
     more = len(err.errors()) - 1
-    return f"{source}: {key}: {msg}" + (f" (+{more} more)" if more else "")
+    # A check across keys (a model validator) names its keys in its own message.
+    where = "" if not key or msg.startswith(f"{key}.") else f"{key}: "
+    return f"{source}: {where}{msg}" + (f" (+{more} more)" if more else "")
 
 
 def _blame(err: ValidationError, overrides: list[str], path: Path) -> str:

@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
@@ -190,24 +191,42 @@ def _log_stage(mlflow, p, stage: str) -> None:
 
 def pipeline_run_name() -> str:
     """`pipeline-<DVC experiment name>` inside `dvc exp run`, else `pipeline-<commit>` (plus
-    `-dirty` when tracked files differ from it): parent runs that tell executions apart."""
+    `-dirty` when tracked files differ from it) and the UTC time, as Prefect names its runs:
+    parent runs that tell executions apart, also two `dvc repro`s of one commit."""
     if experiment := os.environ.get("DVC_EXP_NAME"):  # DVC sets it for every stage of an experiment
         return f"pipeline-{experiment}"
-    return f"pipeline-{git_commit()[:7]}" + ("-dirty" if git_dirty() else "")
+    dirty = "-dirty" if git_dirty() else ""
+    return f"pipeline-{git_commit()[:7]}{dirty}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
 
 
-def stage_run(stage: str, span: tuple[int, int]) -> str:
-    """What names one execution of a stage: its name and recorded start and end (ms)."""
-    return f"{stage}@{span[0]}-{span[1]}"
+def stage_keys(spans: dict[str, tuple[int, int]], lock_file: str | Path = "dvc.lock") -> dict[str, str]:
+    """stage -> what names this execution of it: its dvc.lock entry (the hashes of its deps,
+    params and outs, which DVC keeps exactly when it reuses the stage), else, for a stage run by
+    hand, its recorded start and end (ms). The entry works where the CLI's timings do not
+    survive: a queued or temp `dvc exp run`, a fresh clone after `dvc pull`, another worker."""
+    import hashlib
+
+    import yaml
+
+    path = Path(lock_file)
+    lock = (yaml.safe_load(path.read_text()) or {}).get("stages") or {} if path.exists() else {}
+    keys = {}
+    for stage in RECORDED:
+        if entry := lock.get(stage):
+            digest = hashlib.md5(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            keys[stage] = f"{stage}@lock-{digest}"
+        elif stage in spans:
+            keys[stage] = f"{stage}@{spans[stage][0]}-{spans[stage][1]}"
+    return keys
 
 
-def recorded_before(client, experiment_id: str, spans: dict[str, tuple[int, int]]) -> dict[str, str]:
-    """stage -> the MLflow run that already holds this very execution of it (the same recorded
-    start and end): a stage DVC found up to date and skipped this time."""
+def recorded_before(client, experiment_id: str, keys: dict[str, str]) -> dict[str, str]:
+    """stage -> the MLflow run that already holds this very execution of it (`stage_keys`): a
+    stage DVC found up to date and skipped this time."""
     found = {}
-    for stage, span in spans.items():
-        runs = client.search_runs([experiment_id], f"tags.stage_run = '{stage_run(stage, span)}' "
-                                                   "and tags.reused = 'false'", max_results=1)
+    for stage, key in keys.items():
+        runs = client.search_runs([experiment_id], f"tags.stage_run = '{key}' and tags.reused = 'false'",
+                                  max_results=1)
         if runs:
             found[stage] = runs[0].info.run_id
     return found
@@ -229,7 +248,8 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote, started:
     now = int((started or time.time()) * 1000)
     timings = read_timings()
     spans = {stage: t for stage in RECORDED if (t := stage_times(p, stage, timings))}
-    reused = recorded_before(client, experiment_id, spans)
+    keys = stage_keys(spans)
+    reused = recorded_before(client, experiment_id, keys)
     first = min((spans[stage][0] for stage in spans if stage not in reused), default=now)
     # Created through the client so the run starts when its first stage did, then resumed.
     parent_id = client.create_run(experiment_id, start_time=min(first, now),
@@ -241,12 +261,12 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote, started:
         mlflow.log_metrics(headline(_read(metrics_path(p, "evaluate")), _read(metrics_path(p, "mine"))))
         for stage in RECORDED:
             if stage in reused:
-                _link_reused(client, experiment_id, parent_id, stage, reused[stage], stage_run(stage, spans[stage]), now)
+                _link_reused(client, experiment_id, parent_id, stage, reused[stage], keys[stage], now)
                 continue
             start, end = spans.get(stage, (None, None))
             tags = {"mlflow.runName": stage, "mlflow.parentRunId": parent_id, "reused": "false"}
-            if stage in spans:
-                tags["stage_run"] = stage_run(stage, spans[stage])
+            if stage in keys:
+                tags["stage_run"] = keys[stage]
             child = client.create_run(experiment_id, start_time=start, tags=tags)
             with mlflow.start_run(run_id=child.info.run_id, nested=True):
                 _log_stage(mlflow, p, stage)

@@ -774,9 +774,11 @@ CASES += _group("extract_choice_letter", [
     ("E", "Both fit, but the answer is\n(E) Tomas", True, "a gold that states its choice after a cue"),
     ("B", "Both fit, but the answer is\n(E) Tomas", False, "a gold that states its choice, other letter"),
     ("A", "The answer is A circle", False, "a capital that opens a word is no choice"),
-    ("<Step1>Draw the chord PQ through C, the centre.</Step1>", "C", False, "a letter naming a point is no answer"),
-    ("Put A at the origin, then B lies on the x-axis; I am not sure.", "B", False, "letters in the working"),
-    ("Only one option survives both checks, so I go with B.", "B", True, "a letter that ends the last line"),
+    ("<Step1>Draw the chord PQ through C, the centre.</Step1>\n<Step2>The chord is 8 long.</Step2>", "C", False,
+     "a letter naming a point in the working is no answer"),
+    ("Put A at the origin and B on the x-axis.\nI could not finish the computation.", "B", False,
+     "letters in an earlier line of the working"),
+    ("Only one option survives both checks, so I go with B.", "B", True, "a letter in the last line"),
 ])
 
 # 1. Extraction: an answer escaped twice (every backslash doubled) and quotes around an answer.

@@ -212,6 +212,10 @@ def test_metrics_go_where_dvc_yaml_says_and_a_side_run_writes_beside_its_outputs
     assert metrics_path(side, "sft") == Path("metrics/sft.json")  # sft's outputs did not move
     own = load_params(edited, [f"prepare.out_dir={tmp_path / 'p'}", f"prepare.metrics={tmp_path / 'card.json'}"])
     assert metrics_path(own, "prepare") == tmp_path / "card.json"  # a metrics path set with it wins
+    # evaluate has no out_dir: a --set of its metrics file is its side run (no timing, nothing tracked touched).
+    check = load_params(edited, [f"evaluate.out={tmp_path / 'check.json'}"])
+    assert side_run(check, "evaluate") and metrics_path(check, "evaluate") == tmp_path / "check.json"
+    assert not side_run(load_params(edited, ["evaluate.seed=3"]), "evaluate")
 
 
 def test_an_unknown_key_in_params_yaml_stops_dvc_repro_before_any_stage(tmp_path):

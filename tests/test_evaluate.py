@@ -211,6 +211,19 @@ def test_step_scores_read_one_flag_probability_per_step_with_the_steps_before_it
                        desc="test") == [[(pytest.approx(0.2), True)], []]
 
 
+def test_a_missing_step_is_decided_after_the_last_step_written():
+    """A solution that stopped after step 2 (the teacher's k = 3): the check copies both steps,
+    then either flags a step 3 or goes on to the answer; the flag scored is `<Step3><Cause>`."""
+    from supercorrect.evaluate import step_check
+    from supercorrect.formats.prompts import V2
+
+    chat, flag = step_check(V2, "p", ERROR_A, 3)
+    assert chat[-1] == {"role": "assistant", "content": "<Step1>5+3=8</Step1>\n<Step2>8-2=5</Step2>\n"}
+    assert flag == "<Step3><Cause>"
+    chat, flag = step_check(V2, "p", ERROR_A, 2)
+    assert chat[-1]["content"].endswith("</Step1>\n<Step2>") and flag == "<Cause>"
+
+
 def test_step_auc_and_its_interval_by_hand():
     """AUC: wrong 0.9 beats all four right steps, wrong 0.5 beats 0.2, 0.1, 0.4 but not 0.6: 7/8.
     The bootstrap redraws the two errors (AA, AB, BA or BB) beside the one right answer: AA gives
@@ -252,6 +265,8 @@ def test_false_flag_and_missed_error_rates_and_the_diagnosis():
     assert diagnosis("dpo", slight) == ("dpo tells wrong steps from right ones only slightly (step AUC 0.58 [0.51, "
                                         "0.64]): its check flags 100% of known errors and 100% of right answers.")
     assert "points the wrong way" in diagnosis("sft", v | {"step_auc": 0.2, "step_auc_ci": [0.1, 0.3]})
+    # Decided on the bounds it prints: a lower bound of 0.5015 shows as 0.50, so it holds 0.5.
+    assert "cannot tell" in diagnosis("sft", v | {"step_auc": 0.55, "step_auc_ci": [0.5015, 0.594]})
     none = verification([], [], [], resamples=100, seed=0)
     assert none["false_flag_rate"] is None and none["missed_error_rate"] is None and none["step_auc"] is None
     assert "no held-out errors" in diagnosis("sft", none)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from supercorrect import mine
-from supercorrect.formats.prompts import load_prompts, teacher_correction_message
+from supercorrect.formats.prompts import correction_messages, load_prompts, teacher_correction_message
 from supercorrect.formats.templates import flagged_step, leading_steps, parse_correction, step_k, verdict_at_step, wrong_step
 from supercorrect.pairs import cross_model as pairs
 from supercorrect.pairs.admission import Admission, Located, PairSpec, boundary_ok, generation_matches
@@ -339,7 +339,8 @@ def test_keep_pairs_prefer_the_solution_as_written_and_pass_the_admission(tokeni
     items = [right("q1", "q1-s0"), right("q1", "q1-s1"), right("q2", "q2-s0"), right("q-full", "q-full-s0"),
              right("q3", "q3-s0"), right("q4", "q4-s0"), right("q5", "q5-s0")]
     checks = [FALSE_FLAG, FALSE_FLAG, RIGHT, FALSE_FLAG, FALSE_FLAG, FALSE_FLAG, FALSE_FLAG]
-    made, counts = keep_pairs(items, checks, spec, limit=2)
+    requests = [correction_messages(load_prompts(), q["problem"], r["response"]) for q, r in items]
+    made, counts = keep_pairs(items, checks, requests, spec, limit=2)
     assert [m["id"] for m in made] == ["q1-s0-keep", "q3-s0-keep"]
     keep = made[0]
     assert keep["prompt"] == pairs.build_pair(load_prompts(), items[0][0], items[0][1], 1, "", "", {})["prompt"]
@@ -424,3 +425,28 @@ def test_pooled_students_roll_out_in_turn_and_are_accounted_for():
         "models/sft": {"rollouts": 4, "wrong": 0, "localized": 0, "pairs": 0},
         "models/a": {"rollouts": 4, "wrong": 4, "localized": 3, "pairs": 2},
         "models/b": {"rollouts": 4, "wrong": 4, "localized": 1, "pairs": 0}}
+
+
+def test_pooled_students_take_turns_within_a_problem():
+    """The first student's errors must not fill a problem's caps: each student's first error,
+    then each one's second; with one student the order is the rollouts' own."""
+    from supercorrect.config import MineConfig
+
+    rollouts = [{"id": f"p-{m}-s{i}", "problem_id": "p", "model": m, "correct": False}
+                for m in ("models/sft", "a", "b") for i in range(2)]
+    assert [r["id"] for r in mine.in_turns(rollouts)] == ["p-models/sft-s0", "p-a-s0", "p-b-s0", "p-models/sft-s1",
+                                                         "p-a-s1", "p-b-s1"]
+    picked, drops = mine.select_for_teacher(rollouts, MineConfig(max_wrong_per_problem=3))
+    assert {r["model"] for r in picked} == {"models/sft", "a", "b"} and drops == {"over max_wrong_per_problem": 3}
+    one = rollouts_of("q", [False, True, False, False])
+    assert mine.in_turns(one) == one
+
+
+def test_pairs_none_sends_the_teacher_only_the_held_out_errors():
+    from supercorrect.config import MineConfig
+
+    rollouts = rollouts_of("a", [False, False]) + rollouts_of("b", [False, True]) + rollouts_of("c", [True, True])
+    picked, drops = mine.select_for_teacher(rollouts, MineConfig(pairs="none"), held=lambda pid: pid == "b")
+    assert [r["id"] for r in picked] == ["b-s0"] and drops == {"not held out (mine.pairs: none)": 2}
+    picked, _ = mine.select_for_teacher(rollouts, MineConfig(), held=lambda pid: pid == "b")
+    assert len(picked) == 3  # the default sends every wrong rollout

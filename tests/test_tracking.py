@@ -11,7 +11,9 @@ a real `mlflow server` shows the experiment's runs in headless chromium at the a
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +83,7 @@ def test_pipeline_record_tells_the_story(recorded):
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     parent = client.get_run(recorded["first"]["run_id"])
     # Outside git the commit is "unknown"; in a repo it is the short sha.
-    assert parent.info.run_name == "pipeline-unknown" and "mlflow.parentRunId" not in parent.data.tags
+    assert re.fullmatch(r"pipeline-unknown-\d{8}-\d{4}", parent.info.run_name) and "mlflow.parentRunId" not in parent.data.tags
     assert parent.data.metrics == {"synthetic.accuracy": 0.5, "synthetic.base.accuracy": 0.0,
                                    "synthetic.sft.accuracy": 0.4, "synthetic.dpo.accuracy": 0.5,
                                    "synthetic.sft.self_correction_gain": -0.05,
@@ -124,6 +126,45 @@ def test_a_rerun_is_named_spans_what_ran_and_links_the_reused_stages(recorded):
     assert own.end_time - own.start_time > 0.5 * (after - before)
 
 
+def test_reuse_is_found_by_the_stage_lock_entry_where_timings_are_gone(tmp_path, monkeypatch):
+    """A queued or temp `dvc exp run`, a fresh clone or another worker has no metrics/timings.json
+    for the stages it did not run: those are still linked as reused, found by their dvc.lock entry,
+    which DVC keeps exactly when it reuses a stage; a stage whose entry changed is logged again."""
+    import yaml
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    build_tiny(["<Step1>1+1=2</Step1> <Answer>2</Answer> apples"] * 20,
+               TinyConfig(hidden_size=32, num_layers=1, num_heads=2, vocab_size=300), tmp_path / "models" / "dpo")
+    p = load_params(REPO / "params.yaml", [f"register.tracking_uri={uri}", f"dpo.out_dir={tmp_path / 'models' / 'dpo'}"])
+    write_json("metrics/evaluate.json", {"synthetic": {"accuracy": 0.5, "n": 10, "checkpoint": "dpo"}})
+    lock = {"schema": "2.0", "stages": {s: {"cmd": f"supercorrect {s}", "outs": [{"path": f"data/{s}", "md5": f"{i}" * 32}]}
+                                        for i, s in enumerate(STAGES_RUN)}}
+    Path("dvc.lock").write_text(yaml.safe_dump(lock))
+    for i, stage in enumerate(STAGES_RUN):
+        record_timing(stage, T0 + 100 * i, T0 + 100 * i + 60)
+    first = register.run(p)
+    Path("metrics/timings.json").unlink()  # the experiment's workspace: no record of the reused stages
+    for stage in ("dpo", "evaluate"):
+        lock["stages"][stage]["outs"][0]["md5"] = "f" * 32
+    Path("dvc.lock").write_text(yaml.safe_dump(lock))
+    record_timing("dpo", T1, T1 + 60)
+    record_timing("evaluate", T1 + 100, T1 + 160)
+    second = register.run(p)
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("supercorrect")
+    before, after = children(client, exp, first["run_id"]), children(client, exp, second["run_id"])
+    assert set(after) == {*(f"{s} (reused)" for s in REUSED), "dpo", "evaluate", "register"}
+    for stage in REUSED:
+        assert after[f"{stage} (reused)"].data.tags["reused_from"] == before[stage].info.run_id
+    assert after["dpo"].data.tags["stage_run"] != before["dpo"].data.tags["stage_run"]
+    assert (after["dpo"].info.start_time, after["dpo"].info.end_time) == (T1 * 1000, (T1 + 60) * 1000)
+
+
 @pytest.mark.timeout(600)
 def test_mlflow_ui_opens_the_experiment_on_its_runs(recorded):
     """What a user sees: a real `mlflow server` on the store, the address `python -m
@@ -146,7 +187,7 @@ def test_mlflow_ui_opens_the_experiment_on_its_runs(recorded):
         with chromium_page(1400, 900) as page:
             page.goto(url)
             page.get_by_text("pipeline-bushy-kite").first.wait_for(timeout=120_000)
-            page.get_by_text("pipeline-unknown").first.wait_for(timeout=30_000)
+            page.get_by_text(re.compile(r"^pipeline-unknown-\d{8}-\d{4}$")).first.wait_for(timeout=30_000)
             body = page.inner_text("body")
             shot = tmp / "mlflow-runs.png"
             page.screenshot(path=str(shot))

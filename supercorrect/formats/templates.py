@@ -112,12 +112,21 @@ def parse_template(text: str) -> Template:
 
 def render_step(index: int, body: str, key: str | None = None) -> str:
     note = f"<Key>{key}</Key>" if key else ""
-    return f"<Step{index}>{body}{note}</Step{index}>"
+    return f"{step_open(index)}{body}{note}</Step{index}>"
+
+
+def render_answer(answer: str) -> str:
+    return f"<Answer>{answer}</Answer>"
+
+
+def render_correction(k: int, cause: str, correction: str) -> str:
+    """Step k flagged: the cause of its error and the step as it should be."""
+    return f"{step_open(k)}{FLAG}{cause}</Cause><Correction>{correction}</Correction></Step{k}>"
 
 
 def render_template(steps: list[Step], generalized: str, answer: str) -> str:
     lines = [render_step(s.index, s.body, s.key) for s in steps]
-    lines += [f"<Generalized>{generalized}</Generalized>", f"<Answer>{answer}</Answer>"]
+    lines += [f"<Generalized>{generalized}</Generalized>", render_answer(answer)]
     return "\n".join(lines)
 
 
@@ -155,7 +164,7 @@ def verdict_at_step(text: str, k: int) -> str:
 
 def replace_answer(text: str, answer: str) -> str:
     """`text` with the content of every `<Answer>` block set to `answer`."""
-    return _ANSWER.sub(lambda _: f"<Answer>{answer}</Answer>", text)
+    return _ANSWER.sub(lambda _: render_answer(answer), text)
 
 
 def wrong_step(response: str, k: int) -> str | None:

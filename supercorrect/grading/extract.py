@@ -315,9 +315,10 @@ def choice_letter(gold: object) -> str | None:
 def extract_choice(text: str, gold_letter: str) -> str | None:
     """The choice a response makes when its gold is a letter: the answer it states if that is a
     letter, else the first letter after its last answer cue, else a letter that opens the
-    response ("D. Because..."), else a letter standing alone at the very end of its last line
-    ("...so I pick B."). A letter anywhere else is a name in the working ("Let C be the
-    centre"), not a choice: taking it would accept a response that never answers."""
+    response ("D. Because..."), else the last letter standing alone in its last line ("...so I
+    pick B.", "Because B is valid"). A letter in an earlier line is a name in the working ("Let
+    C be the centre", then the computation), not a choice: taking it would accept a response
+    that never answers."""
     stated = extract_safely(text)
     if stated is not None:
         if m := re.match(r"\(([A-J])\)|([A-J])(?:$|[.:](?:\s|$)|\s+[A-Za-z])", stated.strip()):
@@ -332,9 +333,8 @@ def extract_choice(text: str, gold_letter: str) -> str | None:
     if m := re.match(r"\s*\(?([" + letters + r"])\)?(?:[\s.:)。]|$|(?=[^A-Za-z\s]))", text):
         return m[1]
     lines = [line for line in re.sub(r"<[^>]*>", " ", text).splitlines() if line.strip()]
-    end = re.compile(r"(?<![A-Za-z\\])\(?([" + letters + r"])\)?[\s.。!)]*$")
-    m = end.search(lines[-1]) if lines else None
-    return m[1] if m else None
+    found = alone.findall(lines[-1]) if lines else []
+    return found[-1] if found else None
 
 
 def gold_answer(gold: str) -> str:

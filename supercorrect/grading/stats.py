@@ -99,8 +99,11 @@ def grouped_auc(groups: list[list[tuple[float, bool]]], resamples: int = 1000, s
                 level: float = 0.95) -> tuple[float | None, list[float] | None]:
     """AUC of (score, positive) items that come in groups, and its percentile bootstrap interval
     over groups: each resample draws, with replacement, as many groups with a positive item and
-    as many without as there are (so every resample has both classes where the data has), and
-    scores all their items. (None, None) without both classes; the same seed gives the same interval."""
+    as many without as there are, and scores all their items. Where there are groups without a
+    positive item, every resample has both classes; where the negatives are only inside groups
+    with a positive (no right answers beside the errors), a resample that happens to draw no
+    negative has no AUC and is left out. (None, None) without both classes; the same seed gives
+    the same interval."""
     import numpy as np
 
     point = auc([s for g in groups for s, _ in g], [y for g in groups for _, y in g])

@@ -32,11 +32,13 @@ def keep_pair(prompts: Prompts, problem: dict, rollout: dict, check: str, lineag
     }
 
 
-def keep_pairs(right: list[tuple[dict, dict]], checks: list[str], spec: PairSpec, limit: int) -> tuple[list[dict], Counter]:
+def keep_pairs(right: list[tuple[dict, dict]], checks: list[str], requests: list[list[dict]], spec: PairSpec,
+               limit: int) -> tuple[list[dict], Counter]:
     """At most `limit` admitted keep pairs from the right `(problem, rollout)`s and the student's
-    blind `checks` of them, in order; counts of what the checks did and why pairs were left out."""
+    blind `checks` of them (each written in the chat `requests[i]`), in order; counts of what the
+    checks did and why pairs were left out."""
     pairs, counts = [], Counter()
-    for (problem, rollout), check in zip(right, checks, strict=True):
+    for (problem, rollout), check, request in zip(right, checks, requests, strict=True):
         counts["checked"] += 1
         if flagged_step(check) is None:
             counts["kept as written"] += 1
@@ -46,7 +48,6 @@ def keep_pairs(right: list[tuple[dict, dict]], checks: list[str], spec: PairSpec
             counts["over mine.keep_share"] += 1
             continue
         pair = keep_pair(spec.prompts, problem, rollout, check, spec.lineage)
-        request = correction_messages(spec.prompts, problem["problem"], rollout["response"])
         if spec.admission.admit(pair, request, "rejected", label="keep pair: "):
             pairs.append(pair)
     counts["pairs"] = len(pairs)

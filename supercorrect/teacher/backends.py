@@ -25,8 +25,8 @@ import re
 
 from supercorrect.formats.gsm8k_notes import gold_steps, strip_notes
 from supercorrect.formats.prompts import Prompts, teacher_correction_message
-from supercorrect.formats.templates import (Step, leading_steps, parse_step, render_step, render_template,
-                                            step_value)
+from supercorrect.formats.templates import (Step, leading_steps, parse_step, render_answer, render_correction, render_step,
+                                            render_template, step_value)
 from supercorrect.grading.extract import extract_answer
 from supercorrect.teacher.cache import BudgetError, Ledger, TeacherStats
 from supercorrect.teacher.checks import Item, check_annotation, check_localization, result, run_rounds
@@ -121,9 +121,9 @@ class ReferenceTeacher:
                 break
         if k is None:
             return None  # all values match the reference: the error is not in the steps
-        parts = [f"<Step{k}><Cause>{cause}</Cause><Correction>{gold[k - 1].body}</Correction></Step{k}>"]
+        parts = [render_correction(k, cause, gold[k - 1].body)]
         parts += [render_step(s.index, s.body, s.key) for s in gold[k:]]
-        parts.append(f"<Answer>{problem['answer']}</Answer>")
+        parts.append(render_answer(problem["answer"]))
         return "\n".join(parts)
 
     # The batch API shared with OpenAITeacher. Re-asking a deterministic teacher gives the same

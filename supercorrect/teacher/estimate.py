@@ -118,12 +118,12 @@ def estimate_annotate(p, prompts, problems: list[dict], corrections: list[tuple[
     run would pick them); `corrections` in the summary is that part on its own. A trace's
     expected output is the shown steps from k on and the answer, plus a cause sentence."""
     from supercorrect.teacher.backends import annotate_chat, localize_chat
-    from supercorrect.formats.templates import leading_steps
+    from supercorrect.formats.templates import leading_steps, render_answer
 
     templates = estimate(p.teacher, prompts.version, "annotate", [annotate_chat(prompts, q) for q in problems],
                          [q["solution"] for q in problems])
     part = estimate(p.teacher, prompts.version, "annotate", [localize_chat(prompts, q, s) for q, s, _ in corrections],
-                    ["".join(leading_steps(s)[k - 1:]) + f"<Answer>{q['answer']}</Answer>" for q, s, k in corrections],
+                    ["".join(leading_steps(s)[k - 1:]) + render_answer(q["answer"]) for q, s, k in corrections],
                     CAUSE_TOKENS)
     summed = {k: round(v + part[k], 6) if isinstance(v, float) else v + part[k] for k, v in templates.items()
               if k in part and isinstance(v, (int, float)) and not isinstance(v, bool)}
