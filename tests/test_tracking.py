@@ -166,13 +166,17 @@ def test_reuse_is_found_by_the_stage_lock_entry_where_timings_are_gone(tmp_path,
 
 
 @pytest.mark.timeout(600)
-def test_mlflow_ui_opens_the_experiment_on_its_runs(recorded):
+def test_mlflow_ui_opens_the_experiment_on_its_runs(recorded, monkeypatch):
     """What a user sees: a real `mlflow server` on the store, the address `python -m
     supercorrect.tracking` prints, opened in headless chromium, shows the runs table with both
     pipeline runs (MLflow 3.17 would open a bare experiment address on its GenAI overview)."""
     from supercorrect.tracking import experiment_url, run_url
     from tests.browser import chromium_page, chromium_path
     from tests.harness import BIN, free_port, process, wait_http
+
+    # mlflow.set_tracking_uri, called by any earlier test's register, leaves MLFLOW_TRACKING_URI
+    # in this process's environment, and it would win over the server address set below.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     chromium_path()  # skips when chromium is missing
     tmp, port = recorded["tmp"], free_port()
