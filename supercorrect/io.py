@@ -187,6 +187,18 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def flatten(obj: dict, prefix: str = "") -> dict:
+    """`dotted.key` -> value for every leaf of nested dicts (a params file, a metrics file)."""
+    out = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flatten(value, name + ".")
+        else:
+            out[name] = value
+    return out
+
+
 def record_timing(stage: str, start: float, end: float, path: str | Path = TIMINGS) -> None:
     """Note when a stage ran (the CLI calls this) so its MLflow run shows the real start and end."""
     path = Path(path)

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from supercorrect.config import ConfigError, Params
-from supercorrect.io import write_text
+from supercorrect.io import flatten, write_text
 
 HEADER = """\
 # Every knob of the SuperCorrect pipeline. One section per stage, plus shared sections.
@@ -176,15 +176,9 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     return params
 
 
-def _leaves(data: dict, prefix: str = "") -> dict:
+def _leaves(data: dict) -> dict:
     """`dotted.key` -> value for every leaf of a parsed params file (copied, so later overrides do not touch it)."""
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out |= _leaves(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = copy.deepcopy(value)
-    return out
+    return {key: copy.deepcopy(value) for key, value in flatten(data).items()}
 
 
 if __name__ == "__main__":

@@ -36,21 +36,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 from supercorrect import STAGES
-from supercorrect.io import TIMINGS, metrics_path
+from supercorrect.io import TIMINGS, flatten, metrics_path
 
 RECORDED = [s for s in STAGES if s != "register"]  # register's own child run logs the model
 SAMPLES = {"annotate": "hsft.jsonl", "mine": "pairs.jsonl"}
-
-
-def flatten(obj: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out |= flatten(value, name + ".")
-        else:
-            out[name] = value
-    return out
 
 
 def metric_key(name: str) -> str:
