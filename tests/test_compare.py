@@ -168,6 +168,13 @@ def pids_in(repo: Path) -> dict[int, str]:
     return found
 
 
+def as_in_a_terminal():
+    """Give the child Ctrl-C's default action, as a terminal's foreground job has it. A suite started
+    in the background (`make test &`, nohup) passes SIGINT down ignored, and Python then keeps it
+    ignored: compare would never see this test's Ctrl-C (it failed so, run that way)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # What the terminal sends its whole foreground process group on Ctrl-C, and when an ssh session drops.
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hang-up"])
 def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path, stop):
@@ -180,7 +187,8 @@ def test_compare_stopped_midway_stops_the_dvc_queue(tmp_path, stop):
     log = tmp_path / "compare.log"
     with log.open("w") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "supercorrect", "compare", "--quick"], cwd=repo, env=env,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=as_in_a_terminal)
     try:
         deadline = time.monotonic() + 300
         while not any("supercorrect sft" in cmd for cmd in pids_in(repo).values()):
