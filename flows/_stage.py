@@ -125,7 +125,7 @@ def _cell(value) -> str:
 def metrics_markdown(stage: str, status: str, metrics: dict, where: Path) -> str:
     """A stage's artifact: a heading, the CLI's short summary, then every metric as a flat table row."""
     from supercorrect.cli import summary_body
-    from supercorrect.tracking import flatten
+    from supercorrect.io import flatten
 
     summary = summary_body(metrics) if metrics else [f"  (no metrics file {where})"]
     rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in flatten(metrics).items())

@@ -20,7 +20,8 @@ COLOURS = {"base": "#9aa5b1", "sft": "#3b82c4", "dpo": "#e07b39", "before": "#9a
 FUNNEL = [("rollouts", "rollouts"), ("wrong", "wrong"), ("sent_to_teacher", "sent to teacher"),
           ("localized", "localized"), ("heldout_errors", "held out for evaluate"), ("training_errors", "to DPO"),
           ("correction_pairs", "correction pairs"), ("keep_pairs", "keep pairs"), ("pairs", "pairs")]
-# Shown only when non-zero: a run without keep pairs has no such bar.
+# Shown only when non-zero and there are keep pairs: without them the correction pairs are all
+# the pairs, and the `pairs` bar says it.
 OPTIONAL = {"keep_pairs", "correction_pairs"}
 
 
@@ -163,9 +164,8 @@ def funnel_chart(mine: dict):
     plt = _pyplot()
     drops = {k: v for k, v in (mine.get("drops") or {}).items() if v}
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.0), gridspec_kw={"width_ratios": [1, 1.3]})
-    steps = [(label, mine[key]) for key, label in FUNNEL if key in mine and (mine[key] or key not in OPTIONAL)]
-    if not mine.get("keep_pairs"):  # then correction pairs are all the pairs: one bar says it
-        steps = [st for st in steps if st[0] != "correction pairs"]
+    steps = [(label, mine[key]) for key, label in FUNNEL
+             if key in mine and (key not in OPTIONAL or (mine[key] and mine.get("keep_pairs")))]
     bars = left.barh([s[0] for s in steps], [s[1] for s in steps], color="#3b82c4")
     left.bar_label(bars, padding=2, fontsize=8)
     left.invert_yaxis()

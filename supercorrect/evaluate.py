@@ -35,6 +35,7 @@ Also writes the per-sample predictions (with every held-out check and step score
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from supercorrect import validate
@@ -153,8 +154,6 @@ def step_scores(logprobs, prompts, solutions: list[tuple[str, str, int | None]],
                 desc: str) -> list[list[tuple[float, bool]]]:
     """Per solution `(problem, response, k)`, `(flag probability, wrong)` for each step it decides
     on: steps 1..k with only step k wrong for a known error, every step of a right answer (k None)."""
-    import math
-
     steps = [(i, j, j == k) for i, (_, response, k) in enumerate(solutions)
              for j in range(1, (k or len(leading_steps(response))) + 1)]
     checks = [step_check(prompts, solutions[i][0], solutions[i][1], j) for i, j, _ in steps]

@@ -158,9 +158,9 @@ def correction_pairs(generate, errors: list[Located], p: Params, spec: PairSpec)
     return cross_model_pairs(errors, own, requests, spec)
 
 
-def keep_limit(share: float, correction_pairs: int) -> int:
-    """How many keep pairs make them `share` of all pairs, beside `correction_pairs` others."""
-    return math.floor(share * correction_pairs / (1 - share) + 1e-9) if share else 0
+def keep_limit(share: float, others: int) -> int:
+    """How many keep pairs make them `share` of all pairs, beside `others` (the correction pairs)."""
+    return math.floor(share * others / (1 - share) + 1e-9) if share else 0
 
 
 def keep_side(generate, right: list[tuple[dict, dict]], p: Params, spec: PairSpec, limit: int):

@@ -178,14 +178,15 @@ def _log_stage(mlflow, p, stage: str) -> None:
             mlflow.log_text("\n".join(head) + "\n", f"samples/{sample}")
 
 
-def pipeline_run_name() -> str:
+def pipeline_run_name(lineage: dict[str, str]) -> str:
     """`pipeline-<DVC experiment name>` inside `dvc exp run`, else `pipeline-<commit>` (plus
-    `-dirty` when tracked files differ from it) and the UTC time, as Prefect names its runs:
-    parent runs that tell executions apart, also two `dvc repro`s of one commit."""
+    `-dirty` when tracked files differ from it; both from the run's `lineage_tags`) and the UTC
+    time, as Prefect names its runs: parent runs that tell executions apart, also two
+    `dvc repro`s of one commit."""
     if experiment := os.environ.get("DVC_EXP_NAME"):  # DVC sets it for every stage of an experiment
         return f"pipeline-{experiment}"
-    dirty = "-dirty" if git_dirty() else ""
-    return f"pipeline-{git_commit()[:7]}{dirty}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
+    dirty = "-dirty" if lineage["git_dirty"] == "true" else ""
+    return f"pipeline-{lineage['git_commit'][:7]}{dirty}-{datetime.now(timezone.utc):%Y%m%d-%H%M}"
 
 
 def stage_keys(spans: dict[str, tuple[int, int]], lock_file: str | Path = "dvc.lock") -> dict[str, str]:
@@ -241,8 +242,9 @@ def record_pipeline(p, model_dir: str, accuracy: float, should_promote, started:
     reused = recorded_before(client, experiment_id, keys)
     first = min((spans[stage][0] for stage in spans if stage not in reused), default=now)
     # Created through the client so the run starts when its first stage did, then resumed.
+    lineage = lineage_tags()
     parent_id = client.create_run(experiment_id, start_time=min(first, now),
-                                  tags=lineage_tags() | {"mlflow.runName": pipeline_run_name()}).info.run_id
+                                  tags=lineage | {"mlflow.runName": pipeline_run_name(lineage)}).info.run_id
     with mlflow.start_run(run_id=parent_id) as parent:
         mlflow.log_dict(dvc_hashes(), "lineage/dvc_hashes.json")
         mlflow.log_params({f"student.{k}": str(v) for k, v in flatten(p.student.model_dump()).items()})
