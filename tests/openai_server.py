@@ -15,7 +15,8 @@ It is not a mock of the SDK: tests drive it through the real `openai` client ove
 * `/v1/files` and `/v1/batches` (Batch API): uploads, batches that complete after `batch_delay_s`
   with the responder's answers, output files.
 * Every request is logged (`log`: time, path, status, fault, `key` of the chat request) and every
-  answered chat body kept (`requests`), so tests can assert exactly-once.
+  answered chat body kept (`requests`), so tests can assert exactly-once; `settle()` waits until
+  no request is being handled (a stalled one is logged only when its stall ends).
 
     python -m tests.openai_server --latency 0.2 --rpm 600     # prints its base URL, serves until killed
 """
@@ -23,6 +24,7 @@ It is not a mock of the SDK: tests drive it through the real `openai` client ove
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.parser
 import hashlib
 import json
@@ -62,6 +64,7 @@ class OpenAIServer:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
         self._rng, self._lock, self._n = random.Random(seed), threading.Lock(), 0
+        self._in_flight = 0                # requests being handled now (a stall holds one for stall_s)
         self._rate = rpm / 60 if rpm else None
         self._bucket, self._last = (max(1.0, self._rate) if rpm else 0.0), time.monotonic()
         server = self
@@ -99,6 +102,14 @@ class OpenAIServer:
                 return True
 
             def do_GET(self):
+                with server._handling():
+                    self._get()
+
+            def do_POST(self):
+                with server._handling():
+                    self._post()
+
+            def _get(self):
                 if self.path == "/_stats":
                     return self._reply(200, server.stats())
                 if not self._authorized():
@@ -111,7 +122,7 @@ class OpenAIServer:
                     return self._reply(200, None, raw=server.files[parts[2]])
                 self._error(404, f"no route {self.path}")
 
-            def do_POST(self):
+            def _post(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if not self._authorized():
                     return
@@ -134,6 +145,24 @@ class OpenAIServer:
     def _record(self, path: str, status: int, fault: str | None = None, key: str | None = None) -> None:
         with self._lock:
             self.log.append({"t": time.time(), "path": path, "status": status, "fault": fault, "key": key})
+
+    @contextlib.contextmanager
+    def _handling(self):
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait until no request is being handled, e.g. until stalls the client gave up on are logged."""
+        deadline = time.monotonic() + timeout_s
+        while self._in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self._in_flight} requests still being handled after {timeout_s:g} s")
+            time.sleep(0.02)
 
     def answered_keys(self) -> list[str]:
         """Keys of chat requests given a usable answer (online and batch), in order, repeats kept.
