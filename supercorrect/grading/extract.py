@@ -332,7 +332,7 @@ def extract_choice(text: str, gold_letter: str) -> str | None:
         return m[1]
     if m := re.match(r"\s*\(?([" + letters + r"])\)?(?:[\s.:)。]|$|(?=[^A-Za-z\s]))", text):
         return m[1]
-    lines = [line for line in re.sub(r"<[^>]*>", " ", text).splitlines() if line.strip()]
+    lines = [line for line in _TAG.sub(" ", text).splitlines() if line.strip()]
     found = alone.findall(lines[-1]) if lines else []
     return found[-1] if found else None
 
